@@ -1,0 +1,94 @@
+"""What shifters decide and what the model says.
+
+Vocabulary follows Certhelper (CMSTrackerDPG/certifier): a certified unit is a
+`RunReconstruction` (run + reconstruction type), and a label is the reference
+run reconstruction a shifter compared it with.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from ingestion.models import Run, RunClass, TimeStampedModel
+
+
+class Reconstruction(models.TextChoices):
+    ONLINE = "online", "Online"
+    EXPRESS = "express", "Express"
+    PROMPT = "prompt", "Prompt"
+    RERECO = "rereco", "ReReco"
+    RERECO_UL = "rerecoul", "ReReco UL"
+
+
+class RunReconstruction(TimeStampedModel):
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="reconstructions")
+    reconstruction = models.CharField(max_length=10, choices=Reconstruction.choices)
+    dataset = models.CharField(max_length=200, blank=True, help_text="DQM dataset, e.g. /Express/Cosmics2024/DQM")
+
+    class Meta:
+        ordering = ["-run__run_number", "reconstruction"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "reconstruction"], name="runreco_run_reconstruction_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run.run_number} {self.reconstruction}"
+
+
+class LabelSource(models.TextChoices):
+    CERTHELPER = "certhelper", "Certhelper import"
+    SHIFTER = "shifter", "Shifter feedback"
+
+
+class ReferencePair(TimeStampedModel):
+    """A training label: this run reconstruction was (or, if not positive, was
+    not) to be compared with that reference run reconstruction."""
+
+    run_reconstruction = models.ForeignKey(RunReconstruction, on_delete=models.CASCADE, related_name="labels")
+    reference = models.ForeignKey(RunReconstruction, on_delete=models.PROTECT, related_name="used_as_reference")
+    source = models.CharField(max_length=12, choices=LabelSource.choices)
+    is_positive = models.BooleanField(default=True, help_text="False for a reference a shifter rejected")
+    recorded_at = models.DateTimeField(help_text="When the choice was made (import time for Certhelper rows)")
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["-run_reconstruction__run__run_number"]
+        constraints = [
+            # Certhelper holds one reference per run reconstruction: the import's natural key.
+            models.UniqueConstraint(
+                fields=["run_reconstruction"],
+                condition=Q(source="certhelper"),
+                name="pair_certhelper_one_per_runreco",
+            ),
+        ]
+        indexes = [
+            # Candidate generation: the references a group used, newest first.
+            models.Index(fields=["source", "reference"], name="pair_source_reference_idx"),
+        ]
+
+    def __str__(self) -> str:
+        sign = "→" if self.is_positive else "↛"
+        return f"{self.run_reconstruction} {sign} {self.reference} ({self.source})"
+
+
+class CuratedReference(TimeStampedModel):
+    """The shift leaders' list of reference runs (today a Twiki table per
+    period and run class)."""
+
+    run_reconstruction = models.ForeignKey(RunReconstruction, on_delete=models.CASCADE, related_name="curations")
+    run_class = models.CharField(max_length=20, choices=RunClass.choices)
+    period = models.CharField(max_length=60, help_text="Data-taking period or era, e.g. Run2018D, Cosmics2024")
+    notes = models.TextField(blank=True)
+    active_from = models.DateTimeField(null=True, blank=True)
+    active_until = models.DateTimeField(null=True, blank=True, help_text="Empty while the reference is in use")
+
+    class Meta:
+        ordering = ["-run_reconstruction__run__run_number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run_reconstruction", "run_class", "period"], name="curated_runreco_class_period_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_reconstruction} ({self.get_run_class_display()}, {self.period})"

@@ -1,0 +1,101 @@
+"""factory_boy factories for the domain models. Tests build what they need
+from these; no fixture files."""
+
+import datetime as dt
+
+import factory
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
+from ingestion.models import Fill, Lumisection, Run, RunClass
+from recommender.models import CuratedReference, LabelSource, ReferencePair, Reconstruction, RunReconstruction
+
+RUN3_START = dt.datetime(2024, 4, 1, tzinfo=dt.UTC)
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    password = factory.django.Password("correct horse battery")
+
+    @factory.post_generation
+    def groups(self, create, extracted, **kwargs):
+        for name in extracted or []:
+            self.groups.add(Group.objects.get(name=name))
+
+
+class FillFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Fill
+        django_get_or_create = ("fill_number",)
+
+    fill_number = factory.Sequence(lambda n: 9500 + n)
+    start_time = factory.Sequence(lambda n: RUN3_START + dt.timedelta(hours=12 * n))
+    bunches_colliding = 2340
+    energy = 6800.0
+    b_field = 3.8
+    fill_type_runtime = "PROTONS"
+    era = "Run2024C"
+    peak_pileup = 62.0
+
+
+class RunFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Run
+        django_get_or_create = ("run_number",)
+
+    run_number = factory.Sequence(lambda n: 380000 + n)
+    fill = factory.SubFactory(FillFactory)
+    start_time = factory.Sequence(lambda n: RUN3_START + dt.timedelta(hours=2 * n))
+    duration = 3600
+    b_field = 3.8
+    energy = 6800.0
+    l1_hlt_mode = "collisions2024"
+    run_class = RunClass.COLLISIONS_PP
+    last_lumisection_number = 154
+    init_lumi = 1.8
+    end_lumi = 1.2
+
+
+class LumisectionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Lumisection
+
+    run = factory.SubFactory(RunFactory)
+    number = factory.Sequence(lambda n: n + 1)
+    init_lumi = 1.5
+    end_lumi = 1.5
+    pileup = 55.0
+
+
+class RunReconstructionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = RunReconstruction
+        django_get_or_create = ("run", "reconstruction")
+
+    run = factory.SubFactory(RunFactory)
+    reconstruction = Reconstruction.PROMPT
+    dataset = "/PromptReco/Collisions2024/DQM"
+
+
+class ReferencePairFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ReferencePair
+
+    run_reconstruction = factory.SubFactory(RunReconstructionFactory)
+    reference = factory.SubFactory(RunReconstructionFactory)
+    source = LabelSource.CERTHELPER
+    recorded_at = factory.LazyFunction(lambda: dt.datetime.now(dt.UTC))
+
+
+class CuratedReferenceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CuratedReference
+
+    run_reconstruction = factory.SubFactory(RunReconstructionFactory)
+    run_class = RunClass.COLLISIONS_PP
+    period = "Run2024C"

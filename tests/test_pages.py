@@ -1,0 +1,39 @@
+import pytest
+from django.urls import reverse
+
+from tests.factories import ReferencePairFactory, RunFactory, RunReconstructionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_sends_anonymous_users_to_login(client):
+    response = client.get(reverse("recommender:run_list"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_it_serves_the_login_page(client):
+    response = client.get(reverse("login"))
+    assert response.status_code == 200
+    assert b'name="password"' in response.content
+
+
+def test_it_lists_runs_newest_first_with_their_reference(client, shifter_sam):
+    older = RunFactory(run_number=380100)
+    newer = RunFactory(run_number=380200)
+    reference = RunReconstructionFactory(run=RunFactory(run_number=380001))
+    ReferencePairFactory(run_reconstruction=RunReconstructionFactory(run=newer), reference=reference)
+    client.force_login(shifter_sam)
+
+    body = client.get(reverse("recommender:run_list")).content.decode()
+
+    assert body.index("380200") < body.index("380100")
+    assert "ref 380001" in body
+    assert str(older.run_number) in body
+
+
+def test_it_says_when_a_run_range_is_reversed(client, shifter_sam):
+    client.force_login(shifter_sam)
+    response = client.get(reverse("recommender:run_list"), {"run_min": 5, "run_max": 2})
+    assert response.status_code == 200
+    assert b"must not be after" in response.content
