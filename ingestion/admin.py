@@ -1,0 +1,39 @@
+from django.contrib import admin
+
+from .models import Fill, IngestionJob, Lumisection, Run
+
+
+@admin.register(Fill)
+class FillAdmin(admin.ModelAdmin):
+    list_display = ["fill_number", "era", "fill_type_runtime", "bunches_colliding", "peak_pileup", "b_field", "start_time"]
+    list_filter = ["fill_type_runtime", "era"]
+    search_fields = ["fill_number", "injection_scheme"]
+
+
+@admin.register(Run)
+class RunAdmin(admin.ModelAdmin):
+    list_display = ["run_number", "run_class", "fill", "start_time", "duration", "b_field", "apv_mode", "l1_hlt_mode"]
+    list_filter = ["run_class", "apv_mode", "era"]
+    search_fields = ["run_number"]
+    raw_id_fields = ["fill"]
+    # APV mode and primary vertices come from outside OMS; an admin may correct them.
+    readonly_fields = ["sources", "created_at", "updated_at"]
+
+
+@admin.register(Lumisection)
+class LumisectionAdmin(admin.ModelAdmin):
+    list_display = ["run", "number", "init_lumi", "pileup", "physics_flag"]
+    raw_id_fields = ["run"]
+    search_fields = ["run__run_number"]
+
+
+@admin.register(IngestionJob)
+class IngestionJobAdmin(admin.ModelAdmin):
+    list_display = ["id", "kind", "status", "started_at", "finished_at", "rows_created", "rows_updated", "rows_skipped"]
+    list_filter = ["kind", "status"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
