@@ -5,7 +5,15 @@ from .models import Fill, IngestionJob, Lumisection, Run
 
 @admin.register(Fill)
 class FillAdmin(admin.ModelAdmin):
-    list_display = ["fill_number", "era", "fill_type_runtime", "bunches_colliding", "peak_pileup", "b_field", "start_time"]
+    list_display = [
+        "fill_number",
+        "era",
+        "fill_type_runtime",
+        "bunches_colliding",
+        "peak_pileup",
+        "b_field",
+        "start_time",
+    ]
     list_filter = ["fill_type_runtime", "era"]
     search_fields = ["fill_number", "injection_scheme"]
 

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from ingestion.models import Fill, Lumisection, Run, RunClass
-from recommender.models import CuratedReference, LabelSource, ReferencePair, Reconstruction, RunReconstruction
+from recommender.models import CuratedReference, LabelSource, Reconstruction, ReferencePair, RunReconstruction
 
 RUN3_START = dt.datetime(2024, 4, 1, tzinfo=dt.UTC)
 
