@@ -1,0 +1,52 @@
+"""Prepare a demo database: demo users, and data if there is none."""
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from ingestion.models import Run
+from recommender.roles import SHIFT_LEADERS, SHIFTERS
+
+# username = password; only ever created with REFRUN_DEMO=true.
+# (username, group, is_staff, is_superuser): shift leaders curate references in the admin.
+DEMO_USERS = [
+    ("shifter", SHIFTERS, False, False),
+    ("leader", SHIFT_LEADERS, True, False),
+    ("admin", None, True, True),
+]
+
+
+class Command(BaseCommand):
+    help = (
+        "Demo mode only (REFRUN_DEMO=true): create the users shifter/shifter, leader/leader and admin/admin, "
+        "and, if there are no runs, load the real dumps from REFRUN_DATA or else simulate (--seed 1)."
+    )
+
+    def handle(self, *args, **options) -> None:
+        if not settings.DEMO:
+            raise CommandError("demo_setup creates users with known passwords; it only runs with REFRUN_DEMO=true")
+        User = get_user_model()
+        for username, group, staff, superuser in DEMO_USERS:
+            user, created = User.objects.get_or_create(username=username)
+            # Reset on every run, so the printed passwords are always the right ones.
+            user.set_password(username)
+            user.is_staff = staff
+            user.is_superuser = superuser
+            user.save()
+            if group:
+                user.groups.add(Group.objects.get(name=group))
+            self.stdout.write(f"{'created' if created else 'kept'} demo user {username}/{username}")
+        if Run.objects.exists():
+            self.stdout.write(f"the database has {Run.objects.count()} runs: nothing loaded")
+            return
+        if settings.REFRUN_DATA:
+            data = settings.REFRUN_DATA.rstrip("/")
+            self.stdout.write(f"loading the real CMS dumps from {data}")
+            call_command("import_oms_dump", data, stdout=self.stdout, stderr=self.stderr)
+            call_command("import_pairs", f"{data}/certhelper_pairs.csv.gz", stdout=self.stdout, stderr=self.stderr)
+        else:
+            self.stdout.write("no REFRUN_DATA: loading the simulation (seed 1)")
+            call_command("simulate", seed=1, stdout=self.stdout, stderr=self.stderr)
+        self.stdout.write(f"loaded: {Run.objects.count()} runs")

@@ -1,0 +1,253 @@
+"""Store simulated records through the ORM, in bulk and in one transaction."""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from ingestion.models import Fill, Lumisection, Run, RunClassSource
+from recommender.models import CuratedReference, LabelSource, ReferencePair, RunReconstruction
+
+from .generator import SimulatedData
+
+BATCH_SIZE = 2000
+# What OMS reports in Run 3; the values are stored in the canonical units
+# (ingestion.models), as the importers do.
+RUN3_INSTANT_LUMI_UNIT = "10^{33}cm^{-2}s^{-1}"
+INTEGRATED_LUMI_UNIT = "pb^{-1}"
+SOURCE = "simulation"
+
+
+@dataclass(frozen=True)
+class WriteSummary:
+    fills: int
+    runs: int
+    lumisections: int
+    reconstructions: int
+    labels: int
+    curated: int
+    skipped_fills: int
+    skipped_runs: int
+
+    def as_text(self) -> str:
+        text = (
+            f"{self.fills} fills, {self.runs} runs, {self.lumisections} lumisections, "
+            f"{self.reconstructions} run reconstructions, {self.labels} reference pairs, "
+            f"{self.curated} curated references"
+        )
+        if self.skipped_fills or self.skipped_runs:
+            text += f"; skipped {self.skipped_fills} fills and {self.skipped_runs} runs already in the database"
+        return text
+
+
+def _fill(record, now: dt.datetime) -> Fill:
+    return Fill(
+        fill_number=record.fill_number,
+        start_time=record.start_time,
+        end_time=record.end_time,
+        start_stable_beam=record.start_stable_beam,
+        end_stable_beam=record.end_stable_beam,
+        duration=record.duration,
+        bunches_colliding=record.bunches_colliding,
+        bunches_target=record.bunches_target,
+        injection_scheme=record.injection_scheme,
+        init_lumi=record.init_lumi,
+        init_lumi_source_unit=RUN3_INSTANT_LUMI_UNIT,
+        peak_lumi=record.peak_lumi,
+        peak_lumi_source_unit=RUN3_INSTANT_LUMI_UNIT,
+        peak_pileup=record.peak_pileup,
+        delivered_lumi=record.delivered_lumi,
+        recorded_lumi=record.recorded_lumi,
+        integrated_lumi_source_unit=INTEGRATED_LUMI_UNIT,
+        energy=record.energy,
+        b_field=record.b_field,
+        fill_type_runtime=record.fill_type_runtime,
+        fill_type_party1=record.fill_type_party1,
+        fill_type_party2=record.fill_type_party2,
+        era=record.era,
+        first_run_number=record.first_run_number,
+        last_run_number=record.last_run_number,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _run(record, fill_id: int | None, now: dt.datetime) -> Run:
+    return Run(
+        run_number=record.run_number,
+        fill_id=fill_id,
+        start_time=record.start_time,
+        end_time=record.end_time,
+        duration=record.duration,
+        init_lumi=record.init_lumi,
+        end_lumi=record.end_lumi,
+        instant_lumi_source_unit=RUN3_INSTANT_LUMI_UNIT,
+        delivered_lumi=record.delivered_lumi,
+        recorded_lumi=record.recorded_lumi,
+        integrated_lumi_source_unit=INTEGRATED_LUMI_UNIT,
+        b_field=record.b_field,
+        energy=record.energy,
+        l1_hlt_mode=record.l1_hlt_mode,
+        hlt_key=record.hlt_key,
+        sequence=record.sequence,
+        components=record.components,
+        stable_beam=record.stable_beam,
+        fill_type_runtime=record.fill_type_runtime,
+        era=record.era,
+        last_lumisection_number=record.last_lumisection_number,
+        l1_rate=record.l1_rate,
+        hlt_physics_rate=record.hlt_physics_rate,
+        hlt_physics_counter=record.hlt_physics_counter,
+        apv_mode=record.apv_mode,
+        pv_mean=record.pv_mean,
+        pileup_mean=record.pileup_mean,
+        run_class=record.run_class,
+        run_class_source=RunClassSource.OMS,
+        sources={"oms": SOURCE},
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _lumisections(block, run_id: int) -> list[Lumisection]:
+    rows = []
+    init, end = block.init_lumi.tolist(), block.end_lumi.tolist()
+    delivered, recorded = block.delivered_lumi.tolist(), block.recorded_lumi.tolist()
+    pileup, ready = block.pileup.tolist(), block.hv_ready.tolist()
+    for i in range(len(init)):
+        hv = ready[i]
+        rows.append(
+            Lumisection(
+                run_id=run_id,
+                number=i + 1,
+                init_lumi=init[i],
+                end_lumi=end[i],
+                delivered_lumi=delivered[i],
+                recorded_lumi=recorded[i],
+                pileup=pileup[i],
+                physics_flag=block.stable and hv,
+                cms_active=True,
+                beam1_present=block.beams,
+                beam2_present=block.beams,
+                beam1_stable=block.stable,
+                beam2_stable=block.stable,
+                bpix_ready=hv,
+                fpix_ready=hv,
+                tibtid_ready=hv,
+                tob_ready=hv,
+                tecp_ready=hv,
+                tecm_ready=hv,
+            )
+        )
+    return rows
+
+
+def _span(numbers) -> tuple[int, int]:
+    values = list(numbers)
+    return (min(values), max(values)) if values else (0, -1)
+
+
+def simulation_write(*, data: SimulatedData, skip_existing: bool = False) -> WriteSummary:
+    """Write `data` in one transaction.
+
+    With `skip_existing`, fills and runs whose numbers are already in the
+    database are left alone (with their lumisections, reconstructions and any
+    label or curated reference that involves a skipped run); a new run of a
+    skipped fill is linked to the existing fill of that number.
+    """
+    now = dt.datetime.now(dt.UTC)
+    with transaction.atomic():
+        existing_fills: set[int] = set()
+        existing_runs: set[int] = set()
+        if skip_existing:
+            existing_fills = set(Fill.objects.values_list("fill_number", flat=True))
+            existing_runs = set(Run.objects.values_list("run_number", flat=True))
+        fills = [_fill(f, now) for f in data.fills if f.fill_number not in existing_fills]
+        Fill.objects.bulk_create(fills, batch_size=BATCH_SIZE)
+        # Range queries, not IN lists: 20,000 numbers exceed some databases' parameter limits.
+        fill_ids = dict(
+            Fill.objects.filter(fill_number__range=_span(f.fill_number for f in data.fills)).values_list(
+                "fill_number", "id"
+            )
+        )
+
+        runs = [
+            _run(r, fill_ids.get(r.fill_number) if r.fill_number else None, now)
+            for r in data.runs
+            if r.run_number not in existing_runs
+        ]
+        Run.objects.bulk_create(runs, batch_size=BATCH_SIZE)
+        written = {r.run_number for r in runs}
+        span = _span(written)
+        run_ids = {
+            number: pk
+            for number, pk in Run.objects.filter(run_number__range=span).values_list("run_number", "id")
+            if number in written
+        }
+
+        ls_rows = 0
+        for block in data.lumisections:
+            if block.run_number in written:
+                rows = _lumisections(block, run_ids[block.run_number])
+                Lumisection.objects.bulk_create(rows, batch_size=BATCH_SIZE)
+                ls_rows += len(rows)
+
+        recos = [
+            RunReconstruction(
+                run_id=run_ids[r.run_number],
+                reconstruction=r.reconstruction,
+                dataset=r.dataset,
+                created_at=now,
+                updated_at=now,
+            )
+            for r in data.reconstructions
+            if r.run_number in written
+        ]
+        RunReconstruction.objects.bulk_create(recos, batch_size=BATCH_SIZE)
+        reco_ids = {
+            (number, reco): pk
+            for number, reco, pk in RunReconstruction.objects.filter(run__run_number__range=span).values_list(
+                "run__run_number", "reconstruction", "id"
+            )
+            if number in written
+        }
+        pairs = [
+            ReferencePair(
+                run_reconstruction_id=reco_ids[(label.run_number, label.reconstruction)],
+                reference_id=reco_ids[(label.reference_run_number, label.reference_reconstruction)],
+                source=LabelSource.CERTHELPER,
+                is_positive=True,
+                recorded_at=label.recorded_at,
+                created_at=now,
+                updated_at=now,
+            )
+            for label in data.labels
+            if (label.run_number, label.reconstruction) in reco_ids
+            and (label.reference_run_number, label.reference_reconstruction) in reco_ids
+        ]
+        ReferencePair.objects.bulk_create(pairs, batch_size=BATCH_SIZE)
+        curated = [
+            CuratedReference(
+                run_reconstruction_id=reco_ids[(c.run_number, c.reconstruction)],
+                run_class=c.run_class,
+                period=c.period,
+                notes=c.notes,
+                active_from=c.active_from,
+                active_until=c.active_until,
+                created_at=now,
+                updated_at=now,
+            )
+            for c in data.curated
+            if (c.run_number, c.reconstruction) in reco_ids
+        ]
+        CuratedReference.objects.bulk_create(curated, batch_size=BATCH_SIZE, ignore_conflicts=skip_existing)
+    return WriteSummary(
+        fills=len(fills),
+        runs=len(runs),
+        lumisections=ls_rows,
+        reconstructions=len(recos),
+        labels=len(pairs),
+        curated=len(curated),
+        skipped_fills=len(data.fills) - len(fills),
+        skipped_runs=len(data.runs) - len(runs),
+    )

@@ -1,0 +1,63 @@
+"""Simulated records written through the ORM."""
+
+import pytest
+
+from ingestion.models import Fill, Lumisection, Run
+from recommender.models import CuratedReference, ReferencePair, RunReconstruction
+from recommender.simulation.generator import simulation_generate
+from recommender.simulation.writer import simulation_write
+
+
+def _snapshot():
+    runs = list(
+        Run.objects.order_by("run_number").values_list("run_number", "fill__fill_number", "run_class", "b_field")
+    )
+    pairs = list(
+        ReferencePair.objects.order_by(
+            "run_reconstruction__run__run_number", "run_reconstruction__reconstruction"
+        ).values_list(
+            "run_reconstruction__run__run_number", "run_reconstruction__reconstruction", "reference__run__run_number"
+        )
+    )
+    ls = list(
+        Lumisection.objects.order_by("run__run_number", "number").values_list(
+            "run__run_number", "number", "recorded_lumi"
+        )
+    )
+    return runs, pairs, ls
+
+
+@pytest.mark.django_db
+def test_it_writes_the_same_rows_for_the_same_seed():
+    simulation_write(data=simulation_generate(seed=4, years=[2024], runs=600, lumisections_for_last=5))
+    first = _snapshot()
+    ReferencePair.objects.all().delete()  # references are protected
+    Run.objects.all().delete()
+    Fill.objects.all().delete()
+    simulation_write(data=simulation_generate(seed=4, years=[2024], runs=600, lumisections_for_last=5))
+    assert _snapshot() == first
+    assert first[0] and first[1] and first[2]
+
+
+@pytest.mark.django_db
+def test_it_writes_every_record_with_its_links():
+    data = simulation_generate(seed=8, years=[2024], runs=600, lumisections_for_last=3)
+    summary = simulation_write(data=data)
+    assert summary.runs == Run.objects.count() == len(data.runs)
+    assert summary.labels == ReferencePair.objects.count() == len(data.labels)
+    assert RunReconstruction.objects.count() == len(data.reconstructions)
+    assert CuratedReference.objects.count() == len(data.curated) > 0
+    assert Lumisection.objects.count() == sum(len(b.pileup) for b in data.lumisections)
+    assert not Run.objects.filter(run_class="").exists()
+    assert set(Run.objects.values_list("run_class_source", flat=True)) == {"oms"}
+    assert Run.objects.filter(run_class="collisions_pp", fill__isnull=False).exists()
+
+
+@pytest.mark.django_db
+def test_it_skips_what_exists_when_asked():
+    data = simulation_generate(seed=8, years=[2024], runs=300, lumisections_for_last=2)
+    simulation_write(data=data)
+    again = simulation_write(data=data, skip_existing=True)
+    assert (again.runs, again.labels, again.lumisections) == (0, 0, 0)
+    assert again.skipped_runs == len(data.runs)
+    assert Run.objects.count() == len(data.runs)
