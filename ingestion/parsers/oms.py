@@ -1,0 +1,656 @@
+"""OMS-ish dumps: recognise a file, then stream it as normalised records.
+
+A record is `Record(entity, line, data)` with entity "fill", "run" or
+"lumisection" and `data` a dict in canonical units whose keys are the ones
+`ingestion.services.fills_upsert` / `runs_upsert` / `lumisections_upsert` take.
+A value of None means "this source does not know".
+
+Each recognised file has a *source name* (e.g. "oms_runs_2018_collisions"): the
+services use it for precedence between sources and store it in `Run.sources`.
+Files are recognised by name (the shared dumps) and, for JSON, by shape (an OMS
+API page can be called anything). See `recognise_dump`.
+"""
+
+import fnmatch
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..units import (
+    INFERRED_SUFFIX,
+    UnknownUnit,
+    infer_instant_lumi_unit,
+    infer_integrated_lumi_unit,
+    to_canonical_instant_lumi,
+    to_canonical_integrated_lumi,
+)
+from .common import (
+    DumpFileError,
+    RowError,
+    RowInvalid,
+    iter_csv,
+    load_json,
+    to_bool,
+    to_datetime,
+    to_float,
+    to_int,
+    to_required_int,
+    to_str,
+    to_str_list,
+)
+
+FILL = "fill"
+RUN = "run"
+LUMISECTION = "lumisection"
+
+
+@dataclass(frozen=True)
+class Record:
+    entity: str
+    line: int
+    data: dict[str, Any]
+
+
+RecordStream = Iterator[Record | RowError]
+
+
+# --- Year and heavy-ion guesses, for dumps without units -----------------------
+# Data README: 2018 starts at run 308000 / fill 6477; Run 3 (2021 pilot beams on)
+# at run 328000 / fill 7495.
+
+
+def _run_year(run_number: int, start_time=None) -> int:
+    if start_time is not None:
+        return start_time.year
+    if run_number < 308000:
+        return 2017  # "up to 2017" is all one unit
+    if run_number < 328000:
+        return 2018
+    return 2022
+
+
+def _fill_year(fill_number: int, start_time=None) -> int:
+    if start_time is not None:
+        return start_time.year
+    if fill_number < 6477:
+        return 2017
+    if fill_number < 7495:
+        return 2018
+    return 2022
+
+
+def _is_heavy_ion(*, fill_type_runtime: str = "", l1_hlt_mode: str = "") -> bool:
+    fill_type = (fill_type_runtime or "").upper()
+    return "ION" in fill_type or fill_type in {"PB", "PBPB"} or (l1_hlt_mode or "").lower().startswith("collisionshi")
+
+
+def _lumi(
+    values: dict[str, Any],
+    units: dict[str, str],
+    names: tuple[str, ...],
+    *,
+    kind: str,
+    inferred_unit: Callable[[], str],
+) -> tuple[dict[str, float | None], str]:
+    """Convert the luminosity columns `names` to canonical units.
+
+    The unit comes from `units[name]` when the row gives one; otherwise it is
+    inferred. Returns the converted values and the source unit string to store
+    ("" when every value is missing).
+    """
+    convert = to_canonical_instant_lumi if kind == "instant" else to_canonical_integrated_lumi
+    converted: dict[str, float | None] = {}
+    source_unit = ""
+    for name in names:
+        raw = to_float(values.get(name), name)
+        if raw is None:
+            converted[name] = None
+            continue
+        unit = (units.get(name) or "").strip()
+        label = unit
+        if not unit:
+            unit = inferred_unit()
+            label = unit + INFERRED_SUFFIX
+        try:
+            converted[name] = convert(raw, unit)
+        except UnknownUnit as exc:
+            raise RowInvalid(f"{name}: {exc}") from None
+        source_unit = source_unit or label
+    return converted, source_unit
+
+
+# --- Normalisers: attribute dict (+ units) -> record data ------------------------
+
+
+def fill_data(attrs: dict[str, Any], units: dict[str, str]) -> dict[str, Any]:
+    fill_number = to_required_int(attrs.get("fill_number"), "fill_number")
+    start_time = to_datetime(attrs.get("start_time"), "start_time")
+    fill_type = to_str(attrs.get("fill_type_runtime"), "fill_type_runtime", max_length=40)
+    year = _fill_year(fill_number, start_time)
+    heavy_ion = _is_heavy_ion(fill_type_runtime=fill_type)
+    instant, instant_unit_init = _lumi(
+        attrs,
+        units,
+        ("init_lumi",),
+        kind="instant",
+        inferred_unit=lambda: infer_instant_lumi_unit(year=year, heavy_ion=heavy_ion),
+    )
+    peak, instant_unit_peak = _lumi(
+        attrs,
+        units,
+        ("peak_lumi",),
+        kind="instant",
+        inferred_unit=lambda: infer_instant_lumi_unit(year=year, heavy_ion=heavy_ion),
+    )
+    integrated, integrated_unit = _lumi(
+        attrs,
+        units,
+        ("delivered_lumi", "recorded_lumi"),
+        kind="integrated",
+        inferred_unit=lambda: infer_integrated_lumi_unit(year=year, heavy_ion=heavy_ion),
+    )
+    return {
+        "fill_number": fill_number,
+        "start_time": start_time,
+        "end_time": to_datetime(attrs.get("end_time"), "end_time"),
+        "start_stable_beam": to_datetime(attrs.get("start_stable_beam"), "start_stable_beam"),
+        "end_stable_beam": to_datetime(attrs.get("end_stable_beam"), "end_stable_beam"),
+        "duration": to_int(attrs.get("duration"), "duration", minimum=0),
+        # OMS has sent negative bunch counts (they broke Certhelper's DB constraint).
+        "bunches_colliding": to_int(attrs.get("bunches_colliding"), "bunches_colliding", minimum=0),
+        "bunches_target": to_int(attrs.get("bunches_target"), "bunches_target", minimum=0),
+        "injection_scheme": to_str(attrs.get("injection_scheme"), "injection_scheme", max_length=120) or None,
+        "init_lumi": instant["init_lumi"],
+        "init_lumi_source_unit": instant_unit_init or None,
+        "peak_lumi": peak["peak_lumi"],
+        "peak_lumi_source_unit": instant_unit_peak or None,
+        "peak_pileup": to_float(attrs.get("peak_pileup"), "peak_pileup"),
+        **integrated,
+        "integrated_lumi_source_unit": integrated_unit or None,
+        "energy": to_float(attrs.get("energy"), "energy"),
+        "b_field": to_float(attrs.get("b_field"), "b_field"),
+        "fill_type_runtime": fill_type or None,
+        "fill_type_party1": to_str(attrs.get("fill_type_party1"), "fill_type_party1", max_length=20) or None,
+        "fill_type_party2": to_str(attrs.get("fill_type_party2"), "fill_type_party2", max_length=20) or None,
+        "era": to_str(attrs.get("era"), "era", max_length=60) or None,
+        "first_run_number": to_int(attrs.get("first_run_number"), "first_run_number", minimum=1),
+        "last_run_number": to_int(attrs.get("last_run_number"), "last_run_number", minimum=1),
+    }
+
+
+def _fill_number_or_none(value: Any) -> int | None:
+    number = to_int(value, "fill_number", minimum=0)
+    return number or None  # OMS has no fill 0: a run without beam
+
+
+def run_data(attrs: dict[str, Any], units: dict[str, str]) -> dict[str, Any]:
+    run_number = to_required_int(attrs.get("run_number"), "run_number")
+    start_time = to_datetime(attrs.get("start_time"), "start_time")
+    end_time = to_datetime(attrs.get("end_time"), "end_time")
+    duration = to_int(attrs.get("duration"), "duration")
+    if duration is None and start_time is not None and end_time is not None:
+        duration = int((end_time - start_time).total_seconds())
+    if duration is not None and duration < 0:
+        raise RowInvalid(f"duration: negative ({duration} s)")
+    l1_hlt_mode = to_str(attrs.get("l1_hlt_mode"), "l1_hlt_mode", max_length=80)
+    fill_type = to_str(attrs.get("fill_type_runtime"), "fill_type_runtime", max_length=40)
+    year = _run_year(run_number, start_time)
+    heavy_ion = _is_heavy_ion(fill_type_runtime=fill_type, l1_hlt_mode=l1_hlt_mode)
+    instant, instant_unit = _lumi(
+        attrs,
+        units,
+        ("init_lumi", "end_lumi"),
+        kind="instant",
+        inferred_unit=lambda: infer_instant_lumi_unit(year=year, heavy_ion=heavy_ion),
+    )
+    integrated, integrated_unit = _lumi(
+        attrs,
+        units,
+        ("delivered_lumi", "recorded_lumi"),
+        kind="integrated",
+        inferred_unit=lambda: infer_integrated_lumi_unit(year=year, heavy_ion=heavy_ion),
+    )
+    return {
+        "run_number": run_number,
+        "fill_number": _fill_number_or_none(attrs.get("fill_number")),
+        "start_time": start_time,
+        "end_time": end_time,
+        "duration": duration,
+        **instant,
+        "instant_lumi_source_unit": instant_unit or None,
+        **integrated,
+        "integrated_lumi_source_unit": integrated_unit or None,
+        "b_field": to_float(attrs.get("b_field"), "b_field"),
+        "energy": to_float(attrs.get("energy"), "energy"),
+        "stable_beam": to_bool(attrs.get("stable_beam"), "stable_beam"),
+        "fill_type_runtime": fill_type or None,
+        "l1_hlt_mode": l1_hlt_mode or None,
+        "hlt_key": to_str(attrs.get("hlt_key"), "hlt_key", max_length=200) or None,
+        "sequence": to_str(attrs.get("sequence"), "sequence", max_length=40) or None,
+        "components": to_str_list(attrs.get("components"), "components"),
+        "era": to_str(attrs.get("era"), "era", max_length=60) or None,
+        "last_lumisection_number": to_int(attrs.get("last_lumisection_number"), "last_lumisection_number", minimum=0),
+        "l1_rate": to_float(attrs.get("l1_rate"), "l1_rate"),
+        "hlt_physics_rate": to_float(attrs.get("hlt_physics_rate"), "hlt_physics_rate"),
+        "hlt_physics_counter": to_int(attrs.get("hlt_physics_counter"), "hlt_physics_counter", minimum=0),
+    }
+
+
+LUMISECTION_FLAGS = (
+    "physics_flag",
+    "cms_active",
+    "beam1_present",
+    "beam2_present",
+    "beam1_stable",
+    "beam2_stable",
+    "bpix_ready",
+    "fpix_ready",
+    "tibtid_ready",
+    "tob_ready",
+    "tecp_ready",
+    "tecm_ready",
+)
+
+
+def lumisection_data(attrs: dict[str, Any], units: dict[str, str]) -> dict[str, Any]:
+    run_number = to_required_int(attrs.get("run_number"), "run_number")
+    year = _run_year(run_number)
+    instant, _ = _lumi(
+        attrs,
+        units,
+        ("init_lumi", "end_lumi"),
+        kind="instant",
+        inferred_unit=lambda: infer_instant_lumi_unit(year=year),
+    )
+    # Per-LS delivered/recorded are cumulative since LS 1, in pb^-1 (checked in the
+    # data; the data README's "ub^-1 per LS" is wrong). Stored as they are.
+    integrated, _ = _lumi(
+        attrs,
+        units,
+        ("delivered_lumi", "recorded_lumi"),
+        kind="integrated",
+        inferred_unit=lambda: infer_integrated_lumi_unit(year=year),
+    )
+    data = {
+        "run_number": run_number,
+        "number": to_required_int(attrs.get("lumisection_number"), "lumisection_number"),
+        **instant,
+        **integrated,
+        "pileup": to_float(attrs.get("pileup"), "pileup"),
+    }
+    for flag in LUMISECTION_FLAGS:
+        data[flag] = to_bool(attrs.get(flag), flag)
+    return data
+
+
+# --- Readers: one per dump format ------------------------------------------------
+
+
+def _csv_records(path: Path, *, required: tuple[str, ...], convert: Callable[[dict[str, str]], list[Record]]):
+    for line, row in iter_csv(path, required=required):
+        if isinstance(row, RowError):
+            yield row
+            continue
+        try:
+            records = convert(row, line)
+        except RowInvalid as exc:
+            yield RowError(path.name, line, str(exc))
+            continue
+        yield from records
+
+
+def _unit_columns(row: dict[str, str]) -> dict[str, str]:
+    return {name[: -len("_unit")]: value for name, value in row.items() if name.endswith("_unit") and value}
+
+
+def read_oms_fills_csv(path: Path) -> RecordStream:
+    """oms_fills_2018: OMS fill attributes with a `<attr>_unit` column per value."""
+    return _csv_records(
+        path,
+        required=("fill_number",),
+        convert=lambda row, line: [Record(FILL, line, fill_data(row, _unit_columns(row)))],
+    )
+
+
+def _parse_int_list(value: str, column: str) -> list[int]:
+    if not value or not value.strip():
+        return []
+    try:
+        items = json.loads(value)
+    except json.JSONDecodeError:
+        raise RowInvalid(f"{column}: expected a list like [1, 2], got {value[:40]!r}") from None
+    if not isinstance(items, list):
+        raise RowInvalid(f"{column}: expected a list, got {value[:40]!r}")
+    return [to_required_int(item, column) for item in items]
+
+
+def _fills_brilcalc_row(row: dict[str, str], line: int) -> list[Record]:
+    attrs = {name.removeprefix("oms_"): value for name, value in row.items() if name.startswith("oms_")}
+    fill = fill_data(attrs, {})
+    records = [Record(FILL, line, fill)]
+    # brilcalc_run: the runs with luminosity in this fill, the run -> fill mapping.
+    for run_number in _parse_int_list(row.get("brilcalc_run", ""), "brilcalc_run"):
+        records.append(Record(RUN, line, {"run_number": run_number, "fill_number": fill["fill_number"]}))
+    return records
+
+
+def read_oms_fills_brilcalc(path: Path) -> RecordStream:
+    """oms_fills_2009_2022: oms_* fill attributes without units, joined with brilcalc."""
+    return _csv_records(path, required=("oms_fill_number",), convert=_fills_brilcalc_row)
+
+
+def read_oms_runs_csv(path: Path) -> RecordStream:
+    """oms_runs_2018_collisions (duration column) and oms_runs_2018_apr_may_all
+    (duration = end_time - start_time; components joined with ';')."""
+    return _csv_records(
+        path,
+        required=("run_number",),
+        convert=lambda row, line: [Record(RUN, line, run_data(row, _unit_columns(row)))],
+    )
+
+
+def read_oms_lumisections_csv(path: Path) -> RecordStream:
+    return _csv_records(
+        path,
+        required=("run_number", "lumisection_number"),
+        convert=lambda row, line: [Record(LUMISECTION, line, lumisection_data(row, _unit_columns(row)))],
+    )
+
+
+def _apv_mode(value: Any) -> str | None:
+    text = to_str(value, "apv_mode").upper()
+    if text in {"", "???"}:
+        return None  # unknown
+    if text not in {"DECO", "PEAK"}:
+        raise RowInvalid(f"apv_mode: expected DECO, PEAK or ???, got {value!r}")
+    return text
+
+
+def read_cosmics_counter(path: Path) -> RecordStream:
+    def convert(row, line):
+        return [
+            Record(
+                RUN,
+                line,
+                {
+                    "run_number": to_required_int(row.get("run_number"), "run_number"),
+                    "duration": to_int(row.get("duration"), "duration", minimum=0),
+                    "b_field": to_float(row.get("b_field"), "b_field"),
+                    "apv_mode": _apv_mode(row.get("apv_mode")),
+                    "last_lumisection_number": to_int(row.get("n_ls"), "n_ls", minimum=0),
+                },
+            )
+        ]
+
+    return _csv_records(path, required=("run_number", "apv_mode"), convert=convert)
+
+
+def read_apv_mode_runs(path: Path) -> RecordStream:
+    def convert(row, line):
+        data = {
+            "run_number": to_required_int(row.get("run_number"), "run_number"),
+            "apv_mode": _apv_mode(row.get("apv_mode")),
+        }
+        return [Record(RUN, line, data)]
+
+    return _csv_records(path, required=("run_number", "apv_mode"), convert=convert)
+
+
+def read_run_duration_fill(path: Path) -> RecordStream:
+    def convert(row, line):
+        data = {
+            "run_number": to_required_int(row.get("run_number"), "run_number"),
+            "duration": to_int(row.get("run_duration_s"), "run_duration_s", minimum=0),
+            "fill_number": _fill_number_or_none(row.get("lhc_fill")),
+        }
+        return [Record(RUN, line, data)]
+
+    return _csv_records(path, required=("run_number", "run_duration_s"), convert=convert)
+
+
+def read_brilcalc_run_lumisections(path: Path) -> RecordStream:
+    def convert(row, line):
+        data = {
+            "run_number": to_required_int(row.get("run_number"), "run_number"),
+            "fill_number": _fill_number_or_none(row.get("fill_number")),
+            # The LS count with luminosity: a stand-in for the last LS number,
+            # used only where no OMS source gives one (lower priority).
+            "last_lumisection_number": to_int(row.get("brilcalc_nls"), "brilcalc_nls", minimum=0),
+        }
+        return [Record(RUN, line, data)]
+
+    return _csv_records(path, required=("run_number", "fill_number"), convert=convert)
+
+
+# PromptReco/ZeroBias is the offline reconstruction shifters certify; prefer it.
+_PV_STREAM_RANK = {"promptreco/zerobias": 0, "streamexpress": 1}
+
+
+def read_pv_mean(path: Path) -> RecordStream:
+    """Several rows per run (streams, years, commits): keep one per run, the best
+    stream, and within it the last row in the file, so the choice is deterministic."""
+    best: dict[int, tuple[tuple[int, int], Record]] = {}
+    for line, row in iter_csv(path, required=("run_number", "stream", "pv_mean")):
+        if isinstance(row, RowError):
+            yield row
+            continue
+        try:
+            run_number = to_required_int(row.get("run_number"), "run_number")
+            pv_mean = to_float(row.get("pv_mean"), "pv_mean")
+            stream = to_str(row.get("stream"), "stream").lower()
+            if stream not in _PV_STREAM_RANK:
+                raise RowInvalid(f"stream: unknown stream {row.get('stream')!r}")
+        except RowInvalid as exc:
+            yield RowError(path.name, line, str(exc))
+            continue
+        if pv_mean is None:
+            continue
+        key = (-_PV_STREAM_RANK[stream], line)
+        current = best.get(run_number)
+        if current is None or key > current[0]:
+            best[run_number] = (key, Record(RUN, line, {"run_number": run_number, "pv_mean": pv_mean}))
+    for _, record in sorted(best.values(), key=lambda item: item[1].line):
+        yield record
+
+
+def _merged_row(row: dict[str, str], line: int) -> list[Record]:
+    run_number = to_required_int(row.get("run_number"), "run_number")
+    l1_hlt_mode = to_str(row.get("l1_hlt_mode"), "l1_hlt_mode", max_length=80)
+    year = _run_year(run_number)
+    heavy_ion = _is_heavy_ion(fill_type_runtime=row.get("fill_type_runtime", ""), l1_hlt_mode=l1_hlt_mode)
+    instant, instant_unit = _lumi(
+        row,
+        {},
+        ("init_lumi", "end_lumi"),
+        kind="instant",
+        inferred_unit=lambda: infer_instant_lumi_unit(year=year, heavy_ion=heavy_ion),
+    )
+    integrated, integrated_unit = _lumi(
+        row,
+        {},
+        ("delivered_lumi", "recorded_lumi"),
+        kind="integrated",
+        inferred_unit=lambda: infer_integrated_lumi_unit(year=year, heavy_ion=heavy_ion),
+    )
+    # A fill from the first/last-run range of a fill is a guess (a cosmics run
+    # inherits the concurrent fill); not a fill mapping we store.
+    fill_src = row.get("fill_number_src", "")
+    fill_number = None if "range" in fill_src else _fill_number_or_none(row.get("fill_number"))
+    last_ls = to_int(row.get("last_lumisection_number"), "last_lumisection_number", minimum=0)
+    if last_ls is None:
+        last_ls = to_int(row.get("n_ls_proxy"), "n_ls_proxy", minimum=0)
+    data = {
+        "run_number": run_number,
+        "fill_number": fill_number,
+        "duration": to_int(row.get("duration_s"), "duration_s", minimum=0),
+        **instant,
+        "instant_lumi_source_unit": instant_unit or None,
+        **integrated,
+        "integrated_lumi_source_unit": integrated_unit or None,
+        "b_field": to_float(row.get("b_field"), "b_field"),
+        "l1_hlt_mode": l1_hlt_mode or None,
+        "last_lumisection_number": last_ls,
+        "apv_mode": _apv_mode(row.get("apv_mode")),
+        "pv_mean": to_float(row.get("pv_mean"), "pv_mean"),
+        "pileup_mean": to_float(row.get("ls_pileup_mean"), "ls_pileup_mean"),
+    }
+    return [Record(RUN, line, data)]
+
+
+def read_runs_features_merged(path: Path) -> RecordStream:
+    """The derived one-row-per-run join. Run-level columns only: its fill-level
+    columns (bunches_colliding, fill_init_lumi, ...) come from oms_fills_* files,
+    which are imported directly."""
+    return _csv_records(path, required=("run_number",), convert=_merged_row)
+
+
+_API_TYPES = {"runs": (RUN, run_data), "fills": (FILL, fill_data), "lumisections": (LUMISECTION, lumisection_data)}
+
+
+def _api_units(item: dict[str, Any]) -> dict[str, str]:
+    row_meta = ((item.get("meta") or {}).get("row")) or {}
+    if not isinstance(row_meta, dict):
+        return {}
+    return {name: meta.get("units") for name, meta in row_meta.items() if isinstance(meta, dict) and meta.get("units")}
+
+
+def _json_records(path: Path, items: list[Any], convert: Callable[[Any], Record]) -> RecordStream:
+    for position, item in enumerate(items, start=1):
+        try:
+            if not isinstance(item, dict):
+                raise RowInvalid("expected an object")
+            yield convert(item, position)
+        except RowInvalid as exc:
+            yield RowError(path.name, position, str(exc))
+
+
+def read_oms_api_page(path: Path, document: Any) -> RecordStream:
+    """An OMS API response page: {"data": [{"type", "attributes", "meta": {"row": units}}]}."""
+
+    def convert(item, position):
+        kind = item.get("type")
+        if kind not in _API_TYPES:
+            raise RowInvalid(f"unsupported OMS resource type {kind!r}")
+        attributes = item.get("attributes")
+        if not isinstance(attributes, dict):
+            raise RowInvalid("no attributes object")
+        entity, normalise = _API_TYPES[kind]
+        return Record(entity, position, normalise(attributes, _api_units(item)))
+
+    return _json_records(path, document["data"], convert)
+
+
+def read_oms_runs_json(path: Path, document: Any) -> RecordStream:
+    """A JSON list of OMS run attribute dicts (oms_runs_2024_cosmics_*.json)."""
+    return _json_records(path, document, lambda item, position: Record(RUN, position, run_data(item, {})))
+
+
+# --- Recognition -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DumpSource:
+    """A recognised file: its source name, and a function streaming its records."""
+
+    path: Path
+    source: str
+    rank: float  # processing order; the services' precedence makes order irrelevant to the result
+    read: Callable[[], RecordStream]
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    path: Path
+    reason: str
+
+
+# (filename pattern, source name, reader, rank). First match wins. The rank is the
+# processing order: fills (best source first), then runs from the highest-priority
+# source down, then lumisections, then the derived table last.
+CSV_SOURCES: list[tuple[str, str, Callable[[Path], RecordStream], float]] = [
+    ("oms_fills_2009_2022*.csv*", "oms_fills_2009_2022", read_oms_fills_brilcalc, 1),
+    ("oms_fills*.csv*", "oms_fills", read_oms_fills_csv, 0),
+    ("oms_runs_2018_collisions*.csv*", "oms_runs_2018_collisions", read_oms_runs_csv, 2),
+    ("oms_runs_2018_apr_may*.csv*", "oms_runs_2018_apr_may_all", read_oms_runs_csv, 3),
+    ("oms_runs*.csv*", "oms_runs_csv", read_oms_runs_csv, 4),
+    ("cosmics_counter*.csv*", "cosmics_counter", read_cosmics_counter, 6),
+    ("apv_mode_runs*.csv*", "apv_mode_runs", read_apv_mode_runs, 7),
+    ("run_duration_fill*.csv*", "run_duration_fill", read_run_duration_fill, 8),
+    ("pv_mean_per_run*.csv*", "pv_mean_per_run", read_pv_mean, 9),
+    ("brilcalc_run_lumisections*.csv*", "brilcalc_run_lumisections", read_brilcalc_run_lumisections, 10),
+    ("oms_lumisections*.csv*", "oms_lumisections", read_oms_lumisections_csv, 11),
+    ("runs_features_merged*.csv*", "runs_features_merged", read_runs_features_merged, 12),
+]
+JSON_RANKS = {"oms_api": -1, "oms_runs_json": 5}
+
+KNOWN_SKIPS = [
+    ("certhelper_pairs*", "Certhelper pairs export: load it with import_pairs"),
+    ("certhelper_tkdqmdoctor*", "legacy TkDQMDoctor certification records: not an OMS dump, not imported"),
+    ("certhelper_*", "Certhelper export: not an OMS dump"),
+    ("certification_json_*", "certified-lumisection mask (good-run JSON): not an OMS dump, not imported"),
+]
+
+
+def _is_json_name(name: str) -> bool:
+    return name.endswith(".json") or name.endswith(".json.gz")
+
+
+def _recognise_json(path: Path) -> DumpSource | SkippedFile:
+    document = load_json(path)  # DumpFileError propagates: the caller reports the file as failed
+    if isinstance(document, dict) and isinstance(document.get("data"), list):
+        return DumpSource(path, "oms_api", JSON_RANKS["oms_api"], lambda: read_oms_api_page(path, document))
+    if isinstance(document, list) and document and all(isinstance(item, dict) for item in document):
+        if "reference_run_number" in document[0]:
+            return SkippedFile(path, "Certhelper pairs export: load it with import_pairs")
+        if "run_number" in document[0]:
+            return DumpSource(
+                path, "oms_runs_json", JSON_RANKS["oms_runs_json"], lambda: read_oms_runs_json(path, document)
+            )
+    if isinstance(document, dict) and document and all(key.isdigit() for key in document):
+        return SkippedFile(path, "certified-lumisection mask (good-run JSON): not an OMS dump, not imported")
+    return SkippedFile(path, "JSON not recognised (neither an OMS API page nor a list of OMS runs)")
+
+
+def recognise_dump(path: Path) -> DumpSource | SkippedFile:
+    """What `path` is: a DumpSource to import, or a SkippedFile with the reason.
+
+    Raises DumpFileError if a JSON file cannot be read (its shape decides what it is).
+    """
+    name = path.name
+    for pattern, reason in KNOWN_SKIPS:
+        if fnmatch.fnmatch(name, pattern):
+            return SkippedFile(path, reason)
+    if _is_json_name(name):
+        return _recognise_json(path)
+    for pattern, source, reader, rank in CSV_SOURCES:
+        if fnmatch.fnmatch(name, pattern) and (name.endswith(".csv") or name.endswith(".csv.gz")):
+            return DumpSource(path, source, rank, lambda reader=reader: reader(path))
+    return SkippedFile(path, "not recognised as an OMS dump")
+
+
+def expand_paths(paths: list[Path]) -> list[Path]:
+    """Files as given, directories expanded to their files (sorted, not recursive)."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(
+                sorted(child for child in path.iterdir() if child.is_file() and not child.name.startswith("."))
+            )
+        else:
+            files.append(path)
+    return files
+
+
+__all__ = [
+    "FILL",
+    "LUMISECTION",
+    "RUN",
+    "DumpFileError",
+    "DumpSource",
+    "Record",
+    "SkippedFile",
+    "expand_paths",
+    "recognise_dump",
+]

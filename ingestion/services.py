@@ -1,0 +1,632 @@
+"""Writes to the OMS mirror: upserts of fills, runs and lumisections, and the dump import.
+
+The upserts take already-normalised dicts (canonical units, see ingestion.parsers.oms)
+so the dump importer and the live OMS sync share them. Each call is one batch in
+one transaction: it reads the existing rows of the batch in one query, compares,
+and writes only what changed, so a re-import reports every row as unchanged.
+
+Precedence between sources
+--------------------------
+Runs. Attributes come in groups (RUN_GROUPS). A source *claims* a group for a run
+when it gives a non-empty value for one of the group's fields; it then writes the
+whole group, unless the group is already owned by a higher-priority source.
+`Run.sources` records the owner of each group. Priority, highest first
+(RUN_SOURCE_PRIORITY): the live OMS API, then the OMS run dumps (2018 collisions >
+2018 Apr-May all runs > other OMS run CSVs > OMS run JSON list), then the
+single-purpose files (CosmicsCounter > APV-mode runs > HistoricDQM run duration/fill
+> PV mean), then the fill-derived run -> fill mappings (OMS fills + brilcalc >
+brilcalc runs), then the lumisection aggregate (pileup_mean), and last the derived
+runs_features_merged table, which therefore only fills gaps and never overwrites
+a value from a primary file. This is the data README's order (e.g. duration: file 3
+> file 4 > file 9 > file 10 > file 12). The final state does not depend on the order
+in which files are imported.
+
+Run class. Derived from the stored OMS attributes with `run_class_from_oms` after
+every run upsert (source "oms"); it replaces a dataset-derived class, never the
+reverse (see recommender.services).
+
+Fills. Two tiers: primary sources (OMS API, oms_fills_* with units) write every
+non-empty value; the secondary source (oms_fills_2009_2022, no units) only fills
+empty fields. Order-independent as well. Empty values never erase stored ones.
+
+Lumisections. One kind of source (OMS); the latest import wins.
+"""
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Avg, Q
+from django.utils import timezone
+
+from .models import Fill, IngestionJob, JobKind, JobStatus, Lumisection, Run, RunClassSource
+from .parsers import (
+    FILL,
+    LUMISECTION,
+    RUN,
+    DumpFileError,
+    DumpSource,
+    RowError,
+    SkippedFile,
+    expand_paths,
+    recognise_dump,
+)
+from .run_classes import run_class_from_oms
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BATCH_SIZE = 2000
+ERRORS_PRINTED_PER_FILE = 20
+
+# Highest priority first. "oms_api" is the live OMS client and OMS API JSON pages.
+RUN_SOURCE_PRIORITY = [
+    "oms_api",
+    "oms_runs_2018_collisions",
+    "oms_runs_2018_apr_may_all",
+    "oms_runs_csv",
+    "oms_runs_json",
+    "cosmics_counter",
+    "apv_mode_runs",
+    "run_duration_fill",
+    "pv_mean_per_run",
+    "oms_fills_2009_2022",
+    "brilcalc_run_lumisections",
+    "oms_lumisections",
+    "runs_features_merged",
+]
+_RUN_RANK = {source: rank for rank, source in enumerate(RUN_SOURCE_PRIORITY)}
+
+# Attribute groups of a run: written together, from one source. The *_source_unit
+# fields travel with their values but do not claim a group on their own.
+RUN_GROUPS: dict[str, tuple[str, ...]] = {
+    "fill": ("fill_number",),
+    "times": ("start_time", "end_time"),
+    "duration": ("duration",),
+    "instant_lumi": ("init_lumi", "end_lumi", "instant_lumi_source_unit"),
+    "integrated_lumi": ("delivered_lumi", "recorded_lumi", "integrated_lumi_source_unit"),
+    "b_field": ("b_field",),
+    "energy": ("energy",),
+    "beam": ("stable_beam", "fill_type_runtime"),
+    "trigger_mode": ("l1_hlt_mode",),
+    "run_config": ("hlt_key", "sequence", "components", "era"),
+    "rates": ("l1_rate", "hlt_physics_rate", "hlt_physics_counter"),
+    "lumisections": ("last_lumisection_number",),
+    "apv_mode": ("apv_mode",),
+    "pv_mean": ("pv_mean",),
+    "pileup_mean": ("pileup_mean",),
+}
+_UNIT_FIELDS = {"instant_lumi_source_unit", "integrated_lumi_source_unit"}
+# Model fields whose "no value" is "" or [] rather than NULL.
+_RUN_EMPTY = {
+    "instant_lumi_source_unit": "",
+    "integrated_lumi_source_unit": "",
+    "fill_type_runtime": "",
+    "l1_hlt_mode": "",
+    "hlt_key": "",
+    "sequence": "",
+    "era": "",
+    "apv_mode": "",
+    "components": list,
+}
+_RUN_WRITE_FIELDS = [
+    ("fill_id" if name == "fill_number" else name) for names in RUN_GROUPS.values() for name in names
+] + ["run_class", "run_class_source", "sources"]
+
+FILL_PRIMARY_SOURCES = {"oms_api", "oms_fills"}
+FILL_SECONDARY_SOURCES = {"oms_fills_2009_2022"}
+FILL_FIELDS = [
+    "start_time",
+    "end_time",
+    "start_stable_beam",
+    "end_stable_beam",
+    "duration",
+    "bunches_colliding",
+    "bunches_target",
+    "injection_scheme",
+    "init_lumi",
+    "init_lumi_source_unit",
+    "peak_lumi",
+    "peak_lumi_source_unit",
+    "peak_pileup",
+    "delivered_lumi",
+    "recorded_lumi",
+    "integrated_lumi_source_unit",
+    "energy",
+    "b_field",
+    "fill_type_runtime",
+    "fill_type_party1",
+    "fill_type_party2",
+    "era",
+    "first_run_number",
+    "last_run_number",
+]
+# Value fields paired with the unit field that describes them (written together).
+_FILL_UNIT_OF = {
+    "init_lumi": "init_lumi_source_unit",
+    "peak_lumi": "peak_lumi_source_unit",
+    "delivered_lumi": "integrated_lumi_source_unit",
+    "recorded_lumi": "integrated_lumi_source_unit",
+}
+_FILL_TEXT = {
+    "injection_scheme",
+    "init_lumi_source_unit",
+    "peak_lumi_source_unit",
+    "integrated_lumi_source_unit",
+    "fill_type_runtime",
+    "fill_type_party1",
+    "fill_type_party2",
+    "era",
+}
+
+LUMISECTION_FIELDS = [
+    "init_lumi",
+    "end_lumi",
+    "delivered_lumi",
+    "recorded_lumi",
+    "pileup",
+    "physics_flag",
+    "cms_active",
+    "beam1_present",
+    "beam2_present",
+    "beam1_stable",
+    "beam2_stable",
+    "bpix_ready",
+    "fpix_ready",
+    "tibtid_ready",
+    "tob_ready",
+    "tecp_ready",
+    "tecm_ready",
+]
+
+
+@dataclass
+class UpsertCounts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __iadd__(self, other: "UpsertCounts") -> "UpsertCounts":
+        self.created += other.created
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        return self
+
+    @property
+    def total(self) -> int:
+        return self.created + self.updated + self.unchanged
+
+
+# bulk_update builds one CASE per field over the whole batch; SQLite evaluates it
+# row by row, so cost grows with rows x batch x fields. Small batches, changed fields only.
+_UPDATE_BATCH_SIZE = 200
+
+
+def _changed_fields(names: Sequence[str], before: tuple, after: tuple) -> set[str]:
+    return {name for name, old, new in zip(names, before, after, strict=True) if old != new}
+
+
+def _bulk_update(model, objects: Iterable, fields: set[str], *, timestamp: bool = True) -> None:
+    objects = list(objects)
+    if not objects:
+        return
+    update = sorted(fields)
+    if timestamp:
+        now = timezone.now()
+        for obj in objects:
+            obj.updated_at = now
+        update.append("updated_at")
+    model.objects.bulk_update(objects, update, batch_size=_UPDATE_BATCH_SIZE)
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or value == "" or value == []
+
+
+# --- Bare parents ----------------------------------------------------------------
+
+
+def fills_ensure(*, fill_numbers: Iterable[int]) -> dict[int, int]:
+    """Fill ids by number, creating bare fills (number only) that do not exist yet.
+
+    A run's fill may be absent from every fill dump (e.g. 2024 fill 9322); the
+    bare row keeps the run -> fill link until a fill source fills it in.
+    """
+    numbers = set(fill_numbers)
+    if not numbers:
+        return {}
+    ids = dict(Fill.objects.filter(fill_number__in=numbers).values_list("fill_number", "id"))
+    missing = numbers - ids.keys()
+    if missing:
+        Fill.objects.bulk_create([Fill(fill_number=n) for n in sorted(missing)], ignore_conflicts=True)
+        ids.update(Fill.objects.filter(fill_number__in=missing).values_list("fill_number", "id"))
+    return ids
+
+
+def runs_ensure(*, run_numbers: Iterable[int]) -> dict[int, int]:
+    """Run ids by number, creating bare runs (number only) that do not exist yet."""
+    numbers = set(run_numbers)
+    if not numbers:
+        return {}
+    ids = dict(Run.objects.filter(run_number__in=numbers).values_list("run_number", "id"))
+    missing = numbers - ids.keys()
+    if missing:
+        Run.objects.bulk_create([Run(run_number=n) for n in sorted(missing)], ignore_conflicts=True)
+        ids.update(Run.objects.filter(run_number__in=missing).values_list("run_number", "id"))
+    return ids
+
+
+# --- Fills -----------------------------------------------------------------------
+
+
+def _fill_snapshot(fill: Fill) -> tuple:
+    return tuple(getattr(fill, name) for name in FILL_FIELDS)
+
+
+def _fill_apply(fill: Fill, data: dict[str, Any], *, primary: bool) -> None:
+    for name in FILL_FIELDS:
+        if name in _FILL_UNIT_OF.values():
+            continue  # written with its value below
+        value = data.get(name)
+        if _is_empty(value):
+            continue
+        if not primary and not _is_empty(getattr(fill, name)):
+            continue  # the secondary source only fills gaps
+        setattr(fill, name, value)
+        unit_field = _FILL_UNIT_OF.get(name)
+        if unit_field and data.get(unit_field):
+            setattr(fill, unit_field, data[unit_field])
+
+
+@transaction.atomic
+def fills_upsert(*, rows: Sequence[dict[str, Any]], source: str) -> UpsertCounts:
+    """Insert or update fills keyed on fill_number. One call is one batch."""
+    if source in FILL_PRIMARY_SOURCES:
+        primary = True
+    elif source in FILL_SECONDARY_SOURCES:
+        primary = False
+    else:
+        raise ValueError(f"unknown fill source {source!r}")
+    counts = UpsertCounts()
+    existing = {f.fill_number: f for f in Fill.objects.filter(fill_number__in={r["fill_number"] for r in rows})}
+    new: dict[int, Fill] = {}
+    changed: dict[int, Fill] = {}
+    changed_fields: set[str] = set()
+    for row in rows:
+        number = row["fill_number"]
+        fill = existing.get(number) or new.get(number)
+        if fill is None:
+            fill = new[number] = Fill(fill_number=number)
+            _fill_apply(fill, row, primary=primary)
+            counts.created += 1
+            continue
+        before = _fill_snapshot(fill)
+        _fill_apply(fill, row, primary=primary)
+        diff = _changed_fields(FILL_FIELDS, before, _fill_snapshot(fill))
+        if not diff:
+            counts.unchanged += 1
+        else:
+            counts.updated += 1
+            if number in existing:
+                changed[number] = fill
+                changed_fields |= diff
+    Fill.objects.bulk_create(new.values())
+    _bulk_update(Fill, changed.values(), changed_fields)
+    return counts
+
+
+# --- Runs ------------------------------------------------------------------------
+
+
+def _run_snapshot(run: Run) -> tuple:
+    return tuple(getattr(run, name) for name in _RUN_WRITE_FIELDS)
+
+
+def _run_apply(run: Run, data: dict[str, Any], *, source: str, fill_ids: dict[int, int]) -> None:
+    rank = _RUN_RANK[source]
+    sources = dict(run.sources or {})
+    for group, names in RUN_GROUPS.items():
+        claims = any(not _is_empty(data.get(name)) for name in names if name not in _UNIT_FIELDS)
+        if not claims:
+            continue
+        owner = sources.get(group)
+        if owner is not None and _RUN_RANK.get(owner, len(_RUN_RANK)) < rank:
+            continue  # a higher-priority source owns this group
+        for name in names:
+            value = data.get(name)
+            if name == "fill_number":
+                run.fill_id = fill_ids[value] if value is not None else None
+                continue
+            if value is None:
+                empty = _RUN_EMPTY.get(name)
+                value = empty() if callable(empty) else empty
+            setattr(run, name, value)
+        sources[group] = source
+    run.sources = sources
+    run_class = run_class_from_oms(
+        l1_hlt_mode=run.l1_hlt_mode,
+        hlt_key=run.hlt_key,
+        fill_type_runtime=run.fill_type_runtime,
+        stable_beam=run.stable_beam,
+    )
+    if run_class:
+        run.run_class = run_class
+        run.run_class_source = RunClassSource.OMS
+
+
+@transaction.atomic
+def runs_upsert(*, rows: Sequence[dict[str, Any]], source: str) -> UpsertCounts:
+    """Insert or update runs keyed on run_number, with the group precedence above.
+
+    `rows` are dicts with `run_number` and any of the fields in RUN_GROUPS
+    (`fill_number` for the fill; a missing fill is created bare).
+    """
+    if source not in _RUN_RANK:
+        raise ValueError(f"unknown run source {source!r}; add it to RUN_SOURCE_PRIORITY")
+    counts = UpsertCounts()
+    fill_ids = fills_ensure(fill_numbers={r["fill_number"] for r in rows if r.get("fill_number") is not None})
+    existing = {r.run_number: r for r in Run.objects.filter(run_number__in={row["run_number"] for row in rows})}
+    new: dict[int, Run] = {}
+    changed: dict[int, Run] = {}
+    changed_fields: set[str] = set()
+    for row in rows:
+        number = row["run_number"]
+        run = existing.get(number) or new.get(number)
+        if run is None:
+            run = new[number] = Run(run_number=number)
+            _run_apply(run, row, source=source, fill_ids=fill_ids)
+            counts.created += 1
+            continue
+        before = _run_snapshot(run)
+        _run_apply(run, row, source=source, fill_ids=fill_ids)
+        diff = _changed_fields(_RUN_WRITE_FIELDS, before, _run_snapshot(run))
+        if not diff:
+            counts.unchanged += 1
+        else:
+            counts.updated += 1
+            if number in existing:
+                changed[number] = run
+                changed_fields |= diff
+    Run.objects.bulk_create(new.values())
+    _bulk_update(Run, changed.values(), changed_fields)
+    return counts
+
+
+def runs_pileup_mean_refresh(*, run_numbers: Iterable[int], source: str = "oms_lumisections") -> UpsertCounts:
+    """Set Run.pileup_mean to the mean pileup over the run's stored lumisections
+    (all of them, as runs_features_merged's ls_pileup_mean does)."""
+    counts = UpsertCounts()
+    numbers = sorted(set(run_numbers))
+    for start in range(0, len(numbers), DEFAULT_BATCH_SIZE):
+        chunk = numbers[start : start + DEFAULT_BATCH_SIZE]
+        means = (
+            Lumisection.objects.filter(run__run_number__in=chunk, pileup__isnull=False)
+            .values_list("run__run_number")
+            .annotate(mean=Avg("pileup"))
+        )
+        # Rounded: a database's float sum may differ in the last bit between two reads.
+        rows = [{"run_number": number, "pileup_mean": round(mean, 9)} for number, mean in means]
+        if rows:
+            counts += runs_upsert(rows=rows, source=source)
+    return counts
+
+
+# --- Lumisections ------------------------------------------------------------------
+
+
+@transaction.atomic
+def lumisections_upsert(*, rows: Sequence[dict[str, Any]]) -> UpsertCounts:
+    """Insert or update lumisections keyed on (run_number, number); a missing run is
+    created bare. The latest import wins."""
+    counts = UpsertCounts()
+    run_ids = runs_ensure(run_numbers={row["run_number"] for row in rows})
+    ranges: dict[int, list[int]] = defaultdict(list)
+    for row in rows:
+        ranges[run_ids[row["run_number"]]].append(row["number"])
+    # One query: each run's lumisection range in this batch.
+    condition = Q()
+    for run_id, numbers in ranges.items():
+        condition |= Q(run_id=run_id, number__gte=min(numbers), number__lte=max(numbers))
+    existing = {(ls.run_id, ls.number): ls for ls in Lumisection.objects.filter(condition)}
+    new: dict[tuple[int, int], Lumisection] = {}
+    changed: dict[tuple[int, int], Lumisection] = {}
+    changed_fields: set[str] = set()
+    for row in rows:
+        key = (run_ids[row["run_number"]], row["number"])
+        ls = existing.get(key) or new.get(key)
+        if ls is None:
+            new[key] = Lumisection(run_id=key[0], number=key[1], **{f: row.get(f) for f in LUMISECTION_FIELDS})
+            counts.created += 1
+            continue
+        before = tuple(getattr(ls, f) for f in LUMISECTION_FIELDS)
+        for name in LUMISECTION_FIELDS:
+            setattr(ls, name, row.get(name))
+        diff = _changed_fields(LUMISECTION_FIELDS, before, tuple(getattr(ls, f) for f in LUMISECTION_FIELDS))
+        if not diff:
+            counts.unchanged += 1
+        else:
+            counts.updated += 1
+            if key in existing:
+                changed[key] = ls
+                changed_fields |= diff
+    Lumisection.objects.bulk_create(new.values())
+    _bulk_update(Lumisection, changed.values(), changed_fields, timestamp=False)
+    return counts
+
+
+# --- Import reports and job records ---------------------------------------------------
+
+
+@dataclass
+class FileReport:
+    """What happened to one file: counts per entity, rejected rows, or why it was
+    skipped or failed."""
+
+    name: str
+    source: str = ""
+    counts: dict[str, UpsertCounts] = field(default_factory=dict)
+    errors: list[RowError] = field(default_factory=list)
+    failure: str = ""  # the file (or its remainder) could not be read
+    skipped_reason: str = ""  # not imported at all: not an importable file
+
+    def add(self, entity: str, counts: UpsertCounts) -> None:
+        self.counts.setdefault(entity, UpsertCounts())
+        self.counts[entity] += counts
+
+    def lines(self, *, max_errors: int = ERRORS_PRINTED_PER_FILE) -> list[str]:
+        if self.skipped_reason:
+            return [f"{self.name}: skipped, {self.skipped_reason}"]
+        label = f"{self.name} [{self.source}]" if self.source else self.name
+        parts = [
+            f"{entity}: {c.created} created, {c.updated} updated, {c.unchanged} unchanged"
+            for entity, c in self.counts.items()
+        ]
+        lines = [f"{label}: {'; '.join(parts) or 'nothing imported'}; {len(self.errors)} rows skipped"]
+        lines += [f"  {error}" for error in self.errors[:max_errors]]
+        if len(self.errors) > max_errors:
+            lines.append(f"  ... and {len(self.errors) - max_errors} more")
+        if self.failure:
+            lines.append(f"  FAILED: {self.failure}")
+        return lines
+
+
+@dataclass
+class ImportReport:
+    files: list[FileReport] = field(default_factory=list)
+    job_id: int | None = None
+
+    @property
+    def failed(self) -> bool:
+        return any(f.failure for f in self.files)
+
+    def totals(self) -> tuple[UpsertCounts, int]:
+        total = UpsertCounts()
+        for report in self.files:
+            for counts in report.counts.values():
+                total += counts
+        return total, sum(len(f.errors) for f in self.files)
+
+    def lines(self) -> list[str]:
+        lines = [line for report in self.files for line in report.lines()]
+        total, skipped = self.totals()
+        failed = [f.name for f in self.files if f.failure]
+        lines.append(
+            f"Total: {total.created} created, {total.updated} updated, {total.unchanged} unchanged, "
+            f"{skipped} rows skipped; {len(failed)} files failed" + (f" ({', '.join(failed)})" if failed else "")
+        )
+        if self.job_id is not None:
+            lines.append(f"Ingestion job #{self.job_id}")
+        return lines
+
+
+def ingestion_job_start(*, kind: str, parameters: dict[str, Any]) -> IngestionJob:
+    return IngestionJob.objects.create(
+        kind=kind, status=JobStatus.RUNNING, parameters=parameters, started_at=timezone.now()
+    )
+
+
+def ingestion_job_finish(*, job: IngestionJob, report: ImportReport) -> IngestionJob:
+    """Store the report's counts and every rejected row (and file failure) on the job."""
+    total, skipped = report.totals()
+    errors: list[dict[str, Any]] = []
+    for file_report in report.files:
+        errors.extend(error.as_dict() for error in file_report.errors)
+        if file_report.failure:
+            errors.append({"file": file_report.name, "line": None, "reason": file_report.failure})
+    job.status = JobStatus.FAILED if report.failed else JobStatus.SUCCEEDED
+    job.finished_at = timezone.now()
+    job.rows_created = total.created
+    job.rows_updated = total.updated
+    job.rows_unchanged = total.unchanged
+    job.rows_skipped = skipped
+    job.progress_done = total.total + skipped
+    job.progress_total = job.progress_done
+    job.errors = errors
+    job.message = "\n".join(line for f in report.files for line in f.lines(max_errors=0))
+    job.save()
+    report.job_id = job.pk
+    return job
+
+
+# --- The OMS dump import ----------------------------------------------------------------
+
+_UPSERTS: dict[str, Callable[..., UpsertCounts]] = {
+    FILL: lambda rows, source: fills_upsert(rows=rows, source=source),
+    RUN: lambda rows, source: runs_upsert(rows=rows, source=source),
+    LUMISECTION: lambda rows, source: lumisections_upsert(rows=rows),
+}
+_ENTITY_ORDER = (FILL, RUN, LUMISECTION)  # parents first within a batch
+
+
+def _import_dump(dump: DumpSource, report: FileReport, *, batch_size: int, progress: Callable[[int], None]) -> None:
+    pending: dict[str, list[dict[str, Any]]] = {entity: [] for entity in _ENTITY_ORDER}
+    touched_runs: set[int] = set()
+
+    def flush() -> None:
+        # One transaction per batch: a killed process leaves whole batches only.
+        with transaction.atomic():
+            for entity in _ENTITY_ORDER:
+                if pending[entity]:
+                    report.add(entity, _UPSERTS[entity](pending[entity], dump.source))
+        done = sum(len(rows) for rows in pending.values())
+        for rows in pending.values():
+            rows.clear()
+        progress(done)
+
+    try:
+        for item in dump.read():
+            if isinstance(item, RowError):
+                report.errors.append(item)
+                progress(1)
+                continue
+            pending[item.entity].append(item.data)
+            if item.entity == LUMISECTION:
+                touched_runs.add(item.data["run_number"])
+            if len(pending[item.entity]) >= batch_size:
+                flush()
+    except DumpFileError as exc:
+        report.failure = exc.reason
+    flush()  # the valid rows read before any damage are imported
+    if touched_runs:
+        report.add("run pileup_mean", runs_pileup_mean_refresh(run_numbers=touched_runs))
+
+
+def oms_dump_import(
+    *,
+    paths: Sequence[str | Path],
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Import OMS dump files (or directories of them) into Fill, Run and Lumisection.
+
+    Files are processed in a fixed order (by source rank, then name) whatever the
+    order given; an IngestionJob (kind oms_dump_import) records the outcome.
+    """
+    progress = progress or (lambda n: None)
+    report = ImportReport()
+    job = ingestion_job_start(kind=JobKind.OMS_DUMP_IMPORT, parameters={"paths": [str(p) for p in paths]})
+    dumps: list[tuple[DumpSource, FileReport]] = []
+    for path in expand_paths([Path(p) for p in paths]):
+        file_report = FileReport(name=path.name)
+        report.files.append(file_report)
+        if not path.exists():
+            file_report.failure = "no such file"
+            continue
+        try:
+            recognised = recognise_dump(path)
+        except DumpFileError as exc:
+            file_report.failure = exc.reason
+            continue
+        if isinstance(recognised, SkippedFile):
+            file_report.skipped_reason = recognised.reason
+            continue
+        file_report.source = recognised.source
+        dumps.append((recognised, file_report))
+    for dump, file_report in sorted(dumps, key=lambda item: (item[0].rank, item[0].path.name)):
+        logger.info("importing %s as %s", dump.path.name, dump.source)
+        _import_dump(dump, file_report, batch_size=batch_size, progress=progress)
+    ingestion_job_finish(job=job, report=report)
+    return report
