@@ -92,3 +92,60 @@ class CuratedReference(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.run_reconstruction} ({self.get_run_class_display()}, {self.period})"
+
+
+class ModelVersionStatus(models.TextChoices):
+    CANDIDATE = "candidate", "Candidate"
+    ACTIVE = "active", "Active"
+    RETIRED = "retired", "Retired"
+
+
+class ModelVersion(TimeStampedModel):
+    """One trained model: a joblib file under settings.MODEL_DIR and what it was made from.
+
+    The artifact is only loaded if its sha256 and the library versions match
+    (joblib files are pickles: same versions, trusted source only).
+    """
+
+    status = models.CharField(max_length=10, choices=ModelVersionStatus.choices, default=ModelVersionStatus.CANDIDATE)
+    artifact = models.CharField(max_length=200, help_text="File name under MODEL_DIR")
+    sha256 = models.CharField(max_length=64)
+    library_versions = models.JSONField(default=dict, help_text="python, sklearn, numpy, pandas, joblib")
+    label_fingerprint = models.CharField(max_length=64, help_text="sha256 of the label set it was trained on")
+    training_run_min = models.PositiveIntegerField(null=True, blank=True)
+    training_run_max = models.PositiveIntegerField(null=True, blank=True)
+    label_counts = models.JSONField(default=dict, blank=True, help_text="Labels by source and sign")
+    evaluation = models.JSONField(default=dict, blank=True, help_text="Figures on the newest labels")
+    activated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # At most one model serves recommendations.
+            models.UniqueConstraint(fields=["status"], condition=Q(status="active"), name="modelversion_one_active"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Model #{self.pk} ({self.status})"
+
+
+class Recommendation(TimeStampedModel):
+    """A reference the model proposed for a run reconstruction, with its reasons."""
+
+    run_reconstruction = models.ForeignKey(RunReconstruction, on_delete=models.CASCADE, related_name="recommendations")
+    reference = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="recommended_as_reference")
+    model_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL)
+    rank = models.PositiveSmallIntegerField()
+    score = models.FloatField()
+    reasons = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["run_reconstruction", "rank"]
+        indexes = [
+            # Run page: the latest recommendations of a run reconstruction.
+            models.Index(fields=["run_reconstruction", "-created_at"], name="recommendation_runreco_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_reconstruction} #{self.rank}: {self.reference}"
+

@@ -99,3 +99,14 @@ class CuratedReferenceFactory(factory.django.DjangoModelFactory):
     run_reconstruction = factory.SubFactory(RunReconstructionFactory)
     run_class = RunClass.COLLISIONS_PP
     period = "Run2024C"
+
+
+class ModelVersionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "recommender.ModelVersion"
+
+    artifact = factory.Sequence(lambda n: f"model-test-{n}.joblib")
+    sha256 = "0" * 64
+    library_versions = factory.LazyFunction(dict)
+    label_fingerprint = factory.Sequence(lambda n: f"{n:064x}")
+    status = "candidate"

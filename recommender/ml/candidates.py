@@ -1,0 +1,153 @@
+"""Candidate references for a run reconstruction, and the rules shifters rarely break.
+
+The pool (evaluation.md, "candidate recall matters first"):
+(a) references in use: every reference the run class used before the target (its
+    own group's first), and the shift leaders' active curated references;
+(b) earlier certified runs of the same class that could become a new reference:
+    the most recent ones.
+
+Rules are checked only where both values are known: a missing B field or APV mode
+never removes a candidate. Which rules are hard filters was decided on the labels
+(`rule_violations`, figures in EVALUATION.md); the others stay as model features.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .features import B_FIELD_ON_T, History, RunTable, Target
+
+RECENT_CERTIFIED = 100
+RECENT_ANY_CLASS = 30
+RERECO_TYPES = frozenset({"rereco", "rerecoul"})
+COMMISSIONING = "commissioning"
+
+RULES = ("same_run_class", "same_b_field_state", "same_apv_mode", "not_later")
+# Measured on the 9,589 Certhelper pairs (EVALUATION.md, "Rules"): these broke in
+# under 1% of the pairs where both values are known, so they filter.
+HARD_RULES = frozenset({"same_run_class", "same_b_field_state", "not_later"})
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    history: History
+    runs: RunTable
+
+    def run_class(self, run_number: int) -> str:
+        # The class a run was certified as (its labels' dataset), else OMS's.
+        return self.history.certified_class.get(run_number) or self.runs.run_class(run_number)
+
+
+def breaks_rule(rule: str, target: Target, candidate: int, ctx: RuleContext) -> bool:
+    """True only when the rule is known to be broken (unknown values never break it)."""
+    if rule == "not_later":
+        if target.reconstruction in RERECO_TYPES:
+            return False
+        return candidate >= target.run_number
+    if rule == "same_run_class":
+        cand_class = ctx.run_class(candidate)
+        if COMMISSIONING in (target.run_class, cand_class):
+            return False  # commissioning runs borrow pp or cosmics references, and lend theirs
+        return bool(target.run_class and cand_class and cand_class != target.run_class)
+    if rule == "same_b_field_state":
+        tb = ctx.runs.value(target.run_number, "b_field")
+        cb = ctx.runs.value(candidate, "b_field")
+        if np.isnan(tb) or np.isnan(cb):
+            return False
+        return (tb > B_FIELD_ON_T) != (cb > B_FIELD_ON_T)
+    if rule == "same_apv_mode":
+        if target.run_class != "cosmics":
+            return False
+        ta = ctx.runs.value(target.run_number, "apv_mode")
+        ca = ctx.runs.value(candidate, "apv_mode")
+        return bool(ta and ca and ta != ca)
+    raise ValueError(f"unknown rule {rule!r}")
+
+
+def rule_applicable(rule: str, target: Target, candidate: int, ctx: RuleContext) -> bool:
+    """Whether both values the rule compares are known."""
+    if rule == "not_later":
+        return target.reconstruction not in RERECO_TYPES
+    if rule == "same_run_class":
+        cand_class = ctx.run_class(candidate)
+        return bool(target.run_class and cand_class) and COMMISSIONING not in (target.run_class, cand_class)
+    if rule == "same_b_field_state":
+        return not (
+            np.isnan(ctx.runs.value(target.run_number, "b_field")) or np.isnan(ctx.runs.value(candidate, "b_field"))
+        )
+    if rule == "same_apv_mode":
+        return (
+            target.run_class == "cosmics"
+            and bool(ctx.runs.value(target.run_number, "apv_mode"))
+            and bool(ctx.runs.value(candidate, "apv_mode"))
+        )
+    raise ValueError(f"unknown rule {rule!r}")
+
+
+def candidate_pool(
+    history: History,
+    target: Target,
+    runs: RunTable,
+    *,
+    curated: frozenset[int] = frozenset(),
+    recent_certified: int = RECENT_CERTIFIED,
+    hard_rules: frozenset[str] = HARD_RULES,
+) -> list[int]:
+    """Candidate reference runs for the target, references in use first."""
+    seen: dict[int, None] = {}
+    for ref in history.group(target).order():
+        seen[ref] = None
+    for ref in history.run_class_uses(target.run_class).order():
+        seen[ref] = None
+    # References other classes just chose: commissioning and unlabelled runs borrow them.
+    for ref in history.everyone.order()[:RECENT_ANY_CLASS]:
+        seen[ref] = None
+    for ref in sorted(curated, reverse=True):
+        seen[ref] = None
+    for run in history.recent_certified(target.run_class, recent_certified, before_run=target.run_number):
+        seen[run] = None
+    seen.pop(target.run_number, None)  # a run is never its own reference
+    ctx = RuleContext(history, runs)
+    return [c for c in seen if not any(breaks_rule(rule, target, c, ctx) for rule in hard_rules)]
+
+
+def rule_violations(labels: pd.DataFrame, runs: RunTable) -> pd.DataFrame:
+    """How often the shifters' chosen reference breaks each rule.
+
+    Prequential like the evaluation: a reference's certified class is what labels of
+    earlier runs said. Returns one row per rule: pairs where it applies, violations, rate.
+    """
+    history = History()
+    counts = {rule: [0, 0] for rule in RULES}
+    examples: dict[str, list[tuple[int, int]]] = {rule: [] for rule in RULES}
+    for _, batch in labels.groupby("run_number", sort=True):
+        ctx = RuleContext(history, runs)
+        for row in batch.itertuples(index=False):
+            target = Target(int(row.run_number), str(row.reconstruction), str(row.run_class))
+            ref = int(row.reference_run_number)
+            if ref == target.run_number:
+                continue
+            for rule in RULES:
+                if rule_applicable(rule, target, ref, ctx):
+                    counts[rule][0] += 1
+                    if breaks_rule(rule, target, ref, ctx):
+                        counts[rule][1] += 1
+                        if len(examples[rule]) < 5:
+                            examples[rule].append((target.run_number, ref))
+        history.add_many(batch)
+    return pd.DataFrame(
+        [
+            {
+                "rule": rule,
+                "applicable": n,
+                "violations": v,
+                "rate": v / n if n else float("nan"),
+                "hard_filter": rule in HARD_RULES,
+                "examples": examples[rule],
+            }
+            for rule, (n, v) in counts.items()
+        ]
+    )

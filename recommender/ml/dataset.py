@@ -1,0 +1,252 @@
+"""The two tables the recommender learns from, as DataFrames.
+
+- run features: one row per run, canonical units, NaN where a value is unknown;
+- labels: one row per (run, reconstruction) -> reference, with the run class
+  taken from the dataset name (the evaluation protocol's rule) and, where the
+  name says nothing, from the run's own class.
+
+Everything under `recommender.ml` works on these frames, so the evaluation can
+take labels from a file and the serving path from the database without either
+knowing the difference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ingestion.models import LUMISECTION_SECONDS
+from ingestion.run_classes import run_class_from_dataset
+
+# Columns of the run-features frame (index: run_number).
+RUN_FEATURE_COLUMNS = [
+    "run_class",
+    "start_time",  # epoch seconds
+    "duration",  # s; from the LS count where OMS gave no duration
+    "ls_count",
+    "fill_number",
+    "bunches_colliding",
+    "init_lumi",
+    "end_lumi",
+    "delivered_lumi",
+    "recorded_lumi",
+    "energy",
+    "b_field",
+    "apv_mode",  # "DECO", "PEAK" or ""
+    "pv_mean",
+    "pileup",  # mean LS pileup, else the fill's peak pileup
+    "era",
+    "hlt_physics_rate",
+]
+
+LABEL_COLUMNS = [
+    "run_number",
+    "reconstruction",
+    "reference_run_number",
+    "reference_reconstruction",
+    "dataset",
+    "run_class",
+    "is_positive",
+    "source",
+]
+
+_NUMERIC_RUN_COLUMNS = [c for c in RUN_FEATURE_COLUMNS if c not in {"run_class", "apv_mode", "era"}]
+
+
+def empty_run_features() -> pd.DataFrame:
+    frame = pd.DataFrame({c: pd.Series(dtype=float) for c in _NUMERIC_RUN_COLUMNS})
+    for column in ("run_class", "apv_mode", "era"):
+        frame[column] = pd.Series(dtype=object)
+    frame.index = pd.Index([], dtype="int64", name="run_number")
+    return frame[RUN_FEATURE_COLUMNS]
+
+
+def normalise_run_features(frame: pd.DataFrame) -> pd.DataFrame:
+    """Give any run table the canonical columns and dtypes (missing columns become NaN / "")."""
+    frame = frame.copy()
+    if "run_number" in frame.columns:
+        frame = frame.set_index("run_number")
+    frame.index = frame.index.astype("int64")
+    frame.index.name = "run_number"
+    for column in _NUMERIC_RUN_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = np.nan
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    for column in ("run_class", "apv_mode", "era"):
+        if column not in frame.columns:
+            frame[column] = ""
+        frame[column] = frame[column].fillna("").astype(str).astype(object)
+    # A duration from the LS count when OMS gave none: the seed's "duration" is what
+    # a shifter sees as run length, and LS x 23.31 s is how DQM measures it.
+    no_duration = frame["duration"].isna() & frame["ls_count"].notna()
+    frame.loc[no_duration, "duration"] = frame.loc[no_duration, "ls_count"] * LUMISECTION_SECONDS
+    return frame[RUN_FEATURE_COLUMNS].sort_index()
+
+
+def run_features_frame(*, run_numbers: Iterable[int] | None = None) -> pd.DataFrame:
+    """Run features from the OMS mirror in one query (runs joined with their fill)."""
+    from ingestion.models import Run
+
+    runs = Run.objects.all()
+    if run_numbers is not None:
+        runs = runs.filter(run_number__in=list(run_numbers))
+    rows = list(
+        runs.values_list(
+            "run_number",
+            "run_class",
+            "start_time",
+            "duration",
+            "last_lumisection_number",
+            "fill__fill_number",
+            "fill__bunches_colliding",
+            "init_lumi",
+            "end_lumi",
+            "delivered_lumi",
+            "recorded_lumi",
+            "energy",
+            "fill__energy",
+            "b_field",
+            "fill__b_field",
+            "apv_mode",
+            "pv_mean",
+            "pileup_mean",
+            "fill__peak_pileup",
+            "era",
+            "fill__era",
+            "hlt_physics_rate",
+        )
+    )
+    if not rows:
+        return empty_run_features()
+    raw = pd.DataFrame(
+        rows,
+        columns=[
+            "run_number",
+            "run_class",
+            "start_time",
+            "duration",
+            "ls_count",
+            "fill_number",
+            "bunches_colliding",
+            "init_lumi",
+            "end_lumi",
+            "delivered_lumi",
+            "recorded_lumi",
+            "energy",
+            "fill_energy",
+            "b_field",
+            "fill_b_field",
+            "apv_mode",
+            "pv_mean",
+            "pileup",
+            "fill_peak_pileup",
+            "era",
+            "fill_era",
+            "hlt_physics_rate",
+        ],
+    )
+    raw["start_time"] = [t.timestamp() if t is not None and not pd.isna(t) else np.nan for t in raw["start_time"]]
+    for column in ("energy", "b_field", "pileup"):
+        fallback = {"energy": "fill_energy", "b_field": "fill_b_field", "pileup": "fill_peak_pileup"}[column]
+        raw[column] = pd.to_numeric(raw[column], errors="coerce").fillna(pd.to_numeric(raw[fallback], errors="coerce"))
+    raw["era"] = raw["era"].replace("", None).fillna(raw["fill_era"])
+    return normalise_run_features(raw)
+
+
+def label_run_class(dataset: str, fallback: str = "") -> str:
+    """Run class of a label: from its dataset name, else the run's own class."""
+    # str(): a RunClass member would otherwise leak into DataFrames and artifacts.
+    return str(run_class_from_dataset(dataset) or fallback or "")
+
+
+def labels_from_records(records: Iterable[Mapping[str, Any]], run_classes: Mapping[int, str]) -> pd.DataFrame:
+    """Labels from plain mappings (parsed pair files, tests). Missing keys take defaults."""
+    rows = []
+    for record in records:
+        run_number = int(record["run_number"])
+        dataset = str(record.get("dataset") or "")
+        rows.append(
+            {
+                "run_number": run_number,
+                "reconstruction": str(record["reconstruction"]),
+                "reference_run_number": int(record["reference_run_number"]),
+                "reference_reconstruction": str(record.get("reference_reconstruction") or record["reconstruction"]),
+                "dataset": dataset,
+                "run_class": label_run_class(dataset, run_classes.get(run_number, "")),
+                "is_positive": bool(record.get("is_positive", True)),
+                "source": str(record.get("source", "certhelper")),
+            }
+        )
+    return sort_labels(pd.DataFrame(rows, columns=LABEL_COLUMNS))
+
+
+def labels_from_pair_rows(rows: Iterable[Any], run_classes: Mapping[int, str]) -> pd.DataFrame:
+    """Labels from `ingestion.parsers.CerthelperPair` rows (or anything with the same attributes)."""
+    return labels_from_records(
+        (
+            {
+                "run_number": row.run_number,
+                "reconstruction": row.run_reconstruction_type,
+                "reference_run_number": row.reference_run_number,
+                "reference_reconstruction": row.reference_run_reconstruction_type,
+                "dataset": row.dataset,
+            }
+            for row in rows
+        ),
+        run_classes,
+    )
+
+
+def labels_frame(*, before_run: int | None = None) -> pd.DataFrame:
+    """Labels from the database (Certhelper and shifter feedback), in one query."""
+    from recommender.models import ReferencePair
+
+    pairs = ReferencePair.objects.all()
+    if before_run is not None:
+        pairs = pairs.filter(run_reconstruction__run__run_number__lt=before_run)
+    rows = pairs.values_list(
+        "run_reconstruction__run__run_number",
+        "run_reconstruction__reconstruction",
+        "reference__run__run_number",
+        "reference__reconstruction",
+        "run_reconstruction__dataset",
+        "run_reconstruction__run__run_class",
+        "is_positive",
+        "source",
+        "id",
+    )
+    records = [
+        {
+            "run_number": r[0],
+            "reconstruction": r[1],
+            "reference_run_number": r[2],
+            "reference_reconstruction": r[3],
+            "dataset": r[4],
+            "run_class": label_run_class(r[4], r[5]),
+            "is_positive": r[6],
+            "source": r[7],
+            "_id": r[8],
+        }
+        for r in rows
+    ]
+    frame = pd.DataFrame(records, columns=[*LABEL_COLUMNS, "_id"])
+    # A shifter's feedback on a run reconstruction overrides the Certhelper label for it.
+    frame = frame.sort_values(["run_number", "_id"], kind="stable").drop(columns="_id")
+    return sort_labels(frame)
+
+
+def sort_labels(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.copy()
+    if frame.empty:
+        return frame.reset_index(drop=True)
+    frame["run_number"] = frame["run_number"].astype("int64")
+    frame["reference_run_number"] = frame["reference_run_number"].astype("int64")
+    frame["is_positive"] = frame["is_positive"].astype(bool)
+    return frame.sort_values("run_number", kind="stable").reset_index(drop=True)
+
+
+def run_classes_of(frame: pd.DataFrame) -> dict[int, str]:
+    return {int(k): v for k, v in frame["run_class"].items() if v}

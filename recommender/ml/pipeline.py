@@ -1,0 +1,52 @@
+"""The scikit-learn pipeline that scores (run, candidate reference) pairs.
+
+Pointwise: each candidate is scored on its own, the probability that a shifter
+would pick it; candidates are ranked by score. HistGradientBoosting takes NaN as
+"unknown" natively, the normal case for OMS features.
+"""
+
+from __future__ import annotations
+
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OrdinalEncoder
+
+from .features import CATEGORICAL_COLUMNS, HISTORY_COLUMNS, OMS_COLUMNS
+
+RANDOM_STATE = 0
+
+
+def build_pipeline(
+    *,
+    numeric: list[str] | None = None,
+    categorical: list[str] | None = None,
+    max_iter: int = 150,
+    learning_rate: float = 0.1,
+    max_leaf_nodes: int = 31,
+) -> Pipeline:
+    numeric = list(HISTORY_COLUMNS + OMS_COLUMNS if numeric is None else numeric)
+    categorical = list(CATEGORICAL_COLUMNS if categorical is None else categorical)
+    columns = ColumnTransformer(
+        [
+            ("num", "passthrough", numeric),
+            (
+                "cat",
+                OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-1),
+                categorical,
+            ),
+        ],
+        remainder="drop",
+        verbose_feature_names_out=False,
+    )
+    model = HistGradientBoostingClassifier(
+        max_iter=max_iter,
+        learning_rate=learning_rate,
+        max_leaf_nodes=max_leaf_nodes,
+        min_samples_leaf=40,
+        l2_regularization=1.0,
+        categorical_features=list(range(len(numeric), len(numeric) + len(categorical))),
+        early_stopping=False,
+        random_state=RANDOM_STATE,
+    )
+    return Pipeline([("columns", columns), ("model", model)])

@@ -1,0 +1,223 @@
+"""The read path: which reference a run reconstruction should be compared with, and why.
+
+The active model, the run features and the label history are loaded once per
+process and reloaded only when the database says they changed (a cheap aggregate
+query each), so one recommendation is a pool, a feature table and one predict.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from django.db.models import Count, Max
+
+from ingestion.models import Run
+
+from .exceptions import UnknownRunReconstruction
+from .ml.baselines import persistence_ranking
+from .ml.candidates import candidate_pool
+from .ml.dataset import label_run_class, labels_frame, run_features_frame
+from .ml.features import FEATURE_DESCRIPTIONS, SIDE_BY_SIDE, History, RunTable, Target, pair_features
+from .ml.model import Ranker
+from .models import CuratedReference, ModelVersion, ModelVersionStatus, ReferencePair, RunReconstruction
+
+REASONS_PER_RECOMMENDATION = 3
+
+
+@dataclass(frozen=True)
+class Reason:
+    feature: str
+    description: str
+    effect: float  # change of the score against the candidate pool's median value
+
+
+@dataclass(frozen=True)
+class SideBySide:
+    name: str
+    label: str
+    run_value: object
+    reference_value: object
+
+
+@dataclass(frozen=True)
+class RecommendationResult:
+    reference_run_number: int
+    rank: int
+    score: float
+    reasons: list[Reason] = field(default_factory=list)
+    side_by_side: list[SideBySide] = field(default_factory=list)
+    model_version_id: int | None = None
+
+
+class _ServingCache:
+    """Per-process state, each part keyed by what invalidates it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.model_key = None
+        self.ranker: Ranker | None = None
+        self.runs_key = None
+        self.runs: RunTable | None = None
+        self.labels_key = None
+        self.labels: pd.DataFrame | None = None
+        self.history: History | None = None
+
+    def model(self) -> tuple[ModelVersion | None, Ranker | None]:
+        from .training import artifact_load
+
+        version = ModelVersion.objects.filter(status=ModelVersionStatus.ACTIVE).first()
+        if version is None:
+            return None, None
+        key = (version.pk, version.sha256)
+        if key != self.model_key:
+            self.ranker = artifact_load(version)
+            self.model_key = key
+        return version, self.ranker
+
+    def run_table(self) -> RunTable:
+        key = tuple(Run.objects.aggregate(n=Count("id"), t=Max("updated_at")).values())
+        if key != self.runs_key or self.runs is None:
+            self.runs = RunTable(run_features_frame())
+            self.runs_key = key
+        return self.runs
+
+    def label_history(self) -> tuple[pd.DataFrame, History]:
+        key = tuple(ReferencePair.objects.aggregate(n=Count("id"), t=Max("updated_at")).values())
+        if key != self.labels_key or self.labels is None:
+            self.labels = labels_frame()
+            self.history = History.from_labels(self.labels)
+            self.labels_key = key
+        return self.labels, self.history
+
+
+_cache = _ServingCache()
+
+
+def serving_cache_clear() -> None:
+    global _cache
+    _cache = _ServingCache()
+
+
+def _history_for(target_run: int) -> History:
+    labels, full = _cache.label_history()
+    if full.max_run is None or full.max_run < target_run:
+        return full  # the usual case: a new run, later than every label
+    return History.from_labels(labels, before_run=target_run)
+
+
+def _curated_for(run_class: str) -> frozenset[int]:
+    rows = CuratedReference.objects.filter(active_until__isnull=True)
+    if run_class:
+        rows = rows.filter(run_class=run_class)
+    return frozenset(rows.values_list("run_reconstruction__run__run_number", flat=True))
+
+
+def _display(value):
+    if isinstance(value, float | np.floating):
+        return None if math.isnan(value) else round(float(value), 4)
+    return value or None
+
+
+def _side_by_side(runs: RunTable, run_number: int, reference: int) -> list[SideBySide]:
+    return [
+        SideBySide(name, label, _display(runs.value(run_number, name)), _display(runs.value(reference, name)))
+        for name, label in SIDE_BY_SIDE
+    ]
+
+
+def _reasons(ranker: Ranker, features: pd.DataFrame, rows: list[int], scores: np.ndarray) -> list[list[Reason]]:
+    """Per chosen row, the features whose value moved its score most.
+
+    Each feature in turn is set to the candidate pool's median (its mode for
+    categories) and the row rescored; the score change is the feature's effect.
+    One predict call for all rows and features.
+    """
+    columns = ranker.numeric + ranker.categorical
+    typical = {c: features[c].median() for c in ranker.numeric}
+    typical.update({c: features[c].mode().iat[0] for c in ranker.categorical})
+    if not rows:
+        return []
+    n_cols = len(columns)
+    n_num = len(ranker.numeric)
+    # row i * n_cols + j is chosen row i with feature j set to its typical value
+    step = np.arange(len(rows)) * n_cols
+    numeric = np.repeat(features[ranker.numeric].to_numpy(dtype=float)[rows], n_cols, axis=0)
+    for j, column in enumerate(ranker.numeric):
+        numeric[step + j, j] = typical[column]
+    probes = pd.DataFrame(numeric, columns=ranker.numeric)
+    for k, column in enumerate(ranker.categorical):
+        values = np.repeat(features[column].to_numpy(dtype=object)[rows], n_cols)
+        values[step + n_num + k] = typical[column]
+        probes[column] = values
+    probe_scores = ranker.scores(probes).reshape(len(rows), n_cols)
+    out = []
+    for i, _row in enumerate(rows):
+        effects = scores[i] - probe_scores[i]
+        best = np.argsort(-np.abs(effects))[:REASONS_PER_RECOMMENDATION]
+        out.append(
+            [
+                Reason(columns[j], FEATURE_DESCRIPTIONS.get(columns[j], columns[j]), round(float(effects[j]), 4))
+                for j in best
+                if abs(effects[j]) > 1e-6
+            ]
+        )
+    return out
+
+
+def recommendations_for(*, run_number: int, reconstruction: str, limit: int = 5) -> list[RecommendationResult]:
+    """The best `limit` references for a run reconstruction, best first, with reasons.
+
+    Without an active model, the references in use (persistence), newest first.
+    """
+    run = Run.objects.filter(run_number=run_number).only("run_number", "run_class").first()
+    if run is None:
+        raise UnknownRunReconstruction(f"run {run_number} is not in the database")
+    dataset = (
+        RunReconstruction.objects.filter(run=run, reconstruction=reconstruction)
+        .values_list("dataset", flat=True)
+        .first()
+    )
+    target = Target(run_number, reconstruction, label_run_class(dataset or "", run.run_class))
+    with _cache.lock:
+        version, ranker = _cache.model()
+        runs = _cache.run_table()
+        history = _history_for(run_number)
+    curated = _curated_for(target.run_class)
+
+    if ranker is None:
+        ranked = persistence_ranking(history, target)[:limit]
+        return [
+            RecommendationResult(
+                reference_run_number=ref,
+                rank=i + 1,
+                score=float("nan"),
+                reasons=[Reason("g_recency_rank", "most recently used for this group (no model active)", 0.0)],
+                side_by_side=_side_by_side(runs, run_number, ref),
+            )
+            for i, ref in enumerate(ranked)
+        ]
+
+    pool = candidate_pool(history, target, runs, curated=curated, hard_rules=ranker.hard_rules)
+    if not pool:
+        return []
+    features = pair_features(history, target, pool, runs, curated=curated)
+    ranked, scores = ranker.order(pool, features)
+    chosen = ranked[:limit]
+    position = {c: i for i, c in enumerate(pool)}
+    rows = [position[c] for c in chosen]
+    reasons = _reasons(ranker, features, rows, scores[: len(chosen)])
+    return [
+        RecommendationResult(
+            reference_run_number=ref,
+            rank=i + 1,
+            score=round(float(scores[i]), 6),
+            reasons=reasons[i],
+            side_by_side=_side_by_side(runs, run_number, ref),
+            model_version_id=version.pk if version else None,
+        )
+        for i, ref in enumerate(chosen)
+    ]

@@ -1,0 +1,91 @@
+import pytest
+
+from recommender.ml.candidates import HARD_RULES, RuleContext, breaks_rule, candidate_pool, rule_violations
+from recommender.ml.features import History, RunTable, Target
+
+from .helpers import COSMICS, PP, labels, runs_frame
+
+pytestmark = pytest.mark.django_db
+
+
+def _setup(extra_runs=None):
+    runs = {
+        100: {"b_field": 3.8, "run_class": "collisions_pp"},
+        101: {"b_field": 3.8, "run_class": "collisions_pp"},
+        102: {"b_field": 0.0, "run_class": "collisions_pp"},  # solenoid off
+        103: {"b_field": None, "run_class": "collisions_pp"},  # unknown field
+        104: {"run_class": "cosmics", "apv_mode": "PEAK", "b_field": 3.8},
+        105: {"run_class": "cosmics", "apv_mode": "DECO", "b_field": 3.8},
+        110: {"b_field": 3.8, "run_class": "collisions_pp"},
+        111: {"run_class": "cosmics", "apv_mode": "DECO", "b_field": 3.8},
+        120: {"b_field": 3.8, "run_class": "collisions_pp"},
+    }
+    runs.update(extra_runs or {})
+    table = RunTable(runs_frame(runs))
+    history = History.from_labels(
+        labels(
+            [
+                (100, "express", 99, PP),
+                (101, "express", 100, PP),
+                (102, "express", 100, PP),
+                (103, "express", 100, PP),
+                (104, "express", 98, COSMICS),
+                (105, "express", 104, COSMICS),
+            ]
+        )
+    )
+    return history, table
+
+
+def test_it_removes_a_later_run_unless_rereco():
+    history, runs = _setup()
+    ctx = RuleContext(history, runs)
+    assert breaks_rule("not_later", Target(110, "express", "collisions_pp"), 120, ctx)
+    assert not breaks_rule("not_later", Target(110, "rereco", "collisions_pp"), 120, ctx)
+    assert not breaks_rule("not_later", Target(110, "express", "collisions_pp"), 101, ctx)
+
+
+def test_it_removes_a_run_of_another_class_but_lets_commissioning_borrow():
+    history, runs = _setup()
+    ctx = RuleContext(history, runs)
+    assert breaks_rule("same_run_class", Target(110, "express", "collisions_pp"), 105, ctx)
+    assert not breaks_rule("same_run_class", Target(110, "express", "collisions_pp"), 101, ctx)
+    assert not breaks_rule("same_run_class", Target(110, "express", "commissioning"), 105, ctx)
+
+
+def test_it_removes_a_run_with_the_other_b_field_state_but_keeps_unknown_fields():
+    history, runs = _setup()
+    ctx = RuleContext(history, runs)
+    target = Target(110, "express", "collisions_pp")
+    assert breaks_rule("same_b_field_state", target, 102, ctx)
+    assert not breaks_rule("same_b_field_state", target, 103, ctx)
+    pool = candidate_pool(history, target, runs)
+    assert 102 not in pool
+    assert 103 in pool
+    assert 101 in pool
+
+
+def test_it_keeps_the_apv_mode_as_a_feature_not_a_filter():
+    history, runs = _setup()
+    ctx = RuleContext(history, runs)
+    target = Target(111, "express", "cosmics")
+    assert breaks_rule("same_apv_mode", target, 104, ctx)
+    assert not breaks_rule("same_apv_mode", target, 105, ctx)
+    assert "same_apv_mode" not in HARD_RULES
+    assert 104 in candidate_pool(history, target, runs)
+
+
+def test_it_never_offers_the_run_itself_and_puts_references_in_use_first():
+    history, runs = _setup()
+    target = Target(110, "express", "collisions_pp")
+    pool = candidate_pool(history, target, runs)
+    assert 110 not in pool
+    assert pool[0] == 100  # the group's current reference
+
+
+def test_it_counts_rule_violations_on_labels():
+    _, runs = _setup()
+    table = rule_violations(labels([(110, "express", 100, PP), (120, "express", 102, PP)]), runs)
+    b_field = table.set_index("rule").loc["same_b_field_state"]
+    assert b_field["applicable"] == 2
+    assert b_field["violations"] == 1

@@ -1,0 +1,59 @@
+import pytest
+from django.test import override_settings
+
+from recommender.exceptions import UnknownRunReconstruction
+from recommender.recommending import RecommendationResult, recommendations_for, serving_cache_clear
+from recommender.training import model_train
+from tests.factories import RunFactory, RunReconstructionFactory
+
+from .ml.synthetic import DATASETS, make_labels, make_runs, pair_rows, reference_of
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    serving_cache_clear()
+    yield
+    serving_cache_clear()
+
+
+@pytest.fixture
+def trained(tmp_path):
+    with override_settings(MODEL_DIR=tmp_path / "models"):
+        numbers = make_runs(48)
+        make_labels(pair_rows(numbers))
+        model_train()
+        new_run = RunFactory(run_number=numbers[-1] + 1, run_class="collisions_pp", duration=3100)
+        RunReconstructionFactory(run=new_run, reconstruction="express", dataset=DATASETS["express"])
+        yield numbers, new_run.run_number
+
+
+def test_it_recommends_with_reasons_and_side_by_side_values(trained):
+    numbers, run_number = trained
+    results = recommendations_for(run_number=run_number, reconstruction="express")
+    assert 1 <= len(results) <= 5
+    assert all(isinstance(r, RecommendationResult) for r in results)
+    assert [r.rank for r in results] == list(range(1, len(results) + 1))
+    assert all(r.reference_run_number < run_number for r in results)
+    assert reference_of(numbers[-1]) in [r.reference_run_number for r in results]
+    best = results[0]
+    assert best.reasons, "a recommendation says why"
+    assert all(reason.description for reason in best.reasons)
+    rows = {row.name: row for row in best.side_by_side}
+    assert rows["duration"].run_value == 3100
+    assert rows["duration"].reference_value is not None
+    assert best.model_version_id is not None
+
+
+def test_it_falls_back_to_persistence_without_a_model(db):
+    numbers = make_runs(12)
+    make_labels(pair_rows(numbers))
+    results = recommendations_for(run_number=numbers[-1] + 0, reconstruction="express")
+    assert [r.reference_run_number for r in results][:1] == [reference_of(numbers[-2])]
+    assert results[0].model_version_id is None
+
+
+def test_it_says_when_the_run_is_unknown(db):
+    with pytest.raises(UnknownRunReconstruction):
+        recommendations_for(run_number=1, reconstruction="express")

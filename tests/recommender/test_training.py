@@ -1,0 +1,105 @@
+import numpy as np
+import pytest
+from django.test import override_settings
+
+from recommender.exceptions import ArtifactIntegrityError, ArtifactVersionMismatch
+from recommender.ml.model import Ranker
+from recommender.models import ModelVersion, ModelVersionStatus
+from recommender.training import artifact_load, model_train
+from tests.factories import ModelVersionFactory
+
+from .ml.synthetic import make_labels, make_runs, pair_rows
+
+pytestmark = pytest.mark.django_db
+
+
+class BackwardsRanker(Ranker):
+    """Scores the other way round: a model that must never be activated."""
+
+    def scores(self, features):
+        return 1.0 - super().scores(features)
+
+
+@pytest.fixture
+def model_dir(tmp_path):
+    with override_settings(MODEL_DIR=tmp_path / "models"):
+        yield tmp_path / "models"
+
+
+@pytest.fixture
+def labelled_history(db):
+    numbers = make_runs(48)
+    make_labels(pair_rows(numbers))
+    return numbers
+
+
+def test_it_writes_an_artifact_and_an_active_model_version(model_dir, labelled_history):
+    result = model_train()
+    assert result.status == "trained"
+    assert result.activated
+    version = ModelVersion.objects.get()
+    assert version.status == ModelVersionStatus.ACTIVE
+    assert (model_dir / version.artifact).exists()
+    assert not list(model_dir.glob("*.part"))
+    assert len(version.sha256) == 64
+    assert set(version.library_versions) == {"python", "sklearn", "numpy", "pandas", "joblib"}
+    assert version.label_counts == {"certhelper:positive": 94}
+    assert version.training_run_min == labelled_history[1]
+    assert "all" in version.evaluation["new"]
+    assert isinstance(artifact_load(version), Ranker)
+
+
+def test_it_skips_when_the_labels_did_not_change(model_dir, labelled_history):
+    model_train()
+    again = model_train()
+    assert again.status == "skipped"
+    assert ModelVersion.objects.count() == 1
+
+
+def test_it_refuses_a_tampered_artifact(model_dir, labelled_history):
+    version = model_train().model_version
+    with (model_dir / version.artifact).open("ab") as handle:
+        handle.write(b"tampered")
+    with pytest.raises(ArtifactIntegrityError):
+        artifact_load(version)
+
+
+def test_it_refuses_an_artifact_from_other_library_versions(model_dir, labelled_history):
+    version = model_train().model_version
+    version.library_versions = {**version.library_versions, "sklearn": "0.0.1"}
+    with pytest.raises(ArtifactVersionMismatch):
+        artifact_load(version)
+
+
+def test_it_refuses_a_missing_artifact(model_dir):
+    with pytest.raises(ArtifactIntegrityError):
+        artifact_load(ModelVersionFactory())
+
+
+def test_it_does_not_activate_a_worse_model(model_dir, labelled_history, monkeypatch):
+    first = model_train().model_version
+    import recommender.training as training
+
+    fit = training.fit_ranker
+
+    def backwards(*args, **kwargs):
+        good = fit(*args, **kwargs)
+        return BackwardsRanker(**{k: getattr(good, k) for k in good.__dataclass_fields__})
+
+    monkeypatch.setattr(training, "fit_ranker", backwards)
+    result = model_train(force=True)
+    assert result.status == "trained"
+    assert not result.activated
+    assert result.model_version.status == ModelVersionStatus.CANDIDATE
+    first.refresh_from_db()
+    assert first.status == ModelVersionStatus.ACTIVE
+    figures = result.model_version.evaluation
+    assert figures["new"]["all"]["mrr"] < figures["active"]["all"]["mrr"]
+    assert np.isfinite(figures["persistence"]["all"]["mrr"])
+
+
+def test_it_runs_from_the_celery_task(model_dir, labelled_history):
+    from recommender.tasks import retrain
+
+    assert retrain().startswith("trained model #")
+    assert retrain().startswith("skipped")
