@@ -28,3 +28,6 @@ class NotEnoughLabels(RecommenderError):
 class UnknownRunReconstruction(RecommenderError):
     """The run (or its reconstruction) is not in the database."""
 
+
+class InvalidFeedback(RecommenderError):
+    """A shifter's decision cannot be recorded as given (unknown run, missing reason...)."""

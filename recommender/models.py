@@ -50,6 +50,9 @@ class ReferencePair(TimeStampedModel):
     is_positive = models.BooleanField(default=True, help_text="False for a reference a shifter rejected")
     recorded_at = models.DateTimeField(help_text="When the choice was made (import time for Certhelper rows)")
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    # Shifter labels only: the model that recommended, and the decision behind the label.
+    model_version = models.ForeignKey("ModelVersion", null=True, blank=True, on_delete=models.SET_NULL)
+    feedback = models.ForeignKey("Feedback", null=True, blank=True, on_delete=models.CASCADE, related_name="labels")
 
     class Meta:
         ordering = ["-run_reconstruction__run__run_number"]
@@ -149,3 +152,39 @@ class Recommendation(TimeStampedModel):
     def __str__(self) -> str:
         return f"{self.run_reconstruction} #{self.rank}: {self.reference}"
 
+
+class Decision(models.TextChoices):
+    ACCEPTED = "accepted", "Accepted"
+    REJECTED = "rejected", "Rejected"
+
+
+class Feedback(TimeStampedModel):
+    """A shifter's accept or reject of a recommended reference.
+
+    Rows are never edited: a later decision by the same user clears
+    `is_current` on the earlier one, which stays as the audit trail.
+    """
+
+    run_reconstruction = models.ForeignKey(RunReconstruction, on_delete=models.CASCADE, related_name="feedback")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    recommended_reference = models.ForeignKey(Run, on_delete=models.PROTECT, related_name="+")
+    alternative_reference = models.ForeignKey(
+        Run, null=True, blank=True, on_delete=models.PROTECT, related_name="+", help_text="The reference used instead"
+    )
+    reason = models.CharField(max_length=500, blank=True)
+    model_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL)
+    is_current = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run_reconstruction", "user"],
+                condition=Q(is_current=True),
+                name="feedback_one_current_per_user",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.decision} {self.recommended_reference} for {self.run_reconstruction}"

@@ -1,19 +1,226 @@
 """Reads for the shifter's pages and the API."""
 
-from django.db.models import Prefetch, QuerySet
+from collections import defaultdict
+from dataclasses import dataclass
 
-from ingestion.models import Run
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+
+from ingestion.models import Lumisection, Run
 from ingestion.selectors import runs_filtered
 
-from .models import ReferencePair, RunReconstruction
+from .models import (
+    Decision,
+    Feedback,
+    LabelSource,
+    ModelVersion,
+    ModelVersionStatus,
+    Recommendation,
+    Reconstruction,
+    ReferencePair,
+    RunReconstruction,
+)
+
+# The reconstructions a shifter certifies as runs arrive; re-recos come years later.
+CERTIFIED_ON_ARRIVAL = (Reconstruction.EXPRESS, Reconstruction.PROMPT)
+
+
+class Status:
+    AWAITING = "awaiting"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    CERTIFIED = "certified"
+
+    CHOICES = [
+        (AWAITING, "Awaiting a decision"),
+        (ACCEPTED, "Accepted in RefRun"),
+        (REJECTED, "Rejected in RefRun"),
+        (CERTIFIED, "Reference recorded in Certhelper"),
+    ]
+
+
+def _status_filter(status: str, reconstruction: str) -> Q:
+    recos = [reconstruction] if reconstruction else list(CERTIFIED_ON_ARRIVAL)
+    feedback = Feedback.objects.filter(
+        run_reconstruction__run=OuterRef("pk"), run_reconstruction__reconstruction__in=recos, is_current=True
+    )
+    certhelper = ReferencePair.objects.filter(
+        run_reconstruction__run=OuterRef("pk"),
+        run_reconstruction__reconstruction__in=recos,
+        source=LabelSource.CERTHELPER,
+    )
+    if status == Status.ACCEPTED:
+        return Q(Exists(feedback.filter(decision=Decision.ACCEPTED)))
+    if status == Status.REJECTED:
+        return Q(Exists(feedback.filter(decision=Decision.REJECTED)))
+    if status == Status.CERTIFIED:
+        return Q(Exists(certhelper))
+    # Awaiting: no decision and no Certhelper label yet for (one of) the reconstruction(s).
+    return ~Q(Exists(feedback)) & ~Q(Exists(certhelper))
 
 
 def runs_for_certification(
-    *, run_class: str = "", run_min: int | None = None, run_max: int | None = None
+    *,
+    run_class: str = "",
+    reconstruction: str = "",
+    status: str = "",
+    run_min: int | None = None,
+    run_max: int | None = None,
 ) -> QuerySet[Run]:
-    """Runs newest first, each with its reconstructions and their labels, in three queries."""
+    """Runs newest first, each with its reconstructions, their labels, current
+    decisions and latest top recommendation, in a fixed number of queries."""
     labels = ReferencePair.objects.filter(is_positive=True).select_related("reference__run").order_by("-recorded_at")
-    reconstructions = RunReconstruction.objects.prefetch_related(Prefetch("labels", queryset=labels))
-    return runs_filtered(run_class=run_class, run_min=run_min, run_max=run_max).prefetch_related(
-        Prefetch("reconstructions", queryset=reconstructions)
+    decisions = Feedback.objects.filter(is_current=True).select_related("user").order_by("-created_at")
+    top = Recommendation.objects.filter(rank=1).select_related("reference").order_by("-created_at")
+    reconstructions = RunReconstruction.objects.prefetch_related(
+        Prefetch("labels", queryset=labels),
+        Prefetch("feedback", queryset=decisions, to_attr="current_feedback"),
+        Prefetch("recommendations", queryset=top, to_attr="top_recommendations"),
     )
+    runs = runs_filtered(run_class=run_class, run_min=run_min, run_max=run_max)
+    if status:
+        runs = runs.filter(_status_filter(status, reconstruction))
+    elif reconstruction:
+        runs = runs.filter(reconstructions__reconstruction=reconstruction)
+    return runs.prefetch_related(Prefetch("reconstructions", queryset=reconstructions))
+
+
+@dataclass(frozen=True)
+class RecoRow:
+    """What the runs page shows for one reconstruction of a run."""
+
+    reconstruction: str
+    status: str
+    reference_run_number: int | None
+    recommended_run_number: int | None
+    confidence: float | None
+    decided_by: str
+
+
+def reco_rows(run: Run) -> list[RecoRow]:
+    """Express and prompt always (a new run awaits both), and any other reconstruction it has."""
+    by_reco = {rr.reconstruction: rr for rr in run.reconstructions.all()}
+    names = list(CERTIFIED_ON_ARRIVAL) + sorted(set(by_reco) - set(CERTIFIED_ON_ARRIVAL))
+    rows = []
+    for name in names:
+        rr = by_reco.get(name)
+        decision = rr.current_feedback[0] if rr and rr.current_feedback else None
+        label = next(iter(rr.labels.all()), None) if rr else None
+        top = rr.top_recommendations[0] if rr and rr.top_recommendations else None
+        if decision:
+            status = Status.ACCEPTED if decision.decision == Decision.ACCEPTED else Status.REJECTED
+        elif label:
+            status = Status.CERTIFIED
+        else:
+            status = Status.AWAITING
+        rows.append(
+            RecoRow(
+                reconstruction=name,
+                status=status,
+                reference_run_number=label.reference.run.run_number if label else None,
+                recommended_run_number=top.reference.run_number if top else None,
+                confidence=top.score if top else None,
+                decided_by=decision.user.username if decision and decision.user else "",
+            )
+        )
+    return rows
+
+
+def run_for_page(*, run_number: int) -> Run | None:
+    return Run.objects.select_related("fill").filter(run_number=run_number).first()
+
+
+def run_reconstruction_for_page(*, run: Run, reconstruction: str) -> RunReconstruction | None:
+    return RunReconstruction.objects.filter(run=run, reconstruction=reconstruction).first()
+
+
+def decisions_for(*, run: Run, reconstruction: str) -> list[Feedback]:
+    """Every decision on a run reconstruction, newest first: the audit trail."""
+    return list(
+        Feedback.objects.filter(run_reconstruction__run=run, run_reconstruction__reconstruction=reconstruction)
+        .select_related("user", "recommended_reference", "alternative_reference", "model_version")
+        .order_by("-created_at")
+    )
+
+
+def labels_for(*, run: Run, reconstruction: str) -> list[ReferencePair]:
+    return list(
+        ReferencePair.objects.filter(run_reconstruction__run=run, run_reconstruction__reconstruction=reconstruction)
+        .select_related("reference__run", "recorded_by")
+        .order_by("-recorded_at")
+    )
+
+
+def lumisection_series(*, run_numbers: list[int]) -> dict[int, dict[str, list[tuple[int, float | None]]]]:
+    """Per run, (LS number, value) lists of instantaneous luminosity and pileup, in one query."""
+    series: dict[int, dict[str, list]] = defaultdict(lambda: {"init_lumi": [], "pileup": []})
+    rows = (
+        Lumisection.objects.filter(run__run_number__in=run_numbers)
+        .order_by("run__run_number", "number")
+        .values_list("run__run_number", "number", "init_lumi", "pileup")
+    )
+    for run_number, number, init_lumi, pileup in rows:
+        series[run_number]["init_lumi"].append((number, init_lumi))
+        series[run_number]["pileup"].append((number, pileup))
+    return dict(series)
+
+
+def model_version_active() -> ModelVersion | None:
+    return ModelVersion.objects.filter(status=ModelVersionStatus.ACTIVE).first()
+
+
+def model_versions() -> QuerySet[ModelVersion]:
+    return ModelVersion.objects.order_by("-created_at")
+
+
+@dataclass(frozen=True)
+class MonthlyAccuracy:
+    month: str
+    n: int
+    top1: float
+
+
+def model_accuracy_by_month(*, months: int = 12) -> list[MonthlyAccuracy]:
+    """How often the stored first choice equals the reference finally used, by month of the run.
+
+    Only run reconstructions that have both a stored recommendation and a
+    positive label count; the newest recommendation of each is the one judged.
+    """
+    first_choices = (
+        Recommendation.objects.filter(rank=1)
+        .order_by("run_reconstruction_id", "-created_at")
+        .values_list("run_reconstruction_id", "reference__run_number", "run_reconstruction__run__start_time")
+    )
+    newest: dict[int, tuple[int, object]] = {}
+    for rr_id, reference, start in first_choices:
+        newest.setdefault(rr_id, (reference, start))
+    used = dict(
+        ReferencePair.objects.filter(is_positive=True, run_reconstruction_id__in=newest)
+        .order_by("run_reconstruction_id", "recorded_at")
+        .values_list("run_reconstruction_id", "reference__run__run_number")
+    )
+    tally: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for rr_id, (reference, start) in newest.items():
+        if rr_id in used and start is not None:
+            month = start.strftime("%Y-%m")
+            tally[month][0] += 1
+            tally[month][1] += int(used[rr_id] == reference)
+    recent = sorted(tally)[-months:]
+    return [MonthlyAccuracy(m, tally[m][0], tally[m][1] / tally[m][0]) for m in recent]
+
+
+@dataclass(frozen=True)
+class AcceptanceRate:
+    decisions: int
+    accepted: int
+
+    @property
+    def rate(self) -> float | None:
+        return self.accepted / self.decisions if self.decisions else None
+
+
+def first_choice_acceptance(*, model_version: ModelVersion | None = None) -> AcceptanceRate:
+    """Current decisions on a recommendation, and how many accepted the first choice."""
+    decisions = Feedback.objects.filter(is_current=True)
+    if model_version is not None:
+        decisions = decisions.filter(model_version=model_version)
+    return AcceptanceRate(decisions.count(), decisions.filter(decision=Decision.ACCEPTED).count())

@@ -39,7 +39,17 @@ from ingestion.services import (
     runs_ensure,
 )
 
-from .models import LabelSource, ReferencePair, RunReconstruction
+from .exceptions import InvalidFeedback
+from .models import (
+    Decision,
+    Feedback,
+    LabelSource,
+    ModelVersion,
+    Recommendation,
+    Reconstruction,
+    ReferencePair,
+    RunReconstruction,
+)
 
 
 def _runs_classify_from_datasets(*, run_ids: dict[int, int], rows: Sequence[CerthelperPair]) -> None:
@@ -207,3 +217,136 @@ def certhelper_pairs_file_import(
     file_report.add("pair", reference_pairs_import(rows=parsed.rows, batch_size=batch_size, progress=progress))
     ingestion_job_finish(job=job, report=report)
     return report
+
+
+# --- Shifter feedback -----------------------------------------------------------------
+
+
+def _run_reconstruction_ensure(*, run: Run, reconstruction: str) -> RunReconstruction:
+    rr, _ = RunReconstruction.objects.get_or_create(run=run, reconstruction=reconstruction)
+    return rr
+
+
+def _run_or_error(run_number: int, role: str) -> Run:
+    run = Run.objects.filter(run_number=run_number).first()
+    if run is None:
+        raise InvalidFeedback(f"{role} run {run_number} is not in RefRun; check the number or ingest it first")
+    return run
+
+
+@transaction.atomic
+def feedback_record(
+    *,
+    user,
+    run_number: int,
+    reconstruction: str,
+    decision: str,
+    recommended_run_number: int,
+    alternative_run_number: int | None = None,
+    reason: str = "",
+    model_version_id: int | None = None,
+) -> Feedback:
+    """Store a shifter's accept or reject and write it back as training labels.
+
+    Accepting labels (run → recommended). Rejecting labels the recommended
+    reference as a negative example and, when the shifter names the reference
+    used instead, that one as the positive label. A second decision by the same
+    user replaces the first one's labels; both Feedback rows stay as the audit trail.
+    """
+    if decision not in Decision.values:
+        raise InvalidFeedback(f"unknown decision {decision!r}")
+    if reconstruction not in Reconstruction.values:
+        raise InvalidFeedback(f"unknown reconstruction {reconstruction!r}")
+    if decision == Decision.REJECTED and not reason.strip():
+        raise InvalidFeedback("a rejection needs a reason")
+    if alternative_run_number is not None and decision == Decision.ACCEPTED:
+        raise InvalidFeedback("an alternative reference goes with a rejection")
+    if alternative_run_number is not None and alternative_run_number == recommended_run_number:
+        raise InvalidFeedback("the alternative is the recommended run itself")
+    run = _run_or_error(run_number, "the")
+    recommended = _run_or_error(recommended_run_number, "the recommended")
+    alternative = _run_or_error(alternative_run_number, "the alternative") if alternative_run_number else None
+    model_version = ModelVersion.objects.filter(pk=model_version_id).first() if model_version_id else None
+    target = _run_reconstruction_ensure(run=run, reconstruction=reconstruction)
+
+    # Lock the user's current decision so two quick clicks cannot both stay current.
+    previous = list(Feedback.objects.select_for_update().filter(run_reconstruction=target, user=user, is_current=True))
+    for old in previous:
+        old.labels.all().delete()
+    Feedback.objects.filter(pk__in=[old.pk for old in previous]).update(is_current=False, updated_at=timezone.now())
+
+    feedback = Feedback.objects.create(
+        run_reconstruction=target,
+        user=user,
+        decision=decision,
+        recommended_reference=recommended,
+        alternative_reference=alternative,
+        reason=reason.strip(),
+        model_version=model_version,
+    )
+    now = timezone.now()
+    shared = {
+        "run_reconstruction": target,
+        "source": LabelSource.SHIFTER,
+        "recorded_at": now,
+        "recorded_by": user,
+        "model_version": model_version,
+        "feedback": feedback,
+    }
+    # A shifter compares like with like: the reference's reconstruction is the run's.
+    ReferencePair.objects.create(
+        reference=_run_reconstruction_ensure(run=recommended, reconstruction=reconstruction),
+        is_positive=decision == Decision.ACCEPTED,
+        **shared,
+    )
+    if alternative is not None:
+        ReferencePair.objects.create(
+            reference=_run_reconstruction_ensure(run=alternative, reconstruction=reconstruction),
+            is_positive=True,
+            **shared,
+        )
+    return feedback
+
+
+# --- Stored recommendations ----------------------------------------------------------
+
+
+def recommendations_store(*, run_number: int, reconstruction: str, limit: int = 5) -> list:
+    """Compute the recommendations of a run reconstruction and keep them, with
+    the model version that made them, unless that version's are already stored.
+
+    The runs page reads the stored first choice; the model page judges them
+    against the references finally used.
+    """
+    from .recommending import recommendations_for
+
+    results = recommendations_for(run_number=run_number, reconstruction=reconstruction, limit=limit)
+    if not results or results[0].model_version_id is None:
+        return results  # persistence fallback: nothing learned to record
+    run = Run.objects.get(run_number=run_number)
+    target = _run_reconstruction_ensure(run=run, reconstruction=reconstruction)
+    version_id = results[0].model_version_id
+    stored = list(
+        Recommendation.objects.filter(run_reconstruction=target, model_version_id=version_id)
+        .order_by("rank")
+        .values_list("reference__run_number", flat=True)
+    )
+    wanted = [r.reference_run_number for r in results]
+    if stored != wanted:
+        references = dict(Run.objects.filter(run_number__in=wanted).values_list("run_number", "id"))
+        with transaction.atomic():
+            Recommendation.objects.filter(run_reconstruction=target, model_version_id=version_id).delete()
+            Recommendation.objects.bulk_create(
+                Recommendation(
+                    run_reconstruction=target,
+                    reference_id=references[r.reference_run_number],
+                    model_version_id=version_id,
+                    rank=r.rank,
+                    score=r.score,
+                    reasons=[
+                        {"feature": x.feature, "description": x.description, "effect": x.effect} for x in r.reasons
+                    ],
+                )
+                for r in results
+            )
+    return results

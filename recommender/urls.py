@@ -6,4 +6,10 @@ app_name = "recommender"
 
 urlpatterns = [
     path("", views.run_list, name="run_list"),
+    path("runs/<int:run_number>/", views.run_detail, name="run_detail_default"),
+    path("runs/<int:run_number>/<str:reconstruction>/", views.run_detail, name="run_detail"),
+    path("runs/<int:run_number>/<str:reconstruction>/feedback/", views.feedback_submit, name="feedback_submit"),
+    path("model/", views.model_detail, name="model_detail"),
+    path("jobs/", views.job_list, name="job_list"),
+    path("jobs/<str:kind>/trigger/", views.job_trigger, name="job_trigger"),
 ]

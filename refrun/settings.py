@@ -103,6 +103,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "recommender.context_processors.roles",
             ],
         },
     },
@@ -166,7 +167,11 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
-SPECTACULAR_SETTINGS = {"TITLE": "RefRun API", "VERSION": "1"}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "RefRun API",
+    "VERSION": "1",
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+}
 
 # --- Celery ------------------------------------------------------------------
 # With REDIS_URL, Celery uses Redis; without it, the filesystem transport, which

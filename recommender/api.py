@@ -1,0 +1,203 @@
+"""REST API: one APIView per operation, nested input/output serializers, logic in
+selectors and services. Certhelper (or a script) can call it with a token to
+pre-fill its reference field."""
+
+from dataclasses import asdict
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ingestion.models import RunClass
+
+from . import selectors, services
+from .exceptions import InvalidFeedback, ModelArtifactError, UnknownRunReconstruction
+from .models import CuratedReference, Decision, Feedback, Reconstruction
+from .permissions import IsShifter
+from .roles import is_shift_leader
+
+
+class ReasonSerializer(serializers.Serializer):
+    feature = serializers.CharField()
+    description = serializers.CharField()
+    effect = serializers.FloatField()
+
+
+class SideBySideSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    label = serializers.CharField()
+    run_value = serializers.JSONField(allow_null=True)
+    reference_value = serializers.JSONField(allow_null=True)
+
+
+class RunListApi(APIView):
+    permission_classes = [IsShifter]
+
+    class FilterSerializer(serializers.Serializer):
+        run_class = serializers.ChoiceField(choices=RunClass.choices, required=False)
+        reconstruction = serializers.ChoiceField(choices=Reconstruction.choices, required=False)
+        status = serializers.ChoiceField(choices=selectors.Status.CHOICES, required=False)
+        run_min = serializers.IntegerField(min_value=1, required=False)
+        run_max = serializers.IntegerField(min_value=1, required=False)
+
+    class RecoSerializer(serializers.Serializer):
+        reconstruction = serializers.CharField()
+        status = serializers.CharField()
+        reference_run_number = serializers.IntegerField(allow_null=True)
+        recommended_run_number = serializers.IntegerField(allow_null=True)
+        confidence = serializers.FloatField(allow_null=True)
+
+    class OutputSerializer(serializers.Serializer):
+        run_number = serializers.IntegerField()
+        run_class = serializers.CharField()
+        fill_number = serializers.IntegerField(source="fill.fill_number", allow_null=True, default=None)
+        start_time = serializers.DateTimeField(allow_null=True)
+        duration = serializers.IntegerField(allow_null=True)
+        b_field = serializers.FloatField(allow_null=True)
+        reconstructions = serializers.SerializerMethodField()
+
+        def get_reconstructions(self, run) -> list[dict]:
+            return RunListApi.RecoSerializer(selectors.reco_rows(run), many=True).data
+
+    @extend_schema(parameters=[FilterSerializer], responses=OutputSerializer(many=True))
+    def get(self, request):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        runs = selectors.runs_for_certification(**filters.validated_data)
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(runs, request, view=self)
+        return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
+
+
+class RecommendationListApi(APIView):
+    permission_classes = [IsShifter]
+
+    class OutputSerializer(serializers.Serializer):
+        reference_run_number = serializers.IntegerField()
+        rank = serializers.IntegerField()
+        score = serializers.FloatField(allow_null=True)
+        model_version_id = serializers.IntegerField(allow_null=True)
+        reasons = ReasonSerializer(many=True)
+        side_by_side = SideBySideSerializer(many=True)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("run_number", int, OpenApiParameter.PATH)],
+        responses=OutputSerializer(many=True),
+    )
+    def get(self, request, run_number: int, reconstruction: str):
+        if reconstruction not in Reconstruction.values:
+            raise NotFound(f"unknown reconstruction {reconstruction!r}; one of {', '.join(Reconstruction.values)}")
+        try:
+            results = services.recommendations_store(run_number=run_number, reconstruction=reconstruction)
+        except UnknownRunReconstruction as exc:
+            raise NotFound(str(exc)) from None
+        except ModelArtifactError as exc:
+            return Response({"detail": f"the active model cannot be used: {exc}"}, status=503)
+        data = []
+        for result in results:
+            row = asdict(result)
+            # JSON has no NaN: persistence's fallback ranking has no score.
+            row["score"] = None if row["score"] != row["score"] else row["score"]
+            data.append(row)
+        return Response(self.OutputSerializer(data, many=True).data)
+
+
+class FeedbackApi(APIView):
+    """POST a decision; GET your own decisions (shift leaders and admins: everyone's)."""
+
+    permission_classes = [IsShifter]
+
+    class InputSerializer(serializers.Serializer):
+        run_number = serializers.IntegerField(min_value=1)
+        reconstruction = serializers.ChoiceField(choices=Reconstruction.choices)
+        decision = serializers.ChoiceField(choices=Decision.choices)
+        recommended_run_number = serializers.IntegerField(min_value=1)
+        alternative_run_number = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+        reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+        model_version_id = serializers.IntegerField(required=False, allow_null=True)
+
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        run_number = serializers.IntegerField(source="run_reconstruction.run.run_number")
+        reconstruction = serializers.CharField(source="run_reconstruction.reconstruction")
+        user = serializers.CharField(source="user.username", default=None)
+        decision = serializers.CharField()
+        recommended_run_number = serializers.IntegerField(source="recommended_reference.run_number")
+        alternative_run_number = serializers.IntegerField(
+            source="alternative_reference.run_number", allow_null=True, default=None
+        )
+        reason = serializers.CharField()
+        model_version_id = serializers.IntegerField(allow_null=True)
+        is_current = serializers.BooleanField()
+        created_at = serializers.DateTimeField()
+
+    @extend_schema(responses=OutputSerializer(many=True))
+    def get(self, request):
+        feedback = Feedback.objects.select_related(
+            "run_reconstruction__run", "user", "recommended_reference", "alternative_reference"
+        ).order_by("-created_at")
+        if not is_shift_leader(request.user):
+            feedback = feedback.filter(user=request.user)
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(feedback, request, view=self)
+        return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
+
+    @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
+    def post(self, request):
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        try:
+            feedback = services.feedback_record(user=request.user, **payload.validated_data)
+        except InvalidFeedback as exc:
+            raise ValidationError({"detail": str(exc)}) from None
+        return Response(self.OutputSerializer(feedback).data, status=status.HTTP_201_CREATED)
+
+
+class FeedbackDetailApi(APIView):
+    permission_classes = [IsShifter]
+
+    @extend_schema(responses=FeedbackApi.OutputSerializer)
+    def get(self, request, pk: int):
+        feedback = Feedback.objects.select_related("run_reconstruction__run", "user")
+        if not is_shift_leader(request.user):
+            # Someone else's decision is indistinguishable from a missing one.
+            feedback = feedback.filter(user=request.user)
+        return Response(FeedbackApi.OutputSerializer(get_object_or_404(feedback, pk=pk)).data)
+
+
+class ReferenceListApi(APIView):
+    """The shift leaders' curated reference list."""
+
+    permission_classes = [IsShifter]
+
+    class FilterSerializer(serializers.Serializer):
+        run_class = serializers.ChoiceField(choices=RunClass.choices, required=False)
+        active = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+    class OutputSerializer(serializers.Serializer):
+        run_number = serializers.IntegerField(source="run_reconstruction.run.run_number")
+        reconstruction = serializers.CharField(source="run_reconstruction.reconstruction")
+        run_class = serializers.CharField()
+        period = serializers.CharField()
+        notes = serializers.CharField()
+        active_from = serializers.DateTimeField(allow_null=True)
+        active_until = serializers.DateTimeField(allow_null=True)
+
+    @extend_schema(parameters=[FilterSerializer], responses=OutputSerializer(many=True))
+    def get(self, request):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        references = CuratedReference.objects.select_related("run_reconstruction__run").order_by(
+            "-run_reconstruction__run__run_number"
+        )
+        if filters.validated_data.get("run_class"):
+            references = references.filter(run_class=filters.validated_data["run_class"])
+        if filters.validated_data.get("active") is not None:
+            references = references.filter(active_until__isnull=filters.validated_data["active"])
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(references, request, view=self)
+        return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)

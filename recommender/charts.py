@@ -1,0 +1,103 @@
+"""Server-rendered SVG line charts of per-lumisection quantities.
+
+A run page overlays the run and its reference; no chart library and no CDN,
+so the page works on a control-room machine with no outside network.
+"""
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from xml.sax.saxutils import escape
+
+WIDTH, HEIGHT = 560, 200
+MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 56, 12, 12, 34
+# More points than pixels only costs bytes; thin long runs to one point per pixel column.
+MAX_POINTS = WIDTH - MARGIN_LEFT - MARGIN_RIGHT
+
+
+@dataclass(frozen=True)
+class Series:
+    label: str
+    points: Sequence[tuple[int, float | None]]  # (lumisection number, value); None is a gap
+    css_class: str
+
+
+def _thinned(points: Sequence[tuple[int, float | None]]) -> list[tuple[int, float | None]]:
+    if len(points) <= MAX_POINTS:
+        return list(points)
+    step = len(points) / MAX_POINTS
+    return [points[int(i * step)] for i in range(MAX_POINTS)]
+
+
+def _nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
+    if high <= low:
+        return [low]
+    raw = (high - low) / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+    first = math.ceil(low / step) * step
+    return [first + i * step for i in range(int((high - first) / step) + 1)]
+
+
+def _format(value: float) -> str:
+    if value == 0:
+        return "0"
+    if abs(value) >= 1000 or abs(value) < 0.01:
+        return f"{value:.1e}"
+    return f"{value:g}"
+
+
+def line_chart_svg(*, title: str, unit: str, series: Sequence[Series]) -> str:
+    """An SVG chart of value against lumisection number, or "" when no series has a value."""
+    thinned = [(s, _thinned(s.points)) for s in series]
+    values = [v for _, pts in thinned for _, v in pts if v is not None and math.isfinite(v)]
+    if not values:
+        return ""
+    x_max = max(ls for _, pts in thinned for ls, _ in pts) or 1
+    y_low, y_high = min(0.0, min(values)), max(values)
+    if y_high == y_low:
+        y_high = y_low + 1.0
+    plot_w = WIDTH - MARGIN_LEFT - MARGIN_RIGHT
+    plot_h = HEIGHT - MARGIN_TOP - MARGIN_BOTTOM
+
+    def x(ls: float) -> float:
+        return MARGIN_LEFT + plot_w * (ls - 1) / max(x_max - 1, 1)
+
+    def y(value: float) -> float:
+        return MARGIN_TOP + plot_h * (1 - (value - y_low) / (y_high - y_low))
+
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}" '
+        f'xmlns="http://www.w3.org/2000/svg">',
+        f"<title>{escape(title)}</title>",
+        f'<text class="axis-title" x="{MARGIN_LEFT}" y="{HEIGHT - 4}">lumisection</text>',
+        f'<text class="axis-title" x="4" y="{MARGIN_TOP + 8}">{escape(unit)}</text>',
+    ]
+    for tick in _nice_ticks(y_low, y_high):
+        ty = y(tick)
+        parts.append(f'<line class="grid" x1="{MARGIN_LEFT}" x2="{WIDTH - MARGIN_RIGHT}" y1="{ty:.1f}" y2="{ty:.1f}"/>')
+        parts.append(
+            f'<text class="tick" x="{MARGIN_LEFT - 4}" y="{ty + 4:.1f}" text-anchor="end">{_format(tick)}</text>'
+        )
+    for tick in _nice_ticks(1, x_max):
+        tx = x(tick)
+        parts.append(
+            f'<text class="tick" x="{tx:.1f}" y="{HEIGHT - MARGIN_BOTTOM + 14}" text-anchor="middle">{int(tick)}</text>'
+        )
+    for index, (s, pts) in enumerate(thinned):
+        segments: list[list[str]] = [[]]
+        for ls, value in pts:
+            if value is None or not math.isfinite(value):
+                segments.append([])
+            else:
+                segments[-1].append(f"{x(ls):.1f},{y(value):.1f}")
+        for segment in segments:
+            if len(segment) > 1:
+                parts.append(f'<polyline class="{s.css_class}" points="{" ".join(segment)}"/>')
+        legend_y = MARGIN_TOP + 12 + 14 * index
+        parts.append(
+            f'<text class="legend {s.css_class}" x="{WIDTH - MARGIN_RIGHT - 4}" y="{legend_y}" '
+            f'text-anchor="end">{escape(s.label)}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
