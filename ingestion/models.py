@@ -207,3 +207,62 @@ class IngestionJob(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.pk} ({self.status})"
+
+
+class ChunkStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class SyncChunk(models.Model):
+    """A range of run numbers one worker syncs at a time.
+
+    A worker claims a chunk with a conditional update (pending, failed, done by an
+    earlier job, or running with an expired claim -> running, claimed by me until
+    T) and goes on only if exactly one row changed. The claim is extended after
+    every run, so a short expiry is safe: a worker killed mid-chunk stops
+    extending it, and another worker re-claims the chunk soon after.
+    """
+
+    kind = models.CharField(max_length=30, help_text="What is synced, e.g. oms_runs")
+    first_run = models.PositiveIntegerField()
+    last_run = models.PositiveIntegerField()
+    job = models.ForeignKey(IngestionJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="chunks")
+    status = models.CharField(max_length=10, choices=ChunkStatus.choices, default=ChunkStatus.PENDING)
+    claimed_by = models.CharField(max_length=64, blank=True, help_text="Claim token of the worker holding it")
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    runs_done = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["kind", "first_run"]
+        constraints = [
+            # The claim's natural key: two syncs of the same range meet on the same row.
+            models.UniqueConstraint(fields=["kind", "first_run", "last_run"], name="syncchunk_kind_range_unique"),
+        ]
+        indexes = [
+            # Job progress: the chunks of a job and their status.
+            models.Index(fields=["job", "status"], name="syncchunk_job_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.first_run}-{self.last_run} ({self.status})"
+
+
+class SyncState(models.Model):
+    """Where each incremental sync stands, one row per source."""
+
+    key = models.CharField(max_length=30, unique=True, help_text="oms_runs or certhelper")
+    high_water_run = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Newest run fully ingested with every run before it in the window"
+    )
+    last_attempt_at = models.DateTimeField(null=True, blank=True, help_text="Last call made to the service")
+    last_success_at = models.DateTimeField(null=True, blank=True, help_text="Last call that was imported")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.key} (high water {self.high_water_run})"

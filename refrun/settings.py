@@ -179,7 +179,9 @@ SPECTACULAR_SETTINGS = {
 REDIS_URL = os.getenv("REDIS_URL", "")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
+    # Above the task time limit: a message a killed worker held comes back after
+    # this long, and a running task is never handed to a second worker.
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT_S", "3900")}
 else:
     _queue_dir = VAR_DIR / "celery-broker"
     _control_dir = VAR_DIR / "celery-control"
@@ -214,6 +216,16 @@ OMS_CA_BUNDLE = os.getenv("OMS_CA_BUNDLE", "") or True
 OMS_TIMEOUT_S = envfloat("OMS_TIMEOUT_S", "30")
 OMS_MAX_REQUESTS_PER_S = envfloat("OMS_MAX_REQUESTS_PER_S", "2")
 CERTHELPER_URL = os.getenv("CERTHELPER_URL", "https://certhelper.web.cern.ch/certify/allRunsRefRuns/")
+# Certhelper's owners ask for few calls: once a day by default, never twice within an hour.
+CERTHELPER_MIN_INTERVAL_S = max(envint("CERTHELPER_MIN_INTERVAL_S", "86400"), 3600)
+CERTHELPER_TIMEOUT_S = envfloat("CERTHELPER_TIMEOUT_S", "60")
+CERTHELPER_CA_BUNDLE = os.getenv("CERTHELPER_CA_BUNDLE", "") or True
+OMS_MAX_RETRIES = envint("OMS_MAX_RETRIES", "4")
+OMS_SYNC_CHUNK_RUNS = envint("OMS_SYNC_CHUNK_RUNS", "100")
+OMS_SYNC_CLAIM_TTL_S = envint("OMS_SYNC_CLAIM_TTL_S", "300")
+# Runs still open at the last sync are fetched again while within this many runs.
+OMS_SYNC_LOOKBACK_RUNS = envint("OMS_SYNC_LOOKBACK_RUNS", "100")
+OMS_SYNC_WRITE_BATCH_LS = envint("OMS_SYNC_WRITE_BATCH_LS", "10000")
 
 # --- Recommender -------------------------------------------------------------
 MODEL_DIR = Path(os.getenv("MODEL_DIR", VAR_DIR / "models"))

@@ -1,0 +1,553 @@
+"""HTTP clients for CMS OMS and Certhelper.
+
+Both point anywhere through settings (OMS_API_URL, OMS_TOKEN_URL, CERTHELPER_URL),
+so development and tests run against `manage.py fake_oms`.
+
+OMS (see ../shared/docs/oms_api.md):
+- CERN SSO client-credentials token, cached until shortly before it expires and
+  renewed once when a call answers 401.
+- Every call has a timeout, verifies TLS (OMS_CA_BUNDLE may name the CERN CA
+  bundle), never follows redirects (a 302 means "go to the SSO login page"), and
+  waits for its turn under a per-client request rate.
+- Connection errors, timeouts, 429 and 5xx are retried with exponential backoff
+  and full jitter; anything else fails at once with `OmsError`.
+- Pages are requested by offset from the configured base URL. `links.next` is
+  never followed: OMS has sent malformed hosts there (`https://https://...`).
+
+Certhelper: one GET of the whole pairs table, no paging and no auth. Its owners
+ask that it be called rarely; the spacing between calls is enforced by the sync
+service (a claim in the database), not here, because it must hold across
+processes.
+
+Neither the client secret nor the token is ever logged or put in an exception.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+# Attributes we mirror (ingestion.models.Fill/Run/Lumisection). Projecting them
+# with `fields=` keeps OMS responses small.
+RUN_FIELDS = (
+    "run_number",
+    "fill_number",
+    "start_time",
+    "end_time",
+    "duration",
+    "init_lumi",
+    "end_lumi",
+    "delivered_lumi",
+    "recorded_lumi",
+    "b_field",
+    "energy",
+    "l1_hlt_mode",
+    "hlt_key",
+    "sequence",
+    "components",
+    "stable_beam",
+    "fill_type_runtime",
+    "era",
+    "last_lumisection_number",
+    "l1_rate",
+    "hlt_physics_rate",
+    "hlt_physics_counter",
+)
+FILL_FIELDS = (
+    "fill_number",
+    "start_time",
+    "end_time",
+    "start_stable_beam",
+    "end_stable_beam",
+    "duration",
+    "bunches_colliding",
+    "bunches_target",
+    "injection_scheme",
+    "init_lumi",
+    "peak_lumi",
+    "peak_pileup",
+    "delivered_lumi",
+    "recorded_lumi",
+    "energy",
+    "b_field",
+    "fill_type_runtime",
+    "fill_type_party1",
+    "fill_type_party2",
+    "era",
+    "first_run_number",
+    "last_run_number",
+)
+LUMISECTION_FIELDS = (
+    "run_number",
+    "lumisection_number",
+    "init_lumi",
+    "end_lumi",
+    "delivered_lumi",
+    "recorded_lumi",
+    "pileup",
+    "physics_flag",
+    "cms_active",
+    "beam1_present",
+    "beam2_present",
+    "beam1_stable",
+    "beam2_stable",
+    "bpix_ready",
+    "fpix_ready",
+    "tibtid_ready",
+    "tob_ready",
+    "tecp_ready",
+    "tecm_ready",
+)
+
+RUNS_PAGE_SIZE = 1000
+FILLS_PAGE_SIZE = 1000
+# A run rarely has more than ~3000 lumisections (max 3177 in 2018): one page.
+LUMISECTIONS_PAGE_SIZE = 5000
+
+# Renew the token this long before OMS says it expires, so a call never leaves
+# with a token that dies in flight.
+TOKEN_EXPIRY_MARGIN_S = 60.0
+
+
+class OmsError(Exception):
+    """OMS answered something we cannot use; retrying will not help."""
+
+
+class OmsTransientError(OmsError):
+    """A connection error, timeout, 429 or 5xx that outlasted the client's retries.
+
+    Celery tasks retry on this one (later, with backoff); on nothing else.
+    """
+
+
+class CerthelperError(Exception):
+    """Certhelper answered something we cannot use."""
+
+
+class CerthelperTransientError(CerthelperError):
+    """Certhelper could not be reached, timed out, or answered 429/5xx."""
+
+
+@dataclass(frozen=True, slots=True)
+class OmsRow:
+    """One `data[]` element of an OMS page: its attributes and the units OMS
+    declared for them on this row (`meta.row.<attr>.units`)."""
+
+    attributes: dict[str, Any]
+    units: dict[str, str] = field(default_factory=dict)
+
+
+class RateLimiter:
+    """At most `per_second` calls per second from this client: each call waits
+    until 1/per_second has passed since the previous one. None or 0 disables it."""
+
+    def __init__(
+        self,
+        per_second: float | None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.min_interval = 1.0 / per_second if per_second else 0.0
+        self._clock = clock
+        self._sleep = sleep
+        self._next_at = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self.min_interval:
+            return
+        with self._lock:
+            now = self._clock()
+            delay = self._next_at - now
+            self._next_at = max(now, self._next_at) + self.min_interval
+        if delay > 0:
+            self._sleep(delay)
+
+
+def backoff_delay(attempt: int, *, base: float, cap: float) -> float:
+    """Exponential backoff with full jitter: uniform in [0, min(cap, base*2^attempt)].
+
+    Jitter spreads the retries of several workers hit by the same outage.
+    """
+    return random.uniform(0.0, min(cap, base * (2**attempt)))
+
+
+def _units_of(item: dict[str, Any]) -> dict[str, str]:
+    row_meta = ((item.get("meta") or {}).get("row")) or {}
+    units: dict[str, str] = {}
+    for attr, info in row_meta.items():
+        if isinstance(info, dict) and info.get("units") is not None:
+            units[attr] = str(info["units"])
+    return units
+
+
+class OmsClient:
+    """The OMS aggregation API. One instance per process; not shared across threads
+    for paging (the rate limiter and token cache are thread-safe)."""
+
+    def __init__(
+        self,
+        *,
+        api_url: str,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        audience: str,
+        api_version: str = "v1",
+        verify: bool | str = True,
+        timeout_s: float = 30.0,
+        max_requests_per_s: float | None = 2.0,
+        max_retries: int = 4,
+        backoff_base_s: float = 0.5,
+        backoff_cap_s: float = 30.0,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.base_url = f"{api_url.rstrip('/')}/{api_version.strip('/')}"
+        self.token_url = token_url
+        self.client_id = client_id
+        self._client_secret = client_secret
+        self.audience = audience
+        self.verify = verify
+        self.timeout_s = timeout_s
+        self.max_retries = max_retries
+        self.backoff_base_s = backoff_base_s
+        self.backoff_cap_s = backoff_cap_s
+        self.session = session or requests.Session()
+        self.rate_limiter = RateLimiter(max_requests_per_s, clock=clock, sleep=sleep)
+        self._sleep = sleep
+        self._clock = clock
+        self._token: str | None = None
+        self._token_valid_until = 0.0
+        self._token_lock = threading.Lock()
+        self.requests_made = 0  # for logs and benchmarks
+
+    def __repr__(self) -> str:  # never show the secret or the token
+        return f"OmsClient(base_url={self.base_url!r}, client_id={self.client_id!r})"
+
+    @classmethod
+    def from_settings(cls, **overrides: Any) -> OmsClient:
+        options: dict[str, Any] = {
+            "api_url": settings.OMS_API_URL,
+            "api_version": settings.OMS_API_VERSION,
+            "token_url": settings.OMS_TOKEN_URL,
+            "client_id": settings.OMS_CLIENT_ID,
+            "client_secret": settings.OMS_CLIENT_SECRET,
+            "audience": settings.OMS_API_AUDIENCE,
+            "verify": settings.OMS_CA_BUNDLE,
+            "timeout_s": settings.OMS_TIMEOUT_S,
+            "max_requests_per_s": settings.OMS_MAX_REQUESTS_PER_S or None,
+            "max_retries": settings.OMS_MAX_RETRIES,
+        }
+        options.update(overrides)
+        return cls(**options)
+
+    # --- token -----------------------------------------------------------------
+
+    def _token_for_call(self, *, renew: bool = False) -> str:
+        with self._token_lock:
+            if renew or self._token is None or self._clock() >= self._token_valid_until:
+                self._fetch_token()
+            assert self._token is not None
+            return self._token
+
+    def _fetch_token(self) -> None:
+        if not self.client_id or not self._client_secret:
+            raise OmsError("OMS credentials are not configured: set OMS_CLIENT_ID and OMS_CLIENT_SECRET")
+        data = {
+            "grant_type": "client_credentials",
+            "client_id": self.client_id,
+            "client_secret": self._client_secret,
+            "audience": self.audience,
+        }
+        response = self._send("POST", self.token_url, what="OMS token", data=data)
+        if response.status_code != 200:
+            # The body of a refused token request may echo the request; keep it out of logs.
+            raise OmsError(
+                f"OMS token request to {self.token_url} refused with HTTP {response.status_code}; "
+                "check OMS_CLIENT_ID, OMS_CLIENT_SECRET and OMS_API_AUDIENCE"
+            )
+        try:
+            body = response.json()
+            token = str(body["access_token"])
+            expires_in = float(body.get("expires_in", 300))
+        except (ValueError, KeyError, TypeError):
+            raise OmsError(f"OMS token endpoint {self.token_url} answered without access_token/expires_in") from None
+        margin = min(TOKEN_EXPIRY_MARGIN_S, expires_in / 10)
+        self._token = token
+        self._token_valid_until = self._clock() + expires_in - margin
+        logger.info("OMS token obtained for client %s, valid %.0f s", self.client_id, expires_in)
+
+    # --- transport ---------------------------------------------------------------
+
+    def _send(self, method: str, url: str, *, what: str, **kwargs: Any) -> requests.Response:
+        """One request, retried on transient failures; returns any non-transient response."""
+        attempt = 0
+        while True:
+            self.rate_limiter.wait()
+            self.requests_made += 1
+            problem: str
+            try:
+                response = self.session.request(
+                    method, url, timeout=self.timeout_s, verify=self.verify, allow_redirects=False, **kwargs
+                )
+                if response.status_code == 429 or response.status_code >= 500:
+                    problem = f"HTTP {response.status_code}"
+                    retry_after = _retry_after_s(response)
+                else:
+                    # Read the whole body now, so a body cut short is retried here.
+                    _ = response.content
+                    return response
+            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+                problem = type(exc).__name__
+                retry_after = None
+            if attempt >= self.max_retries:
+                raise OmsTransientError(f"{what}: {problem} after {attempt + 1} attempts ({_safe_url(url)})")
+            delay = backoff_delay(attempt, base=self.backoff_base_s, cap=self.backoff_cap_s)
+            if retry_after is not None:
+                delay = max(delay, min(retry_after, self.backoff_cap_s))
+            logger.warning(
+                "%s: %s (%s), retry %d/%d in %.2f s",
+                what,
+                problem,
+                _safe_url(url),
+                attempt + 1,
+                self.max_retries,
+                delay,
+            )
+            self._sleep(delay)
+            attempt += 1
+
+    def _get_json(self, resource: str, params: dict[str, Any]) -> dict[str, Any]:
+        url = f"{self.base_url}/{resource}/"
+        what = f"OMS {resource}"
+        renewed = False
+        while True:
+            headers = {"Authorization": f"Bearer {self._token_for_call()}", "Accept": "application/json"}
+            response = self._send("GET", url, what=what, params=params, headers=headers)
+            if response.status_code == 401 and not renewed:
+                logger.info("%s: HTTP 401, renewing the OMS token once", what)
+                self._token_for_call(renew=True)
+                renewed = True
+                continue
+            break
+        if response.status_code == 401:
+            raise OmsError(f"{what}: HTTP 401 even with a fresh token; is client {self.client_id} authorised for OMS?")
+        if 300 <= response.status_code < 400:
+            raise OmsError(f"{what}: redirected (HTTP {response.status_code}), which means the SSO login page")
+        if response.status_code != 200:
+            raise OmsError(f"{what}: HTTP {response.status_code}: {response.text[:200]}")
+        try:
+            page = response.json()
+        except ValueError:
+            raise OmsError(f"{what}: the answer is not JSON ({len(response.content)} bytes)") from None
+        if not isinstance(page, dict) or not isinstance(page.get("data"), list):
+            raise OmsError(f"{what}: the answer has no data list")
+        return page
+
+    # --- resources ---------------------------------------------------------------
+
+    def iter_pages(
+        self,
+        resource: str,
+        *,
+        filters: dict[tuple[str, str], Any] | None = None,
+        fields: tuple[str, ...] = (),
+        sort: str = "",
+        page_size: int = 1000,
+    ) -> Iterator[list[OmsRow]]:
+        """The rows of a query, one page at a time.
+
+        Stops when a page is short and the total is reached. A short page before
+        the announced total is a page that ended early: it is fetched again, and
+        if OMS keeps sending it short the query fails rather than silently
+        losing rows.
+        """
+        params: dict[str, Any] = {}
+        for (attr, op), value in (filters or {}).items():
+            params[f"filter[{attr}][{op}]"] = _filter_value(value)
+        if fields:
+            params["fields"] = ",".join(fields)
+        if sort:
+            params["sort"] = sort
+        offset = 0
+        short_retries = 0
+        while True:
+            page_params = {**params, "page[offset]": offset, "page[limit]": page_size}
+            page = self._get_json(resource, page_params)
+            data = page["data"]
+            total = _total_of(page)
+            if len(data) < page_size and total is not None and offset + len(data) < total:
+                if short_retries >= self.max_retries:
+                    raise OmsTransientError(
+                        f"OMS {resource}: page at offset {offset} ended early "
+                        f"({len(data)} rows where {total - offset} were announced)"
+                    )
+                logger.warning(
+                    "OMS %s: page at offset %d ended early (%d of %d rows); fetching it again",
+                    resource,
+                    offset,
+                    len(data),
+                    min(page_size, total - offset),
+                )
+                self._sleep(backoff_delay(short_retries, base=self.backoff_base_s, cap=self.backoff_cap_s))
+                short_retries += 1
+                continue
+            short_retries = 0
+            rows = []
+            for item in data:
+                attributes = item.get("attributes") if isinstance(item, dict) else None
+                if not isinstance(attributes, dict):
+                    raise OmsError(f"OMS {resource}: a row at offset {offset} has no attributes")
+                rows.append(OmsRow(attributes=attributes, units=_units_of(item)))
+            if rows:
+                yield rows
+            offset += len(data)
+            if len(data) < page_size or (total is not None and offset >= total):
+                return
+
+    def runs(
+        self,
+        *,
+        run_from: int | None = None,
+        run_to: int | None = None,
+        fields: tuple[str, ...] = RUN_FIELDS,
+        page_size: int = RUNS_PAGE_SIZE,
+    ) -> Iterator[OmsRow]:
+        """Runs in [run_from, run_to], oldest first."""
+        filters: dict[tuple[str, str], Any] = {}
+        if run_from is not None:
+            filters[("run_number", "GE")] = run_from
+        if run_to is not None:
+            filters[("run_number", "LE")] = run_to
+        for page in self.iter_pages("runs", filters=filters, fields=fields, sort="run_number", page_size=page_size):
+            yield from page
+
+    def newest_run_number(self) -> int | None:
+        """The highest run number OMS knows, or None."""
+        for page in self.iter_pages("runs", fields=("run_number",), sort="-run_number", page_size=1):
+            return int(page[0].attributes["run_number"])
+        return None
+
+    def fills(
+        self,
+        *,
+        fill_from: int | None = None,
+        fill_to: int | None = None,
+        fields: tuple[str, ...] = FILL_FIELDS,
+        page_size: int = FILLS_PAGE_SIZE,
+    ) -> Iterator[OmsRow]:
+        """Fills in [fill_from, fill_to], oldest first."""
+        filters: dict[tuple[str, str], Any] = {}
+        if fill_from is not None:
+            filters[("fill_number", "GE")] = fill_from
+        if fill_to is not None:
+            filters[("fill_number", "LE")] = fill_to
+        for page in self.iter_pages("fills", filters=filters, fields=fields, sort="fill_number", page_size=page_size):
+            yield from page
+
+    def lumisections(
+        self,
+        run_number: int,
+        *,
+        fields: tuple[str, ...] = LUMISECTION_FIELDS,
+        page_size: int = LUMISECTIONS_PAGE_SIZE,
+    ) -> Iterator[OmsRow]:
+        """The lumisections of one run, in order."""
+        for page in self.iter_pages(
+            "lumisections",
+            filters={("run_number", "EQ"): run_number},
+            fields=fields,
+            sort="lumisection_number",
+            page_size=page_size,
+        ):
+            yield from page
+
+
+class CerthelperClient:
+    """Certhelper's `allRunsRefRuns` export: every (run, reference) pair at once."""
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        timeout_s: float = 60.0,
+        verify: bool | str = True,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.url = url
+        self.timeout_s = timeout_s
+        self.verify = verify
+        self.session = session or requests.Session()
+
+    @classmethod
+    def from_settings(cls, **overrides: Any) -> CerthelperClient:
+        options: dict[str, Any] = {
+            "url": settings.CERTHELPER_URL,
+            "timeout_s": settings.CERTHELPER_TIMEOUT_S,
+            "verify": settings.CERTHELPER_CA_BUNDLE,
+        }
+        options.update(overrides)
+        return cls(**options)
+
+    def reference_pairs(self) -> list[dict[str, Any]]:
+        """One GET, no retry here: each call loads Certhelper's database, so a
+        retry is a later, separately allowed sync."""
+        try:
+            response = self.session.get(
+                self.url, timeout=self.timeout_s, verify=self.verify, headers={"Accept": "application/json"}
+            )
+            status = response.status_code
+            if status == 429 or status >= 500:
+                raise CerthelperTransientError(f"Certhelper {self.url}: HTTP {status}")
+            if status != 200:
+                raise CerthelperError(f"Certhelper {self.url}: HTTP {status}")
+            body = response.json()
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+            raise CerthelperTransientError(f"Certhelper {self.url}: {type(exc).__name__}") from None
+        except ValueError:
+            raise CerthelperError(f"Certhelper {self.url}: the answer is not JSON") from None
+        if not isinstance(body, list):
+            raise CerthelperError(f"Certhelper {self.url}: expected a JSON array of pairs")
+        return body
+
+
+def _filter_value(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _total_of(page: dict[str, Any]) -> int | None:
+    total = (page.get("meta") or {}).get("totalResourceCount")
+    try:
+        return int(total) if total is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _retry_after_s(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _safe_url(url: str) -> str:
+    """The URL without any query (never carries secrets, but keeps logs short)."""
+    return url.split("?", 1)[0]
