@@ -26,7 +26,7 @@ from pathlib import Path
 from django.db import transaction
 from django.utils import timezone
 
-from ingestion.models import JobKind, Run, RunClassSource
+from ingestion.models import JobKind, JobStatus, Run, RunClassSource
 from ingestion.parsers import CerthelperPair, parse_certhelper_pairs
 from ingestion.run_classes import run_class_from_dataset
 from ingestion.services import (
@@ -350,3 +350,30 @@ def recommendations_store(*, run_number: int, reconstruction: str, limit: int = 
                 for r in results
             )
     return results
+
+
+# --- Training as a recorded job ------------------------------------------------------
+
+
+def model_retrain(*, force: bool = False):
+    """Retrain (see training.model_train) as an IngestionJob of kind training, so
+    shift leaders follow it on the jobs page like a sync."""
+    from .training import model_train
+
+    job = ingestion_job_start(kind=JobKind.TRAINING, parameters={"force": force})
+    try:
+        result = model_train(force=force)
+    except BaseException as error:
+        # Record the failure, then let it propagate: the task or command reports it.
+        job.status, job.finished_at, job.message = JobStatus.FAILED, timezone.now(), f"{type(error).__name__}: {error}"
+        job.save(update_fields=["status", "finished_at", "message", "updated_at"])
+        raise
+    version = result.model_version
+    job.status, job.finished_at = JobStatus.SUCCEEDED, timezone.now()
+    if result.status == "trained":
+        job.message = f"model #{version.pk} {'activated' if result.activated else 'kept as candidate: worse than the active model'}"
+        job.rows_created = 1
+    else:
+        job.message = f"{result.status}: {result.message}"
+    job.save(update_fields=["status", "finished_at", "message", "rows_created", "updated_at"])
+    return result

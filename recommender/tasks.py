@@ -5,9 +5,9 @@ from celery import shared_task
 
 @shared_task(acks_late=True)
 def retrain(force: bool = False) -> str:
-    from .training import model_train
+    from .services import model_retrain
 
-    result = model_train(force=force)
+    result = model_retrain(force=force)
     if result.status != "trained":
         return f"{result.status}: {result.message}"
     version = result.model_version

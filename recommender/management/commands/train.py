@@ -12,10 +12,10 @@ class Command(BaseCommand):
         parser.add_argument("--force", action="store_true", help="train even if the labels did not change")
 
     def handle(self, *args, **options):
-        from recommender.training import model_train
+        from recommender.services import model_retrain
 
         try:
-            result = model_train(force=options["force"])
+            result = model_retrain(force=options["force"])
         except NotEnoughLabels as error:
             raise CommandError(str(error)) from error
         if result.status != "trained":

@@ -1,0 +1,52 @@
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import IN_CI, REPO_ROOT
+
+SCREENSHOTS = REPO_ROOT / "test-artifacts" / "screenshots"
+# The flags this machine needs: no sandbox as root, and no background calls to
+# Google's hosts, which the closed network refuses.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        if IN_CI:
+            pytest.fail("CI=true but Chromium is missing: `make test` installs Debian's chromium package")
+        pytest.skip("Chromium is not installed (make test installs it)")
+    return path
+
+
+@pytest.fixture
+def browser(chromium_path):
+    from playwright.sync_api import sync_playwright
+
+    # Playwright runs an event loop in this thread; the test's own ORM calls
+    # happen before and after the browser steps, never during.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        try:
+            yield instance
+        finally:
+            instance.close()
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture
+def screenshot_dir() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
