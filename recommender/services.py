@@ -26,7 +26,7 @@ from pathlib import Path
 from django.db import transaction
 from django.utils import timezone
 
-from ingestion.models import JobKind, JobStatus, Run, RunClassSource
+from ingestion.models import JobKind, JobStatus, Run, RunClass, RunClassSource
 from ingestion.parsers import CerthelperPair, parse_certhelper_pairs
 from ingestion.run_classes import run_class_from_dataset
 from ingestion.services import (
@@ -45,6 +45,7 @@ from .models import (
     Feedback,
     LabelSource,
     ModelVersion,
+    ModelVersionStatus,
     Recommendation,
     Reconstruction,
     ReferencePair,
@@ -377,3 +378,38 @@ def model_retrain(*, force: bool = False):
         job.message = f"{result.status}: {result.message}"
     job.save(update_fields=["status", "finished_at", "message", "rows_created", "updated_at"])
     return result
+
+
+def recommendations_refresh(*, newest_runs: int = 200) -> int:
+    """Store the active model's recommendations for the newest runs that still
+    await a reference, so the runs page can show each first choice without
+    computing it; returns how many run reconstructions got stored recommendations."""
+    from .selectors import CERTIFIED_ON_ARRIVAL
+
+    version = ModelVersion.objects.filter(status=ModelVersionStatus.ACTIVE).first()
+    if version is None:
+        return 0
+    runs = list(
+        Run.objects.exclude(run_class__in=["", RunClass.SPECIAL])
+        .order_by("-run_number")
+        .values_list("id", "run_number")[:newest_runs]
+    )
+    run_ids = [run_id for run_id, _ in runs]
+    labelled = set(
+        ReferencePair.objects.filter(is_positive=True, run_reconstruction__run_id__in=run_ids).values_list(
+            "run_reconstruction__run_id", "run_reconstruction__reconstruction"
+        )
+    )
+    stored = set(
+        Recommendation.objects.filter(model_version=version, run_reconstruction__run_id__in=run_ids).values_list(
+            "run_reconstruction__run_id", "run_reconstruction__reconstruction"
+        )
+    )
+    stored_now = 0
+    for run_id, run_number in runs:
+        for reconstruction in CERTIFIED_ON_ARRIVAL:
+            if (run_id, reconstruction) in labelled or (run_id, reconstruction) in stored:
+                continue
+            results = recommendations_store(run_number=run_number, reconstruction=reconstruction)
+            stored_now += bool(results and results[0].model_version_id is not None)
+    return stored_now

@@ -12,3 +12,10 @@ def retrain(force: bool = False) -> str:
         return f"{result.status}: {result.message}"
     version = result.model_version
     return f"trained model #{version.pk}, {'activated' if result.activated else 'kept as candidate'}"
+
+
+@shared_task(acks_late=True)
+def refresh_recommendations(newest_runs: int = 200) -> str:
+    from .services import recommendations_refresh
+
+    return f"stored recommendations for {recommendations_refresh(newest_runs=newest_runs)} run reconstructions"

@@ -1,5 +1,6 @@
-"""The default beat table: OMS sync every 15 minutes, Certhelper daily, retraining
-nightly. Rows in django-celery-beat, so shift leaders can change or disable them
+"""The default beat table, the project's one list of schedules: OMS sync every 15
+minutes, stored recommendations refreshed after each sync, Certhelper daily,
+retraining nightly. Rows in django-celery-beat, so shift leaders can change or disable them
 in the admin; this migration only creates the ones that are missing.
 
 Each entry expires before its next run, so runs never pile up behind a stuck worker.
@@ -17,6 +18,14 @@ DEFAULT_SCHEDULES = [
         "crontab": {"minute": "*/15", "hour": "*"},
         "expire_seconds": 14 * 60,
         "description": "Fetch the runs OMS has after the newest run fully ingested, plus a look-back window.",
+    },
+    {
+        "name": "Refresh stored recommendations (every 15 minutes, after the OMS sync)",
+        "task": "recommender.tasks.refresh_recommendations",
+        # crontab.guru: "5-59/15 * * * *" = every 15th minute from 5 through 59, 5 minutes after each sync
+        "crontab": {"minute": "5-59/15", "hour": "*"},
+        "expire_seconds": 14 * 60,
+        "description": "Store the first choices for the newest runs awaiting a decision, so the runs page shows them.",
     },
     {
         "name": "Certhelper pairs (daily)",

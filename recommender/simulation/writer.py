@@ -251,3 +251,17 @@ def simulation_write(*, data: SimulatedData, skip_existing: bool = False) -> Wri
         skipped_fills=len(data.fills) - len(fills),
         skipped_runs=len(data.runs) - len(runs),
     )
+
+
+def runs_hold_back(*, count: int) -> list[int]:
+    """Delete the newest `count` runs and all that hangs off them (lumisections,
+    reconstructions, labels, labels that used them as reference).
+
+    The demo holds back what the local OMS still has, so its first sync visibly
+    brings new runs in. Returns the run numbers deleted.
+    """
+    numbers = list(Run.objects.order_by("-run_number").values_list("run_number", flat=True)[:count])
+    with transaction.atomic():
+        ReferencePair.objects.filter(reference__run__run_number__in=numbers).delete()
+        Run.objects.filter(run_number__in=numbers).delete()
+    return numbers

@@ -8,6 +8,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ingestion.models import Run
 from recommender.roles import SHIFT_LEADERS, SHIFTERS
+from recommender.services import model_retrain, recommendations_refresh
+from recommender.simulation.writer import runs_hold_back
 
 # username = password; only ever created with REFRUN_DEMO=true.
 # (username, group, is_staff, is_superuser): shift leaders curate references in the admin.
@@ -24,7 +26,15 @@ class Command(BaseCommand):
         "and, if there are no runs, load the real dumps from REFRUN_DATA or else simulate (--seed 1)."
     )
 
-    def handle(self, *args, **options) -> None:
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--hold-back-runs",
+            type=int,
+            default=0,
+            help="after simulating, delete the newest N runs, so the first sync from the local OMS brings them in",
+        )
+
+    def handle(self, *args, hold_back_runs: int = 0, **options) -> None:
         if not settings.DEMO:
             raise CommandError("demo_setup creates users with known passwords; it only runs with REFRUN_DEMO=true")
         User = get_user_model()
@@ -49,4 +59,11 @@ class Command(BaseCommand):
         else:
             self.stdout.write("no REFRUN_DATA: loading the simulation (seed 1)")
             call_command("simulate", seed=1, stdout=self.stdout, stderr=self.stderr)
+            if hold_back_runs:
+                held = runs_hold_back(count=hold_back_runs)
+                self.stdout.write(f"held back runs {min(held)}-{max(held)}: the local OMS has them for the first sync")
         self.stdout.write(f"loaded: {Run.objects.count()} runs")
+        result = model_retrain()
+        self.stdout.write(f"model: {result.status} {result.message}".rstrip())
+        stored = recommendations_refresh(newest_runs=100)
+        self.stdout.write(f"stored recommendations for {stored} run reconstructions")

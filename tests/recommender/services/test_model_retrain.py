@@ -3,7 +3,8 @@ from django.test import override_settings
 
 from ingestion.models import IngestionJob, JobKind, JobStatus
 from recommender.exceptions import NotEnoughLabels
-from recommender.services import model_retrain
+from recommender.models import Recommendation
+from recommender.services import model_retrain, recommendations_refresh
 from tests.recommender.ml.synthetic import make_labels, make_runs, pair_rows
 
 pytestmark = pytest.mark.django_db
@@ -34,3 +35,15 @@ def test_it_records_a_failed_training_and_reraises():
 
     job = IngestionJob.objects.get(kind=JobKind.TRAINING)
     assert job.status == JobStatus.FAILED and "NotEnoughLabels" in job.message and job.finished_at
+
+
+def test_it_stores_first_choices_for_the_newest_runs_awaiting_a_reference():
+    numbers = make_runs(48)
+    make_labels(pair_rows(numbers[:40]))
+    model_retrain()
+
+    computed = recommendations_refresh(newest_runs=48)
+
+    assert computed > 0
+    assert Recommendation.objects.filter(rank=1).count() == computed
+    assert recommendations_refresh(newest_runs=48) == 0  # nothing new to compute

@@ -61,3 +61,21 @@ def test_it_skips_what_exists_when_asked():
     assert (again.runs, again.labels, again.lumisections) == (0, 0, 0)
     assert again.skipped_runs == len(data.runs)
     assert Run.objects.count() == len(data.runs)
+
+
+@pytest.mark.django_db
+def test_it_holds_back_the_newest_runs_with_everything_that_hangs_off_them():
+    from ingestion.models import Lumisection, Run
+    from recommender.models import ReferencePair
+    from recommender.simulation.writer import runs_hold_back
+    from tests.factories import LumisectionFactory, ReferencePairFactory, RunFactory, RunReconstructionFactory
+
+    old, newer, newest = (RunFactory(run_number=n) for n in (380001, 380002, 380003))
+    LumisectionFactory(run=newest, number=1)
+    ReferencePairFactory(
+        run_reconstruction=RunReconstructionFactory(run=old), reference=RunReconstructionFactory(run=newer)
+    )
+
+    assert runs_hold_back(count=2) == [380003, 380002]
+    assert list(Run.objects.values_list("run_number", flat=True)) == [380001]
+    assert not Lumisection.objects.exists() and not ReferencePair.objects.exists()
