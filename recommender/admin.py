@@ -1,6 +1,8 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
-from .models import CuratedReference, ReferencePair, RunReconstruction
+from .exceptions import ModelArtifactError
+from .models import CuratedReference, Feedback, ModelVersion, ReferencePair, RunReconstruction
+from .training import artifact_load, model_version_activate
 
 
 @admin.register(RunReconstruction)
@@ -28,3 +30,57 @@ class CuratedReferenceAdmin(admin.ModelAdmin):
     search_fields = ["run_reconstruction__run__run_number", "period", "notes"]
     autocomplete_fields = ["run_reconstruction"]
     list_select_related = ["run_reconstruction__run"]
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    list_display = ["id", "status", "created_at", "activated_at", "training_run_min", "training_run_max", "short_sha"]
+    list_filter = ["status"]
+    readonly_fields = [f.name for f in ModelVersion._meta.fields]
+    actions = ["activate"]
+
+    @admin.display(description="sha256")
+    def short_sha(self, obj: ModelVersion) -> str:
+        return obj.sha256[:12]
+
+    @admin.action(description="Activate the selected version (retires the active one; use it to roll back)")
+    def activate(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one version to activate.", level=messages.ERROR)
+            return
+        version = queryset.get()
+        try:
+            # The artifact must load here (hash, library versions) before it serves anyone.
+            artifact_load(version)
+        except ModelArtifactError as error:
+            self.message_user(request, f"Not activated: {error}", level=messages.ERROR)
+            return
+        model_version_activate(model_version_id=version.pk)
+        self.message_user(request, f"Model #{version.pk} is now active.")
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(Feedback)
+class FeedbackAdmin(admin.ModelAdmin):
+    """The audit trail of shifters' decisions: read-only."""
+
+    list_display = [
+        "run_reconstruction",
+        "user",
+        "decision",
+        "recommended_reference",
+        "alternative_reference",
+        "is_current",
+        "created_at",
+    ]
+    list_filter = ["decision", "is_current"]
+    search_fields = ["run_reconstruction__run__run_number", "user__username", "reason"]
+    list_select_related = ["run_reconstruction__run", "user", "recommended_reference", "alternative_reference"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

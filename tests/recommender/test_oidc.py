@@ -1,0 +1,51 @@
+"""CERN SSO cannot run here: these tests hand the backend the claims a Keycloak
+token would carry and check how RefRun maps them; the OIDC exchange itself is
+mozilla-django-oidc's."""
+
+import pytest
+from django.test import override_settings
+
+from recommender.oidc import RefRunOIDCBackend
+from recommender.roles import is_shift_leader, is_shifter
+
+pytestmark = pytest.mark.django_db
+
+OIDC = {
+    "OIDC_RP_CLIENT_ID": "refrun",
+    "OIDC_RP_CLIENT_SECRET": "not-a-real-secret",
+    "OIDC_OP_TOKEN_ENDPOINT": "https://auth.example/token",
+    "OIDC_OP_USER_ENDPOINT": "https://auth.example/userinfo",
+    "OIDC_RP_SIGN_ALGO": "HS256",
+    "OIDC_USERNAME_CLAIM": "cern_upn",
+    "OIDC_ROLES_CLAIM": "cern_roles",
+    "OIDC_SHIFTER_ROLES": ["shifter"],
+    "OIDC_SHIFT_LEADER_ROLES": ["shift-leader"],
+}
+
+
+def _claims(roles):
+    return {"cern_upn": "jdoe", "email": "jdoe@cern.ch", "given_name": "Jane", "cern_roles": roles}
+
+
+@override_settings(**OIDC)
+def test_it_creates_a_shifter_from_the_role_claim():
+    user = RefRunOIDCBackend().create_user(_claims(["shifter"]))
+    assert user.username == "jdoe" and user.email == "jdoe@cern.ch"
+    assert is_shifter(user) and not is_shift_leader(user) and not user.is_staff
+
+
+@override_settings(**OIDC)
+def test_it_follows_role_changes_at_each_login():
+    backend = RefRunOIDCBackend()
+    user = backend.create_user(_claims(["shift-leader"]))
+    assert is_shift_leader(user) and user.is_staff
+
+    user = backend.update_user(user, _claims([]))
+    assert not is_shifter(user) and not user.is_staff
+
+
+@override_settings(**OIDC)
+def test_it_refuses_claims_without_a_username():
+    backend = RefRunOIDCBackend()
+    assert not backend.verify_claims({"email": "x@cern.ch", "cern_roles": ["shifter"]})
+    assert not backend.filter_users_by_claims({"email": "x@cern.ch"}).exists()
