@@ -35,6 +35,8 @@ from typing import Any
 import requests
 from django.conf import settings
 
+from .parsers.common import RowInvalid, to_required_int
+
 logger = logging.getLogger(__name__)
 
 # Attributes we mirror (ingestion.models.Fill/Run/Lumisection). Projecting them
@@ -184,7 +186,10 @@ def backoff_delay(attempt: int, *, base: float, cap: float) -> float:
 
 
 def _units_of(item: dict[str, Any]) -> dict[str, str]:
-    row_meta = ((item.get("meta") or {}).get("row")) or {}
+    meta = item.get("meta")
+    row_meta = meta.get("row") if isinstance(meta, dict) else None
+    if not isinstance(row_meta, dict):
+        return {}
     units: dict[str, str] = {}
     for attr, info in row_meta.items():
         if isinstance(info, dict) and info.get("units") is not None:
@@ -351,7 +356,7 @@ class OmsClient:
             raise OmsError(f"{what}: HTTP {response.status_code}: {response.text[:200]}")
         try:
             page = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             raise OmsError(f"{what}: the answer is not JSON ({len(response.content)} bytes)") from None
         if not isinstance(page, dict) or not isinstance(page.get("data"), list):
             raise OmsError(f"{what}: the answer has no data list")
@@ -438,7 +443,11 @@ class OmsClient:
     def newest_run_number(self) -> int | None:
         """The highest run number OMS knows, or None."""
         for page in self.iter_pages("runs", fields=("run_number",), sort="-run_number", page_size=1):
-            return int(page[0].attributes["run_number"])
+            try:
+                # Bounds too: a bogus huge number would become millions of sync chunks.
+                return to_required_int(page[0].attributes.get("run_number"), "run_number")
+            except RowInvalid as exc:
+                raise OmsError(f"OMS runs: the newest run has no usable number ({exc})") from None
         return None
 
     def fills(
@@ -533,10 +542,11 @@ def _filter_value(value: Any) -> str:
 
 
 def _total_of(page: dict[str, Any]) -> int | None:
-    total = (page.get("meta") or {}).get("totalResourceCount")
+    meta = page.get("meta")
+    total = meta.get("totalResourceCount") if isinstance(meta, dict) else None
     try:
         return int(total) if total is not None else None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
         return None
 
 

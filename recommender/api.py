@@ -5,7 +5,7 @@ pre-fill its reference field."""
 from dataclasses import asdict
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import PageNumberPagination
@@ -36,6 +36,8 @@ class SideBySideSerializer(serializers.Serializer):
 
 class RunListApi(APIView):
     permission_classes = [IsShifter]
+    # Declared (not only used) so the schema documents the page envelope.
+    pagination_class = PageNumberPagination
 
     class FilterSerializer(serializers.Serializer):
         run_class = serializers.ChoiceField(choices=RunClass.choices, required=False)
@@ -44,6 +46,7 @@ class RunListApi(APIView):
         run_min = serializers.IntegerField(min_value=1, required=False)
         run_max = serializers.IntegerField(min_value=1, required=False)
 
+    @extend_schema_serializer(component_name="RunReconstructionStatus")
     class RecoSerializer(serializers.Serializer):
         reconstruction = serializers.CharField()
         status = serializers.CharField()
@@ -51,6 +54,7 @@ class RunListApi(APIView):
         recommended_run_number = serializers.IntegerField(allow_null=True)
         confidence = serializers.FloatField(allow_null=True)
 
+    @extend_schema_serializer(component_name="Run")
     class OutputSerializer(serializers.Serializer):
         run_number = serializers.IntegerField()
         run_class = serializers.CharField()
@@ -68,7 +72,7 @@ class RunListApi(APIView):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         runs = selectors.runs_for_certification(**filters.validated_data)
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(runs, request, view=self)
         return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
 
@@ -76,6 +80,7 @@ class RunListApi(APIView):
 class RecommendationListApi(APIView):
     permission_classes = [IsShifter]
 
+    @extend_schema_serializer(component_name="Recommendation")
     class OutputSerializer(serializers.Serializer):
         reference_run_number = serializers.IntegerField()
         rank = serializers.IntegerField()
@@ -110,7 +115,10 @@ class FeedbackApi(APIView):
     """POST a decision; GET your own decisions (shift leaders and admins: everyone's)."""
 
     permission_classes = [IsShifter]
+    # Declared (not only used) so the schema documents the page envelope.
+    pagination_class = PageNumberPagination
 
+    @extend_schema_serializer(component_name="FeedbackInput")
     class InputSerializer(serializers.Serializer):
         run_number = serializers.IntegerField(min_value=1)
         reconstruction = serializers.ChoiceField(choices=Reconstruction.choices)
@@ -120,6 +128,7 @@ class FeedbackApi(APIView):
         reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
         model_version_id = serializers.IntegerField(required=False, allow_null=True)
 
+    @extend_schema_serializer(component_name="Feedback")
     class OutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()
         run_number = serializers.IntegerField(source="run_reconstruction.run.run_number")
@@ -142,7 +151,7 @@ class FeedbackApi(APIView):
         ).order_by("-created_at")
         if not is_shift_leader(request.user):
             feedback = feedback.filter(user=request.user)
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(feedback, request, view=self)
         return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
 
@@ -173,11 +182,14 @@ class ReferenceListApi(APIView):
     """The shift leaders' curated reference list."""
 
     permission_classes = [IsShifter]
+    # Declared (not only used) so the schema documents the page envelope.
+    pagination_class = PageNumberPagination
 
     class FilterSerializer(serializers.Serializer):
         run_class = serializers.ChoiceField(choices=RunClass.choices, required=False)
         active = serializers.BooleanField(required=False, allow_null=True, default=None)
 
+    @extend_schema_serializer(component_name="CuratedReference")
     class OutputSerializer(serializers.Serializer):
         run_number = serializers.IntegerField(source="run_reconstruction.run.run_number")
         reconstruction = serializers.CharField(source="run_reconstruction.reconstruction")
@@ -198,6 +210,6 @@ class ReferenceListApi(APIView):
             references = references.filter(run_class=filters.validated_data["run_class"])
         if filters.validated_data.get("active") is not None:
             references = references.filter(active_until__isnull=filters.validated_data["active"])
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(references, request, view=self)
         return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)

@@ -53,6 +53,9 @@ def envsecret(name: str, default: str = "") -> str:
 # PRODUCTION turns on every deployment safeguard at once (check --deploy clean).
 PRODUCTION = envbool("REFRUN_PRODUCTION", "false")
 DEBUG = envbool("DEBUG", "false")
+if PRODUCTION and DEBUG:
+    # DEBUG pages show settings, SQL and tracebacks to anyone who triggers an error.
+    raise ImproperlyConfigured("DEBUG=true is refused when REFRUN_PRODUCTION=true")
 # Demo mode creates the demo users and fills an empty database with simulated runs.
 DEMO = envbool("REFRUN_DEMO", "false")
 SECRET_KEY = envsecret("SECRET_KEY")
@@ -143,11 +146,33 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "recommender:run_list"
 LOGOUT_REDIRECT_URL = "login"
 
+# --- Security ------------------------------------------------------------------
+# `REFRUN_PRODUCTION=true manage.py check --deploy` is clean (tests/security).
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
+SESSION_COOKIE_HTTPONLY = True
 SECURE_SSL_REDIRECT = PRODUCTION and envbool("SECURE_SSL_REDIRECT", "true")
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", "31536000" if PRODUCTION else "0")
+# RefRun has no plain-HTTP subdomains. `preload` only matters once someone submits
+# the registrable domain to the browsers' list (a deliberate act); on a host such as
+# refrun.web.cern.ch it is inert, so production sends it unless told not to.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = PRODUCTION and envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", "true")
+SECURE_HSTS_PRELOAD = PRODUCTION and envbool("SECURE_HSTS_PRELOAD", "true")
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else None
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# Failed logins (recommender/login.py): after this many failures within the window
+# for one username, or from one client address, that username or address is locked
+# out until the window ends. Counters live in the cache (CACHES below).
+LOGIN_FAILURES_PER_USERNAME = envint("LOGIN_FAILURES_PER_USERNAME", "5")
+LOGIN_FAILURES_PER_IP = envint("LOGIN_FAILURES_PER_IP", "20")
+LOGIN_LOCKOUT_S = envint("LOGIN_LOCKOUT_S", "900")
+# Behind a reverse proxy REMOTE_ADDR is the proxy's: name the header it sets
+# (e.g. X-Forwarded-For; the right-most address is used, the one the proxy added).
+# Leave empty when clients connect directly, or anyone could pick their address.
+LOGIN_CLIENT_IP_HEADER = os.getenv("LOGIN_CLIENT_IP_HEADER", "")
 
 LOGGING = {
     "version": 1,
@@ -173,10 +198,31 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
 }
 
+# --- Cache ---------------------------------------------------------------------
+# Holds the login-failure counters, so it must be shared by every web worker:
+# Redis when REDIS_URL is set, otherwise files under VAR_DIR (shared by the
+# gunicorn workers of one machine, no server needed). Never the per-process
+# LocMemCache, which would multiply the allowed failures by the worker count.
+REDIS_URL = os.getenv("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "refrun",
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
+
 # --- Celery ------------------------------------------------------------------
 # With REDIS_URL, Celery uses Redis; without it, the filesystem transport, which
 # needs no server, so the demo's worker and beat run on a bare laptop.
-REDIS_URL = os.getenv("REDIS_URL", "")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     # Above the task time limit: a message a killed worker held comes back after

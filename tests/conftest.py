@@ -8,6 +8,7 @@
 
 import os
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 
@@ -16,6 +17,13 @@ from tests.factories import UserFactory
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.getenv("CI", "").lower() == "true"
+
+
+@pytest.fixture(autouse=True)
+def _cache_of_its_own(settings):
+    """A fresh in-memory cache per test: login-failure counters must not leak
+    from one test (or one run, through var/cache or Redis) into the next."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": uuid4().hex}}
 
 
 @pytest.fixture

@@ -119,6 +119,8 @@ def load_json(path: Path) -> Any:
         raise DumpFileError(path.name, f"truncated or corrupt gzip ({exc})") from exc
     except json.JSONDecodeError as exc:
         raise DumpFileError(path.name, f"invalid JSON at line {exc.lineno} ({exc.msg})") from exc
+    except RecursionError:
+        raise DumpFileError(path.name, "invalid JSON (nested too deeply)") from None
     except UnicodeDecodeError as exc:
         raise DumpFileError(path.name, "not UTF-8 text") from exc
     except OSError as exc:
@@ -130,6 +132,11 @@ def load_json(path: Path) -> Any:
 # None all mean "no value". Anything else that does not parse is a row error.
 
 _MISSING = {"", "nan", "none", "null", "na", "n/a"}
+
+# The mirror's integer columns are 32-bit (PostgreSQL `integer`), except BigIntegerFields.
+# A larger value is a row error here, not a failed batch at the database.
+DB_INT_MAX = 2**31 - 1
+DB_BIGINT_MAX = 2**63 - 1
 
 
 def is_missing(value: Any) -> bool:
@@ -149,12 +156,14 @@ def to_float(value: Any, column: str) -> float | None:
         number = float(value.strip() if isinstance(value, str) else value)
     except (TypeError, ValueError):
         raise RowInvalid(f"{column}: expected a number, got {value!r}") from None
+    except OverflowError:  # an integer beyond any float, e.g. 10**400 in JSON
+        raise RowInvalid(f"{column}: expected a finite number, got a {len(str(value))}-digit integer") from None
     if not math.isfinite(number):
         raise RowInvalid(f"{column}: expected a finite number, got {value!r}")
     return number
 
 
-def to_int(value: Any, column: str, *, minimum: int | None = None) -> int | None:
+def to_int(value: Any, column: str, *, minimum: int | None = None, maximum: int = DB_INT_MAX) -> int | None:
     """An integer; "9322.0" (a pandas float column) is accepted, "9322.5" is not."""
     number = to_float(value, column)
     if number is None:
@@ -164,6 +173,8 @@ def to_int(value: Any, column: str, *, minimum: int | None = None) -> int | None
     result = int(number)
     if minimum is not None and result < minimum:
         raise RowInvalid(f"{column}: must be >= {minimum}, got {result}")
+    if result > maximum:
+        raise RowInvalid(f"{column}: must be <= {maximum}, got {result}")
     return result
 
 
@@ -207,7 +218,10 @@ def to_datetime(value: Any, column: str) -> dt.datetime | None:
         raise RowInvalid(f"{column}: unparseable timestamp {value!r}") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed.astimezone(dt.UTC)
+    try:
+        return parsed.astimezone(dt.UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+14:00 is before year 1 in UTC
+        raise RowInvalid(f"{column}: timestamp out of range {value!r}") from None
 
 
 def to_str(value: Any, column: str, *, max_length: int | None = None) -> str:
@@ -218,6 +232,8 @@ def to_str(value: Any, column: str, *, max_length: int | None = None) -> str:
     text = str(value).strip()
     if max_length is not None and len(text) > max_length:
         raise RowInvalid(f"{column}: longer than {max_length} characters")
+    if "\x00" in text:  # legal in JSON, refused by PostgreSQL text columns
+        raise RowInvalid(f"{column}: contains a NUL character")
     return text
 
 
@@ -228,7 +244,11 @@ def to_str_list(value: Any, column: str, *, separator: str = ";") -> list[str] |
     if isinstance(value, list):
         if not all(isinstance(item, str) for item in value):
             raise RowInvalid(f"{column}: expected a list of names")
-        return [item.strip() for item in value if item.strip()]
-    if isinstance(value, str):
-        return [item.strip() for item in value.split(separator) if item.strip()]
-    raise RowInvalid(f"{column}: expected a list of names, got {value!r}")
+        names = [item.strip() for item in value if item.strip()]
+    elif isinstance(value, str):
+        names = [item.strip() for item in value.split(separator) if item.strip()]
+    else:
+        raise RowInvalid(f"{column}: expected a list of names, got {value!r}")
+    if any("\x00" in name for name in names):  # PostgreSQL jsonb refuses \u0000
+        raise RowInvalid(f"{column}: contains a NUL character")
+    return names

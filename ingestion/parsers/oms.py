@@ -13,6 +13,7 @@ API page can be called anything). See `recognise_dump`.
 
 import fnmatch
 import json
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from ..units import (
     to_canonical_integrated_lumi,
 )
 from .common import (
+    DB_BIGINT_MAX,
     DumpFileError,
     RowError,
     RowInvalid,
@@ -117,6 +119,10 @@ def _lumi(
             converted[name] = convert(raw, unit)
         except UnknownUnit as exc:
             raise RowInvalid(f"{name}: {exc}") from None
+        except OverflowError:  # a unit such as 10^{400}
+            raise RowInvalid(f"{name}: unit {unit!r} is out of range") from None
+        if not math.isfinite(converted[name]):
+            raise RowInvalid(f"{name}: {raw!r} {unit} is out of range in canonical units")
         source_unit = source_unit or label
     return converted, source_unit
 
@@ -234,7 +240,9 @@ def run_data(attrs: dict[str, Any], units: dict[str, str]) -> dict[str, Any]:
         "last_lumisection_number": to_int(attrs.get("last_lumisection_number"), "last_lumisection_number", minimum=0),
         "l1_rate": to_float(attrs.get("l1_rate"), "l1_rate"),
         "hlt_physics_rate": to_float(attrs.get("hlt_physics_rate"), "hlt_physics_rate"),
-        "hlt_physics_counter": to_int(attrs.get("hlt_physics_counter"), "hlt_physics_counter", minimum=0),
+        "hlt_physics_counter": to_int(
+            attrs.get("hlt_physics_counter"), "hlt_physics_counter", minimum=0, maximum=DB_BIGINT_MAX
+        ),
     }
 
 
@@ -510,10 +518,15 @@ _API_TYPES = {"runs": (RUN, run_data), "fills": (FILL, fill_data), "lumisections
 
 
 def _api_units(item: dict[str, Any]) -> dict[str, str]:
-    row_meta = ((item.get("meta") or {}).get("row")) or {}
+    meta = item.get("meta")
+    row_meta = meta.get("row") if isinstance(meta, dict) else None
     if not isinstance(row_meta, dict):
         return {}
-    return {name: meta.get("units") for name, meta in row_meta.items() if isinstance(meta, dict) and meta.get("units")}
+    return {
+        name: meta["units"]
+        for name, meta in row_meta.items()
+        if isinstance(meta, dict) and isinstance(meta.get("units"), str) and meta["units"]
+    }
 
 
 def _json_records(path: Path, items: list[Any], convert: Callable[[Any], Record]) -> RecordStream:
@@ -531,7 +544,7 @@ def read_oms_api_page(path: Path, document: Any) -> RecordStream:
 
     def convert(item, position):
         kind = item.get("type")
-        if kind not in _API_TYPES:
+        if not isinstance(kind, str) or kind not in _API_TYPES:
             raise RowInvalid(f"unsupported OMS resource type {kind!r}")
         attributes = item.get("attributes")
         if not isinstance(attributes, dict):

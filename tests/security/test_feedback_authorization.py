@@ -1,0 +1,126 @@
+"""No user can read or change another's feedback through the API, except shift
+leaders and admins, who can read all of it. Nobody can edit or delete feedback
+over the API at all: rows are the audit trail."""
+
+import pytest
+from django.urls import URLPattern, reverse
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from recommender import api_urls
+from recommender.models import Feedback, ReferencePair
+from recommender.services import feedback_record
+from tests.factories import RunFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+WRITES = ("put", "patch", "delete")
+
+
+def _api(user) -> APIClient:
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def toms_feedback(db):
+    for number in (380100, 380050, 380040):
+        RunFactory(run_number=number)
+    tom = UserFactory(username="tom", groups=["shifters"])
+    return feedback_record(
+        user=tom,
+        run_number=380100,
+        reconstruction="express",
+        decision="rejected",
+        recommended_run_number=380050,
+        alternative_run_number=380040,
+        reason="different pileup",
+    )
+
+
+def _snapshot(feedback: Feedback) -> tuple:
+    feedback.refresh_from_db()
+    labels = sorted(ReferencePair.objects.filter(feedback=feedback).values_list("reference_id", "is_positive"))
+    return (feedback.user_id, feedback.decision, feedback.reason, feedback.is_current, feedback.updated_at, labels)
+
+
+def _api_paths(feedback_id: int) -> list[str]:
+    """Every route of the API, with its path parameters filled in."""
+    values = {"pk": feedback_id, "run_number": 380100, "reconstruction": "express"}
+    paths = []
+    for pattern in api_urls.urlpatterns:
+        assert isinstance(pattern, URLPattern)
+        kwargs = {name: values[name] for name in pattern.pattern.converters}
+        paths.append(reverse(f"api:{pattern.name}", kwargs=kwargs))
+    return paths
+
+
+@pytest.mark.parametrize("method", WRITES)
+def test_no_api_route_lets_a_shifter_change_or_delete_someone_elses_feedback(shifter_sam, toms_feedback, method):
+    before = _snapshot(toms_feedback)
+    client = _api(shifter_sam)
+
+    for path in _api_paths(toms_feedback.pk):
+        body = {"decision": "accepted", "reason": "", "user": "sam", "is_current": False}
+        response = getattr(client, method)(path, body, format="json")
+        assert response.status_code in (404, 405), (method, path, response.status_code)
+
+    assert _snapshot(toms_feedback) == before
+
+
+@pytest.mark.parametrize("method", WRITES)
+def test_not_even_its_author_or_a_leader_can_rewrite_feedback_over_the_api(leader_lea, toms_feedback, method):
+    tom = toms_feedback.user
+    before = _snapshot(toms_feedback)
+    path = reverse("api:feedback_detail", args=[toms_feedback.pk])
+
+    for user in (tom, leader_lea):
+        assert getattr(_api(user), method)(path, {"decision": "accepted"}, format="json").status_code == 405
+
+    assert _snapshot(toms_feedback) == before
+
+
+def test_a_shifters_decision_on_the_same_run_leaves_anothers_current(shifter_sam, toms_feedback):
+    before = _snapshot(toms_feedback)
+    payload = {
+        "run_number": 380100,
+        "reconstruction": "express",
+        "decision": "accepted",
+        "recommended_run_number": 380050,
+        "user": "tom",  # not an input: feedback is always the caller's
+        "id": toms_feedback.pk,
+    }
+
+    response = _api(shifter_sam).post(reverse("api:feedback"), payload, format="json")
+
+    assert response.status_code == 201
+    assert response.json()["user"] == "sam" and response.json()["id"] != toms_feedback.pk
+    assert _snapshot(toms_feedback) == before
+
+
+def test_a_shifter_cannot_read_someone_elses_feedback(shifter_sam, toms_feedback):
+    client = _api(shifter_sam)
+
+    assert client.get(reverse("api:feedback")).json()["count"] == 0
+    assert client.get(reverse("api:feedback_detail", args=[toms_feedback.pk])).status_code == 404
+
+
+@pytest.mark.parametrize("reader", ["leader_lea", "admin_ada"])
+def test_shift_leaders_and_admins_read_all_feedback(request, shifter_sam, toms_feedback, reader):
+    feedback_record(
+        user=shifter_sam,
+        run_number=380050,
+        reconstruction="express",
+        decision="accepted",
+        recommended_run_number=380040,
+    )
+    client = _api(request.getfixturevalue(reader))
+
+    listed = client.get(reverse("api:feedback")).json()
+    assert listed["count"] == 2
+    assert {row["user"] for row in listed["results"]} == {"tom", "sam"}
+    for feedback in Feedback.objects.all():
+        detail = client.get(reverse("api:feedback_detail", args=[feedback.pk]))
+        assert detail.status_code == 200 and detail.json()["user"] == feedback.user.username
