@@ -198,6 +198,29 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
 }
 
+# --- CERN SSO (OIDC) ------------------------------------------------------------
+# Switched on by OIDC_RP_CLIENT_ID alone (a CERN application-portal registration);
+# Django's own login stays for local accounts. Roles come from the token's role
+# claim and map onto the shifters / shift_leaders groups (recommender/oidc.py).
+OIDC_RP_CLIENT_ID = os.getenv("OIDC_RP_CLIENT_ID", "")
+OIDC_ENABLED = bool(OIDC_RP_CLIENT_ID)
+OIDC_USERNAME_CLAIM = os.getenv("OIDC_USERNAME_CLAIM", "cern_upn")
+OIDC_ROLES_CLAIM = os.getenv("OIDC_ROLES_CLAIM", "cern_roles")
+OIDC_SHIFTER_ROLES = [r for r in os.getenv("OIDC_SHIFTER_ROLES", "shifter").split(",") if r]
+OIDC_SHIFT_LEADER_ROLES = [r for r in os.getenv("OIDC_SHIFT_LEADER_ROLES", "shift-leader").split(",") if r]
+if OIDC_ENABLED:
+    INSTALLED_APPS.append("mozilla_django_oidc")
+    AUTHENTICATION_BACKENDS = ["recommender.oidc.RefRunOIDCBackend", "django.contrib.auth.backends.ModelBackend"]
+    OIDC_RP_CLIENT_SECRET = envsecret("OIDC_RP_CLIENT_SECRET")
+    _OIDC_REALM = os.getenv("OIDC_OP_REALM_URL", "https://auth.cern.ch/auth/realms/cern")
+    OIDC_OP_AUTHORIZATION_ENDPOINT = f"{_OIDC_REALM}/protocol/openid-connect/auth"
+    OIDC_OP_TOKEN_ENDPOINT = f"{_OIDC_REALM}/protocol/openid-connect/token"
+    OIDC_OP_USER_ENDPOINT = f"{_OIDC_REALM}/protocol/openid-connect/userinfo"
+    OIDC_OP_JWKS_ENDPOINT = f"{_OIDC_REALM}/protocol/openid-connect/certs"
+    OIDC_RP_SIGN_ALGO = "RS256"
+    OIDC_RP_SCOPES = "openid email profile"
+    OIDC_TIMEOUT = 10
+
 # --- Cache ---------------------------------------------------------------------
 # Holds the login-failure counters, so it must be shared by every web worker:
 # Redis when REDIS_URL is set, otherwise files under VAR_DIR (shared by the

@@ -49,3 +49,34 @@ def test_it_refuses_claims_without_a_username():
     backend = RefRunOIDCBackend()
     assert not backend.verify_claims({"email": "x@cern.ch", "cern_roles": ["shifter"]})
     assert not backend.filter_users_by_claims({"email": "x@cern.ch"}).exists()
+
+
+def test_it_offers_cern_sso_on_the_login_page_when_settings_name_a_client(tmp_path):
+    """Settings alone switch OIDC on: a fresh process with OIDC_RP_CLIENT_ID set."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    script = (
+        "import django; django.setup()\n"
+        "from django.test import Client\n"
+        "from django.urls import reverse\n"
+        "print(reverse('oidc_authentication_init'))\n"
+        "print('Log in with CERN SSO' in Client().get('/login/').content.decode())\n"
+    )
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "refrun.settings",
+        "OIDC_RP_CLIENT_ID": "refrun",
+        "OIDC_RP_CLIENT_SECRET": "not-a-real-secret",
+        "REFRUN_VAR_DIR": str(tmp_path),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'oidc.sqlite3'}",
+        "ALLOWED_HOSTS": "testserver",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["/oidc/authenticate/", "True"]
