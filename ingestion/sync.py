@@ -66,6 +66,10 @@ CERTHELPER_HARD_MIN_INTERVAL_S = 3600
 # Beat fires "daily" a few seconds early or late; don't refuse a daily run for that.
 CERTHELPER_SCHEDULE_SLACK_S = 600
 MAX_JOB_ERRORS = 500
+# Runs whose lumisections the prefetch thread may hold ready. Enough to keep it
+# fetching while the writer flushes a batch (3 left it blocked for about 2 s of
+# the 100,000-lumisection benchmark); bounded, as each run holds all its rows.
+PREFETCH_RUNS = 20
 
 
 def chunk_runs_setting() -> int:
@@ -456,7 +460,9 @@ def runs_chunk_sync(
 
         batch = _WriteBatch(chunk=chunk, token=token, outcome=outcome, on_run=on_run)
         try:
-            for run_row, lumisections in _prefetched(run_rows, lambda r: _lumisections_or_error(client, r)):
+            for run_row, lumisections in _prefetched(
+                run_rows, lambda r: _lumisections_or_error(client, r), depth=PREFETCH_RUNS
+            ):
                 number = run_row["run_number"]
                 if isinstance(lumisections, Exception):
                     errors.append(_row_error(run_number=number, reason=f"run {number} lumisections: {lumisections}"))
