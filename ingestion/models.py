@@ -134,7 +134,9 @@ class Lumisection(models.Model):
     lumisection list with one index range scan.
     """
 
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="lumisections")
+    # No index of its own: the unique (run, number) index starts with run and
+    # serves every lookup by run; a second index would only slow the inserts.
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="lumisections", db_index=False)
     number = models.PositiveIntegerField(help_text="Lumisection number, from 1")
     init_lumi = models.FloatField(null=True, blank=True, help_text=f"{INSTANT_LUMI_UNIT}")
     end_lumi = models.FloatField(null=True, blank=True, help_text=f"{INSTANT_LUMI_UNIT}")
