@@ -6,10 +6,9 @@ at every login, so revoking a role in the portal revokes it here.
 """
 
 from django.conf import settings
-from django.contrib.auth.models import Group
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
-from .roles import SHIFT_LEADERS, SHIFTERS
+from .roles import SHIFT_LEADERS, SHIFTERS, role_group
 
 
 def _role_groups() -> dict[str, set[str]]:
@@ -44,7 +43,7 @@ class RefRunOIDCBackend(OIDCAuthenticationBackend):
         user.is_staff = user.is_superuser or bool(roles & set(settings.OIDC_SHIFT_LEADER_ROLES))
         user.save()
         for group_name, granting_roles in _role_groups().items():
-            group = Group.objects.get(name=group_name)
+            group = role_group(group_name)
             if roles & granting_roles:
                 user.groups.add(group)
             else:

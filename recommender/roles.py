@@ -1,9 +1,32 @@
-"""Roles are Django groups, created by a migration so every deployment has them."""
+"""Roles are Django groups. A migration creates them in every deployment;
+`role_group` recreates one that has gone (an admin deleted it, or a test
+flushed the tables) with the same permissions."""
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group, Permission
 
 SHIFTERS = "shifters"
 SHIFT_LEADERS = "shift_leaders"
+# Shift leaders curate the reference list in the admin and read what feeds it.
+# (The migration 0002_roles holds a frozen copy of this list, as migrations must.)
+SHIFT_LEADER_PERMISSIONS = [
+    ("recommender", "add_curatedreference"),
+    ("recommender", "change_curatedreference"),
+    ("recommender", "delete_curatedreference"),
+    ("recommender", "view_curatedreference"),
+    ("recommender", "view_referencepair"),
+    ("recommender", "view_runreconstruction"),
+    ("ingestion", "view_run"),
+    ("ingestion", "view_fill"),
+    ("ingestion", "view_ingestionjob"),
+]
+
+
+def role_group(name: str) -> Group:
+    group, created = Group.objects.get_or_create(name=name)
+    if created and name == SHIFT_LEADERS:
+        for app_label, codename in SHIFT_LEADER_PERMISSIONS:
+            group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    return group
 
 
 def is_shifter(user: AbstractBaseUser | AnonymousUser) -> bool:

@@ -5,10 +5,10 @@ import datetime as dt
 
 import factory
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 
 from ingestion.models import Fill, Lumisection, Run, RunClass
 from recommender.models import CuratedReference, LabelSource, Reconstruction, ReferencePair, RunReconstruction
+from recommender.roles import role_group
 
 RUN3_START = dt.datetime(2024, 4, 1, tzinfo=dt.UTC)
 
@@ -25,7 +25,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     @factory.post_generation
     def groups(self, create, extracted, **kwargs):
         for name in extracted or []:
-            self.groups.add(Group.objects.get(name=name))
+            self.groups.add(role_group(name))
 
 
 class FillFactory(factory.django.DjangoModelFactory):

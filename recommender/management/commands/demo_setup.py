@@ -2,12 +2,11 @@
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from ingestion.models import Run
-from recommender.roles import SHIFT_LEADERS, SHIFTERS
+from recommender.roles import SHIFT_LEADERS, SHIFTERS, role_group
 from recommender.services import model_retrain, recommendations_refresh
 from recommender.simulation.writer import runs_hold_back
 
@@ -46,7 +45,7 @@ class Command(BaseCommand):
             user.is_superuser = superuser
             user.save()
             if group:
-                user.groups.add(Group.objects.get(name=group))
+                user.groups.add(role_group(group))
             self.stdout.write(f"{'created' if created else 'kept'} demo user {username}/{username}")
         if Run.objects.exists():
             self.stdout.write(f"the database has {Run.objects.count()} runs: nothing loaded")
