@@ -112,3 +112,12 @@ def test_it_shows_the_model_page_without_a_model(client, shifter_sam):
 def test_it_shows_shift_leaders_the_jobs(client, leader_lea):
     client.force_login(leader_lea)
     assert client.get(reverse("recommender:job_list")).status_code == 200
+
+
+def test_it_shows_a_run_without_a_fill(client, shifter_sam):
+    """Cosmics runs often have no LHC fill."""
+    RunFactory(run_number=380600, fill=None, run_class="cosmics", era="")
+    client.force_login(shifter_sam)
+    response = client.get(reverse("recommender:run_detail", args=[380600, "express"]))
+    assert response.status_code == 200
+    assert b"<dt>Era</dt><dd>\xe2\x80\x93</dd>" in response.content
