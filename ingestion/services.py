@@ -647,6 +647,20 @@ def ingestion_job_finish(*, job: IngestionJob, report: ImportReport) -> Ingestio
     return job
 
 
+def tables_analyze(*, models: Iterable[type]) -> None:
+    """Refresh PostgreSQL's planner statistics after a bulk load.
+
+    Autovacuum may be off or late (it is off on the CI machine): without this a
+    query just after an import of 100,000 rows can plan a sequential scan (seen:
+    49 ms instead of 1 ms on the runs page).
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for model in models:
+            cursor.execute(f'ANALYZE "{model._meta.db_table}"')
+
+
 # --- The OMS dump import ----------------------------------------------------------------
 
 _UPSERTS: dict[str, Callable[..., UpsertCounts]] = {
@@ -725,4 +739,5 @@ def oms_dump_import(
         logger.info("importing %s as %s", dump.path.name, dump.source)
         _import_dump(dump, file_report, batch_size=batch_size, progress=progress)
     ingestion_job_finish(job=job, report=report)
+    tables_analyze(models=[Fill, Run, Lumisection])
     return report

@@ -37,6 +37,7 @@ from ingestion.services import (
     ingestion_job_finish,
     ingestion_job_start,
     runs_ensure,
+    tables_analyze,
 )
 
 from .exceptions import InvalidFeedback
@@ -217,6 +218,7 @@ def certhelper_pairs_file_import(
         progress(len(parsed.errors))
     file_report.add("pair", reference_pairs_import(rows=parsed.rows, batch_size=batch_size, progress=progress))
     ingestion_job_finish(job=job, report=report)
+    tables_analyze(models=[Run, RunReconstruction, ReferencePair])
     return report
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from ingestion.models import Fill, Lumisection, Run, RunClassSource
+from ingestion.services import tables_analyze
 from recommender.models import CuratedReference, LabelSource, ReferencePair, RunReconstruction
 
 from .generator import SimulatedData
@@ -241,6 +242,7 @@ def simulation_write(*, data: SimulatedData, skip_existing: bool = False) -> Wri
             if (c.run_number, c.reconstruction) in reco_ids
         ]
         CuratedReference.objects.bulk_create(curated, batch_size=BATCH_SIZE, ignore_conflicts=skip_existing)
+    tables_analyze(models=[Fill, Run, Lumisection, RunReconstruction, ReferencePair, CuratedReference])
     return WriteSummary(
         fills=len(fills),
         runs=len(runs),
