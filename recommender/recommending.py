@@ -181,7 +181,7 @@ def recommendations_for(*, run_number: int, reconstruction: str, limit: int = 5)
         .values_list("dataset", flat=True)
         .first()
     )
-    target = Target(run_number, reconstruction, label_run_class(dataset or "", run.run_class))
+    target = Target(run_number, reconstruction, label_run_class(dataset or "", run.run_class), dataset or "")
     with _cache.lock:
         version, ranker = _cache.model()
         runs = _cache.run_table()

@@ -52,6 +52,18 @@ HISTORY_COLUMNS = [
     "target_group_size",
     "run_gap",
     "cand_is_later",
+    # what the other reconstruction types of the class did, and when the candidate first appeared
+    "k_first_gap",
+    "k_first_after_group",
+    "k_labels_since_first",
+    "g_first_gap",
+    "sib_switched_to",
+    "sib_switched_any",
+    "nu_rank",
+    # eras named by the dataset names (/Express/Cosmics23/DQM): known before any label
+    "ds_era_same",
+    "client_era_same",
+    "cur_era_same",
 ]
 OMS_COLUMNS = [
     "d_log_duration",
@@ -69,6 +81,13 @@ OMS_COLUMNS = [
     "cand_log_duration",
     "target_log_duration",
     "target_bunches",
+    # condition changes between the run and the group's current reference
+    "cur_b_same",
+    "cur_apv_same",
+    "cur_d_bunches",
+    "cur_d_log_duration",
+    "cand_vs_cur_d_log_duration",
+    "cand_vs_cur_d_bunches",
 ]
 CATEGORICAL_COLUMNS = ["reconstruction", "run_class"]
 FEATURE_COLUMNS = HISTORY_COLUMNS + OMS_COLUMNS + CATEGORICAL_COLUMNS
@@ -116,6 +135,16 @@ FEATURE_DESCRIPTIONS = {
     "target_group_size": "labels in the group so far",
     "run_gap": "run-number gap",
     "cand_is_later": "reference is later than the run",
+    "k_first_gap": "runs since its first use for this run class",
+    "k_first_after_group": "first chosen for this run class after this group's last label",
+    "k_labels_since_first": "labels of the run class since its first use",
+    "g_first_gap": "runs since its first use in this group",
+    "sib_switched_to": "another reconstruction type switched to it since this group's last label",
+    "sib_switched_any": "another reconstruction type switched reference since this group's last label",
+    "nu_rank": "rank among never-used candidates, newest first",
+    "ds_era_same": "certified in the run's era (dataset name)",
+    "client_era_same": "last used for a run of the run's era (dataset name)",
+    "cur_era_same": "the group's last label was of the run's era (dataset name)",
     "d_log_duration": "duration",
     "d_bunches": "colliding bunches",
     "d_log_init_lumi": "initial luminosity",
@@ -131,6 +160,12 @@ FEATURE_DESCRIPTIONS = {
     "cand_log_duration": "reference's duration",
     "target_log_duration": "run's duration",
     "target_bunches": "run's colliding bunches",
+    "cur_b_same": "B-field state of the run against the current reference",
+    "cur_apv_same": "APV mode of the run against the current reference",
+    "cur_d_bunches": "colliding bunches of the run against the current reference",
+    "cur_d_log_duration": "duration of the run against the current reference",
+    "cand_vs_cur_d_log_duration": "duration: closer than the current reference",
+    "cand_vs_cur_d_bunches": "colliding bunches: closer than the current reference",
     "reconstruction": "reconstruction type",
     "run_class": "run class",
 }
@@ -179,10 +214,25 @@ class _Uses:
     recent_count: Counter = field(default_factory=Counter)
     last_label_run: int | None = None
     last_ref: int | None = None
+    first_run: dict[int, int] = field(default_factory=dict)
+    first_idx: dict[int, int] = field(default_factory=dict)
+    # era (from the dataset name) of the newest label that used each reference
+    client_era: dict[int, str] = field(default_factory=dict)
+    last_era: str = ""
+    # run of the label at which the current reference took over
+    switch_run: int | None = None
     _order: list[int] | None = None
 
-    def add(self, run_number: int, reference: int) -> None:
+    def add(self, run_number: int, reference: int, era: str = "") -> None:
         self.n += 1
+        if reference not in self.first_run:
+            self.first_run[reference] = run_number
+            self.first_idx[reference] = self.n
+        if reference != self.last_ref:
+            self.switch_run = run_number
+        if era:
+            self.client_era[reference] = era
+        self.last_era = era
         self.last_run[reference] = run_number
         self.last_idx[reference] = self.n
         self.count[reference] += 1
@@ -204,11 +254,26 @@ class _Uses:
         return {r: i for i, r in enumerate(self.order())}
 
 
+def dataset_era(dataset: str) -> str:
+    """The era a dataset name carries: /Express/Cosmics23/DQM -> Cosmics23,
+    /StreamExpress/Run2018D-Express-v1/DQMIO -> Run2018D; "" when it says none."""
+    parts = str(dataset or "").split("/")
+    if len(parts) < 3 or not parts[2]:
+        return ""
+    return parts[2].split("-")[0]
+
+
 @dataclass(frozen=True)
 class Target:
     run_number: int
     reconstruction: str
     run_class: str
+    # The run reconstruction's dataset name (known before any label: it names the era).
+    dataset: str = ""
+
+    @property
+    def era(self) -> str:
+        return dataset_era(self.dataset)
 
     @property
     def group(self) -> tuple[str, str]:
@@ -231,6 +296,8 @@ class History:
         self.certified_pos: dict[str, dict[int, int]] = {}
         # run class of each certified run, as its labels' datasets say
         self.certified_class: dict[int, str] = {}
+        # era of each certified run, from its labels' dataset names
+        self.certified_era: dict[int, str] = {}
         self.max_run: int | None = None
         self.n_labels = 0
         self._rank_cache: dict = {}
@@ -244,17 +311,30 @@ class History:
         return history
 
     def add_many(self, labels: pd.DataFrame) -> None:
-        for run_number, reco, ref, run_class, positive in zip(
+        datasets = labels["dataset"].to_numpy() if "dataset" in labels.columns else [""] * len(labels)
+        for run_number, reco, ref, run_class, positive, dataset in zip(
             labels["run_number"].to_numpy(),
             labels["reconstruction"].to_numpy(),
             labels["reference_run_number"].to_numpy(),
             labels["run_class"].to_numpy(),
             labels["is_positive"].to_numpy(),
+            datasets,
             strict=True,
         ):
-            self.add(int(run_number), str(reco), str(run_class), int(ref), is_positive=bool(positive))
+            self.add(
+                int(run_number), str(reco), str(run_class), int(ref), is_positive=bool(positive), dataset=dataset or ""
+            )
 
-    def add(self, run_number: int, reconstruction: str, run_class: str, reference: int, *, is_positive=True) -> None:
+    def add(
+        self,
+        run_number: int,
+        reconstruction: str,
+        run_class: str,
+        reference: int,
+        *,
+        is_positive=True,
+        dataset: str = "",
+    ) -> None:
         if self.max_run is not None and run_number < self.max_run:
             raise ValueError(f"labels must come in run order: {run_number} after {self.max_run}")
         self.max_run = run_number
@@ -265,12 +345,15 @@ class History:
             positions[run_number] = len(positions)
             self.certified.setdefault(run_class, []).append(run_number)
             self.certified_class.setdefault(run_number, run_class)
+        era = dataset_era(dataset)
+        if era:
+            self.certified_era.setdefault(run_number, era)
         if not is_positive:
             return  # a rejected reference is not a use
         self.n_labels += 1
-        self.groups.setdefault((reconstruction, run_class), _Uses()).add(run_number, reference)
-        self.classes.setdefault(run_class, _Uses()).add(run_number, reference)
-        self.everyone.add(run_number, reference)
+        self.groups.setdefault((reconstruction, run_class), _Uses()).add(run_number, reference, era)
+        self.classes.setdefault(run_class, _Uses()).add(run_number, reference, era)
+        self.everyone.add(run_number, reference, era)
 
     # --- reads ---------------------------------------------------------------
     def group(self, target: Target) -> _Uses:
@@ -363,11 +446,85 @@ def pair_features(
         "run_gap": t - cand,
         "cand_is_later": (cand > t).astype(float),
     }
+    data.update(_other_groups_and_eras(history, target, candidates, g, k, cand, data["ever_used"]))
     data.update(_oms_differences(runs, t, candidates))
+    data.update(_changes_since_current(runs, t, g.last_ref, data))
     frame = pd.DataFrame(data)
     frame["reconstruction"] = target.reconstruction
     frame["run_class"] = target.run_class or "unknown"
     return frame[FEATURE_COLUMNS]
+
+
+def _other_groups_and_eras(
+    history: History, target: Target, candidates: list[int], g: _Uses, k: _Uses, cand: np.ndarray, ever_used
+) -> dict[str, np.ndarray]:
+    """A new reference usually appears first in another reconstruction type of the class
+    (express before prompt), and a new era (dataset name) usually brings one."""
+    n = len(candidates)
+    nan = np.nan
+    t = target.run_number
+    era = target.era
+
+    def era_same(mapping) -> np.ndarray:
+        if not era:
+            return np.full(n, nan)
+        return np.fromiter(
+            ((float(v == era) if (v := mapping.get(c, "")) else nan) for c in candidates), dtype=float, count=n
+        )
+
+    k_first = np.fromiter((k.first_run.get(c, nan) for c in candidates), dtype=float, count=n)
+    k_first_idx = np.fromiter((k.first_idx.get(c, nan) for c in candidates), dtype=float, count=n)
+    g_first = np.fromiter((g.first_run.get(c, nan) for c in candidates), dtype=float, count=n)
+    g_last_label = g.last_label_run if g.last_label_run is not None else nan
+    # sibling groups: other reconstruction types of the same class that switched after this group's last label
+    switched_to: Counter = Counter()
+    any_switch = 0.0
+    for (reco, cls), uses in history.groups.items():
+        if cls != target.run_class or reco == target.reconstruction or uses.switch_run is None:
+            continue
+        if g.last_label_run is None or uses.switch_run > g.last_label_run:
+            any_switch = 1.0
+            switched_to[uses.last_ref] += 1
+    # rank among the never-used candidates, newest first (a new reference is most often a recent run)
+    never = np.flatnonzero(ever_used == 0)
+    nu_rank = np.full(n, nan)
+    nu_rank[never[np.argsort(-cand[never], kind="stable")]] = np.arange(len(never))
+    return {
+        "k_first_gap": t - k_first,
+        "k_first_after_group": np.where(
+            np.isnan(k_first) | np.isnan(g_last_label), nan, (k_first > g_last_label).astype(float)
+        ),
+        "k_labels_since_first": k.n - k_first_idx,
+        "g_first_gap": t - g_first,
+        "sib_switched_to": np.fromiter((switched_to.get(c, 0) for c in candidates), dtype=float, count=n),
+        "sib_switched_any": np.full(n, any_switch),
+        "nu_rank": nu_rank,
+        "ds_era_same": era_same(history.certified_era),
+        "client_era_same": era_same(k.client_era),
+        "cur_era_same": np.full(n, float(era == g.last_era) if era and g.last_era else nan),
+    }
+
+
+def _changes_since_current(runs: RunTable, target_run: int, current: int | None, data: dict) -> dict[str, np.ndarray]:
+    """Did conditions change between the group's current reference and the run? (B field, APV
+    mode, bunches, duration), and is the candidate closer to the run than the current reference?"""
+    n = len(data["run_gap"])
+    cols = runs.columns
+    ti = runs.index.get(int(target_run), runs._nan_row)
+    ri = runs.index.get(int(current), runs._nan_row) if current is not None else runs._nan_row
+    tb, rb = float(cols["b_field"][ti]), float(cols["b_field"][ri])
+    ta, ra = cols["apv_mode"][ti], cols["apv_mode"][ri]
+    d_duration = abs(float(cols["log_duration"][ti]) - float(cols["log_duration"][ri]))
+    d_bunches = abs(float(cols["bunches_colliding"][ti]) - float(cols["bunches_colliding"][ri]))
+    b_same = np.nan if np.isnan(tb) or np.isnan(rb) else float((tb > B_FIELD_ON_T) == (rb > B_FIELD_ON_T))
+    return {
+        "cur_b_same": np.full(n, b_same),
+        "cur_apv_same": np.full(n, float(ta == ra) if ta and ra else np.nan),
+        "cur_d_bunches": np.full(n, d_bunches),
+        "cur_d_log_duration": np.full(n, d_duration),
+        "cand_vs_cur_d_log_duration": data["d_log_duration"] - d_duration,
+        "cand_vs_cur_d_bunches": data["d_bunches"] - d_bunches,
+    }
 
 
 def _oms_differences(runs: RunTable, target_run: int, candidates: list[int]) -> dict[str, np.ndarray]:

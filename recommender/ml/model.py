@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
+from threadpoolctl import ThreadpoolController
 
 from .candidates import HARD_RULES, candidate_pool
 from .features import FEATURE_COLUMNS, HISTORY_COLUMNS, OMS_COLUMNS, History, RunTable, Target, pair_features
@@ -16,9 +17,23 @@ from .pipeline import RANDOM_STATE, build_pipeline
 # Never-used candidates far down the certified list are easy negatives; keep a sample
 # of them (reweighted) so a fit over ~10,000 labels stays within seconds.
 EASY_NEGATIVE_KEEP = 0.1
-# One of the five slots goes to the best never-used candidate (evaluation.md: it lifts
-# the "new" slice without hurting the rest).
-RESERVED_NEW_SLOT = 4
+# The five recommendations shown; two of them go to the most recently certified never-used
+# runs (tuned on the inner validation split, EVALUATION.md: one slot lifted the "new" slice
+# without hurting the rest, a second lifted it further, a third cost switches).
+TOP = 5
+RESERVED_NEW_SLOTS = 2
+
+
+# Below this many rows, predict in one thread (serving); the evaluation's one big batch uses all cores.
+PARALLEL_PREDICT_ROWS = 20_000
+_thread_controller: ThreadpoolController | None = None
+
+
+def _single_thread():
+    global _thread_controller
+    if _thread_controller is None:
+        _thread_controller = ThreadpoolController()
+    return _thread_controller.limit(limits=1, user_api="openmp")
 
 
 @dataclass(frozen=True)
@@ -38,7 +53,12 @@ def walk(labels: pd.DataFrame, history: History | None = None) -> Iterator[tuple
         return
     for _, batch in labels.groupby("run_number", sort=True):
         rows = [
-            LabelRow(Target(int(r.run_number), str(r.reconstruction), str(r.run_class)), int(r.reference_run_number))
+            LabelRow(
+                Target(
+                    int(r.run_number), str(r.reconstruction), str(r.run_class), str(getattr(r, "dataset", "") or "")
+                ),
+                int(r.reference_run_number),
+            )
             for r in batch.itertuples(index=False)
             if r.is_positive
         ]
@@ -81,15 +101,20 @@ class Ranker:
     pipeline: Pipeline
     numeric: list[str]
     categorical: list[str]
-    reserved_new_slot: int | None = RESERVED_NEW_SLOT
-    new_slot_by: str = "recency"
+    reserved_new_slots: int = RESERVED_NEW_SLOTS
     hard_rules: frozenset[str] = HARD_RULES
     meta: dict = field(default_factory=dict)
 
     def scores(self, features: pd.DataFrame) -> np.ndarray:
         if features.empty:
             return np.zeros(0)
-        return self.pipeline.predict_proba(features[self.numeric + self.categorical])[:, 1]
+        x = features[self.numeric + self.categorical]
+        if len(x) >= PARALLEL_PREDICT_ROWS:
+            return self.pipeline.predict_proba(x)[:, 1]
+        # One recommendation scores a few hundred rows: OpenMP threads cost more than they
+        # save there, and on a busy machine their spin-waits cost ten times the predict.
+        with _single_thread():
+            return self.pipeline.predict_proba(x)[:, 1]
 
     def order(
         self, candidates: list[int], features: pd.DataFrame, *, scores: np.ndarray | None = None
@@ -100,26 +125,21 @@ class Ranker:
         order = np.lexsort((-np.asarray(candidates, dtype=float), -scores))
         ranked = [candidates[i] for i in order]
         ranked_scores = scores[order]
-        slot = self.reserved_new_slot
-        if slot is None or len(ranked) <= slot:
+        slots = getattr(self, "reserved_new_slots", 1)
+        if not slots or len(ranked) <= TOP:
             return ranked, ranked_scores
         never = features["ever_used"].to_numpy()[order] == 0
         if not never.any():
             return ranked, ranked_scores
-        top = slot + 1
-        positions = [i for i in range(top) if never[i]] or [slot]
-        if self.new_slot_by == "recency":
-            # The never-used slots go to the most recently certified never-used runs: a
-            # new reference is most often a run certified just before (EVALUATION.md).
-            run_gap = features["run_gap"].to_numpy()[order]
-            picks = [int(i) for i in np.argsort(np.where(never, run_gap, np.inf), kind="stable")[: len(positions)]]
-        else:
-            picks = [int(i) for i in np.flatnonzero(never)[: len(positions)]]
-        chosen = dict(zip(positions, picks, strict=False))
-        rest = [i for i in range(len(ranked)) if i not in set(picks)]
-        new_order: list[int] = []
-        for pos in range(len(ranked)):
-            new_order.append(chosen[pos] if pos in chosen else rest.pop(0))
+        # The `slots` most recently certified never-used runs join the top five: a new
+        # reference is most often a run certified just before (EVALUATION.md). They take
+        # the places of the lowest-scored of the five; the five keep the model's order.
+        run_gap = features["run_gap"].to_numpy()[order]
+        picks = [int(i) for i in np.argsort(np.where(never, run_gap, np.inf), kind="stable")[:slots] if never[i]]
+        picked = set(picks)
+        rest = [i for i in range(len(ranked)) if i not in picked]
+        top = sorted(rest[: TOP - len(picks)] + picks)
+        new_order = top + rest[TOP - len(picks) :]
         ranked = [ranked[i] for i in new_order]
         ranked_scores = ranked_scores[new_order]
         return ranked, ranked_scores

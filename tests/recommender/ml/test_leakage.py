@@ -35,7 +35,7 @@ def _features(label_rows, target):
 
 
 def test_it_ignores_labels_at_or_after_the_target_run():
-    target = Target(205, "express", "collisions_pp")
+    target = Target(205, "express", "collisions_pp", PP)
     pool_before, features_before = _features(EARLIER, target)
     pool_after, features_after = _features(EARLIER + AT_AND_AFTER, target)
     assert pool_before == pool_after
