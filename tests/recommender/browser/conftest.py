@@ -3,6 +3,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 from tests.conftest import IN_CI, REPO_ROOT
 
@@ -34,14 +35,18 @@ def chromium_path() -> str:
 def browser(chromium_path):
     from playwright.sync_api import sync_playwright
 
-    # Playwright runs an event loop in this thread; the test's own ORM calls
-    # happen before and after the browser steps, never during.
+    # Playwright runs an event loop in this thread, so Django takes the test's
+    # ORM calls for async code; they are sequential with the browser steps.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
         try:
             yield instance
         finally:
+            # Connections opened while Playwright's loop ran belong to its context,
+            # not the one pytest-django closes: close them here, or PostgreSQL
+            # refuses to drop the test database at the end of the session.
+            connections.close_all()
             instance.close()
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
