@@ -134,9 +134,7 @@ class Lumisection(models.Model):
     lumisection list with one index range scan.
     """
 
-    # No index of its own: the unique (run, number) index starts with run and
-    # serves every lookup by run; a second index would only slow the inserts.
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="lumisections", db_index=False)
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="lumisections")
     number = models.PositiveIntegerField(help_text="Lumisection number, from 1")
     init_lumi = models.FloatField(null=True, blank=True, help_text=f"{INSTANT_LUMI_UNIT}")
     end_lumi = models.FloatField(null=True, blank=True, help_text=f"{INSTANT_LUMI_UNIT}")
