@@ -701,6 +701,8 @@ def _import_dump(dump: DumpSource, report: FileReport, *, batch_size: int, progr
         report.failure = exc.reason
     flush()  # the valid rows read before any damage are imported
     if touched_runs:
+        # The aggregate below joins the lumisections just loaded: give the planner their statistics first.
+        tables_analyze(models=[Lumisection, Run])
         report.add("run pileup_mean", runs_pileup_mean_refresh(run_numbers=touched_runs))
 
 
