@@ -7,7 +7,9 @@ query each), so one recommendation is a pool, a feature table and one predict.
 
 from __future__ import annotations
 
+import bisect
 import math
+import pickle
 import threading
 from dataclasses import dataclass, field
 
@@ -65,6 +67,7 @@ class _ServingCache:
         self.labels_key = None
         self.labels: pd.DataFrame | None = None
         self.history: History | None = None
+        self.checkpoints: list[tuple[int, bytes]] | None = None
 
     def model(self) -> tuple[ModelVersion | None, Ranker | None]:
         from .training import artifact_load
@@ -91,7 +94,53 @@ class _ServingCache:
             self.labels = labels_frame()
             self.history = History.from_labels(self.labels)
             self.labels_key = key
+            self.checkpoints = None
         return self.labels, self.history
+
+    def history_before(self, target_run: int) -> History:
+        """The history of the labels of runs before `target_run`, for a run that
+        already has later labels (a shifter opening an older run).
+
+        Replaying every label per request cost ~100 ms; instead the nearest
+        checkpoint (a pickled History every CHECKPOINT_LABELS labels, built on
+        first need) is copied and only the labels after it are replayed.
+        """
+        labels, _ = self.label_history()
+        if self.checkpoints is None:
+            self.checkpoints = _checkpoints(labels)
+        boundaries = [boundary for boundary, _ in self.checkpoints]
+        index = bisect.bisect_right(boundaries, target_run) - 1
+        if index < 0:
+            return History.from_labels(labels, before_run=target_run)
+        boundary, state = self.checkpoints[index]
+        history = pickle.loads(state)
+        runs = labels["run_number"].to_numpy()
+        start, stop = np.searchsorted(runs, [boundary, target_run], side="left")
+        history.add_many(labels.iloc[start:stop])
+        return history
+
+
+# Labels between two history checkpoints: the most a request for an older run replays.
+CHECKPOINT_LABELS = 500
+
+
+def _checkpoints(labels: pd.DataFrame) -> list[tuple[int, bytes]]:
+    """(run number R, pickled History of the labels of runs before R), R rising.
+
+    Each R is a run boundary, so a checkpoint never holds half of a run's labels.
+    """
+    runs = labels["run_number"].to_numpy()
+    checkpoints: list[tuple[int, bytes]] = []
+    history = History()
+    start = 0
+    for position in range(CHECKPOINT_LABELS, len(runs), CHECKPOINT_LABELS):
+        stop = int(np.searchsorted(runs, runs[position], side="left"))
+        if stop <= start:
+            continue  # one run holds more than CHECKPOINT_LABELS labels
+        history.add_many(labels.iloc[start:stop])
+        checkpoints.append((int(runs[position]), pickle.dumps(history, protocol=pickle.HIGHEST_PROTOCOL)))
+        start = stop
+    return checkpoints
 
 
 _cache = _ServingCache()
@@ -103,10 +152,10 @@ def serving_cache_clear() -> None:
 
 
 def _history_for(target_run: int) -> History:
-    labels, full = _cache.label_history()
+    _, full = _cache.label_history()
     if full.max_run is None or full.max_run < target_run:
         return full  # the usual case: a new run, later than every label
-    return History.from_labels(labels, before_run=target_run)
+    return _cache.history_before(target_run)
 
 
 def _curated_for(run_class: str) -> frozenset[int]:

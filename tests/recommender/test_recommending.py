@@ -57,3 +57,28 @@ def test_it_falls_back_to_persistence_without_a_model(db):
 def test_it_says_when_the_run_is_unknown(db):
     with pytest.raises(UnknownRunReconstruction):
         recommendations_for(run_number=1, reconstruction="express")
+
+
+def test_it_rebuilds_an_older_runs_history_from_checkpoints_exactly(monkeypatch):
+    """A run page of an older run starts from the nearest checkpoint; the result
+    must be the history a full replay of the earlier labels gives."""
+    import pickle
+
+    from recommender import recommending
+    from recommender.ml.dataset import labels_frame
+    from recommender.ml.features import History
+
+    numbers = make_runs(40)
+    make_labels(pair_rows(numbers))
+    monkeypatch.setattr(recommending, "CHECKPOINT_LABELS", 7)
+    recommending.serving_cache_clear()
+    labels = labels_frame()
+
+    def state(history):
+        history._rank_cache.clear()
+        return pickle.dumps(history)
+
+    for target in numbers[::3]:
+        expected = History.from_labels(labels, before_run=target)
+        assert state(recommending._history_for(target)) == state(expected), target
+    assert len(recommending._cache.checkpoints) > 3
