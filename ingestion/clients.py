@@ -35,6 +35,7 @@ from typing import Any
 import requests
 from django.conf import settings
 
+from .models import LUMISECTION_FLAGS, LUMISECTION_VALUES
 from .parsers.common import RowInvalid, to_required_int
 
 logger = logging.getLogger(__name__)
@@ -89,27 +90,7 @@ FILL_FIELDS = (
     "first_run_number",
     "last_run_number",
 )
-LUMISECTION_FIELDS = (
-    "run_number",
-    "lumisection_number",
-    "init_lumi",
-    "end_lumi",
-    "delivered_lumi",
-    "recorded_lumi",
-    "pileup",
-    "physics_flag",
-    "cms_active",
-    "beam1_present",
-    "beam2_present",
-    "beam1_stable",
-    "beam2_stable",
-    "bpix_ready",
-    "fpix_ready",
-    "tibtid_ready",
-    "tob_ready",
-    "tecp_ready",
-    "tecm_ready",
-)
+LUMISECTION_FIELDS = ("run_number", "lumisection_number", *LUMISECTION_VALUES, *LUMISECTION_FLAGS)
 
 RUNS_PAGE_SIZE = 1000
 FILLS_PAGE_SIZE = 1000

@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from .models import INSTANT_LUMI_UNIT, INTEGRATED_LUMI_UNIT
+from .models import INSTANT_LUMI_UNIT, INTEGRATED_LUMI_UNIT, LUMISECTION_FLAGS
 
 logger = logging.getLogger(__name__)
 
@@ -255,29 +255,13 @@ def _normalise_run(run: dict[str, Any]) -> None:
         run["duration"] = int(run["duration"])
 
 
-LS_FLAGS = (
-    "physics_flag",
-    "cms_active",
-    "beam1_present",
-    "beam2_present",
-    "beam1_stable",
-    "beam2_stable",
-    "bpix_ready",
-    "fpix_ready",
-    "tibtid_ready",
-    "tob_ready",
-    "tecp_ready",
-    "tecm_ready",
-)
-
-
 def _lumisections_from_dump(frame: Any) -> dict[int, list[dict[str, Any]]]:
     """Per-LS delivered/recorded luminosity in the dump is already what OMS sends:
     cumulative since LS 1, in pb^-1 (oms_api.md §2.6)."""
     frame = frame.sort_values(["run_number", "lumisection_number"])
     by_run: dict[int, list[dict[str, Any]]] = {}
     for record in _records(frame):
-        for flag in LS_FLAGS:
+        for flag in LUMISECTION_FLAGS:
             if record.get(flag) is not None:
                 record[flag] = bool(record[flag])
         record["run_number"] = int(record["run_number"])

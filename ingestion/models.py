@@ -15,6 +15,23 @@ INTEGRATED_LUMI_UNIT = "pb^{-1}"
 # A lumisection is 2^18 LHC orbits.
 LUMISECTION_SECONDS = 23.31
 
+# The per-lumisection quantities and flags RefRun mirrors, under their OMS names.
+LUMISECTION_VALUES = ("init_lumi", "end_lumi", "delivered_lumi", "recorded_lumi", "pileup")
+LUMISECTION_FLAGS = (
+    "physics_flag",
+    "cms_active",
+    "beam1_present",
+    "beam2_present",
+    "beam1_stable",
+    "beam2_stable",
+    "bpix_ready",
+    "fpix_ready",
+    "tibtid_ready",
+    "tob_ready",
+    "tecp_ready",
+    "tecm_ready",
+)
+
 
 class TimeStampedModel(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
@@ -49,13 +66,19 @@ class Fill(TimeStampedModel):
     end_time = models.DateTimeField(null=True, blank=True)
     start_stable_beam = models.DateTimeField(null=True, blank=True)
     end_stable_beam = models.DateTimeField(null=True, blank=True)
-    duration = models.IntegerField(null=True, blank=True, help_text="Stable-beam duration, s (as OMS defines it for fills)")
+    duration = models.IntegerField(
+        null=True, blank=True, help_text="Stable-beam duration, s (as OMS defines it for fills)"
+    )
     bunches_colliding = models.IntegerField(null=True, blank=True, help_text="Colliding bunch pairs")
     bunches_target = models.IntegerField(null=True, blank=True)
     injection_scheme = models.CharField(max_length=120, blank=True)
-    init_lumi = models.FloatField(null=True, blank=True, help_text=f"Initial instantaneous luminosity, {INSTANT_LUMI_UNIT}")
+    init_lumi = models.FloatField(
+        null=True, blank=True, help_text=f"Initial instantaneous luminosity, {INSTANT_LUMI_UNIT}"
+    )
     init_lumi_source_unit = models.CharField(max_length=40, blank=True, help_text="Unit OMS reported")
-    peak_lumi = models.FloatField(null=True, blank=True, help_text=f"Peak instantaneous luminosity, {INSTANT_LUMI_UNIT}")
+    peak_lumi = models.FloatField(
+        null=True, blank=True, help_text=f"Peak instantaneous luminosity, {INSTANT_LUMI_UNIT}"
+    )
     peak_lumi_source_unit = models.CharField(max_length=40, blank=True, help_text="Unit OMS reported")
     peak_pileup = models.FloatField(null=True, blank=True, help_text="Peak mean inelastic interactions per crossing")
     delivered_lumi = models.FloatField(null=True, blank=True, help_text=f"Delivered luminosity, {INTEGRATED_LUMI_UNIT}")
@@ -83,9 +106,15 @@ class Run(TimeStampedModel):
     start_time = models.DateTimeField(null=True, blank=True, help_text="UTC")
     end_time = models.DateTimeField(null=True, blank=True, help_text="UTC; empty while the run is open")
     duration = models.IntegerField(null=True, blank=True, help_text="Run duration, s")
-    init_lumi = models.FloatField(null=True, blank=True, help_text=f"Instantaneous luminosity at run start, {INSTANT_LUMI_UNIT}")
-    end_lumi = models.FloatField(null=True, blank=True, help_text=f"Instantaneous luminosity at run end, {INSTANT_LUMI_UNIT}")
-    instant_lumi_source_unit = models.CharField(max_length=40, blank=True, help_text="Unit OMS reported for init/end lumi")
+    init_lumi = models.FloatField(
+        null=True, blank=True, help_text=f"Instantaneous luminosity at run start, {INSTANT_LUMI_UNIT}"
+    )
+    end_lumi = models.FloatField(
+        null=True, blank=True, help_text=f"Instantaneous luminosity at run end, {INSTANT_LUMI_UNIT}"
+    )
+    instant_lumi_source_unit = models.CharField(
+        max_length=40, blank=True, help_text="Unit OMS reported for init/end lumi"
+    )
     delivered_lumi = models.FloatField(null=True, blank=True, help_text=f"Delivered luminosity, {INTEGRATED_LUMI_UNIT}")
     recorded_lumi = models.FloatField(null=True, blank=True, help_text=f"Recorded luminosity, {INTEGRATED_LUMI_UNIT}")
     integrated_lumi_source_unit = models.CharField(max_length=40, blank=True, help_text="Unit OMS reported")
@@ -102,7 +131,9 @@ class Run(TimeStampedModel):
     l1_rate = models.FloatField(null=True, blank=True, help_text="Hz")
     hlt_physics_rate = models.FloatField(null=True, blank=True, help_text="Hz")
     hlt_physics_counter = models.BigIntegerField(null=True, blank=True, help_text="Events")
-    apv_mode = models.CharField(max_length=4, choices=ApvMode.choices, blank=True, help_text="Strip APV readout mode (cosmics)")
+    apv_mode = models.CharField(
+        max_length=4, choices=ApvMode.choices, blank=True, help_text="Strip APV readout mode (cosmics)"
+    )
     pv_mean = models.FloatField(null=True, blank=True, help_text="Mean reconstructed primary vertices per event (DQM)")
     pileup_mean = models.FloatField(null=True, blank=True, help_text="Mean pileup over the run's lumisections")
     run_class = models.CharField(max_length=20, choices=RunClass.choices, blank=True)
@@ -138,7 +169,9 @@ class Lumisection(models.Model):
     number = models.PositiveIntegerField(help_text="Lumisection number, from 1")
     init_lumi = models.FloatField(null=True, blank=True, help_text=f"{INSTANT_LUMI_UNIT}")
     end_lumi = models.FloatField(null=True, blank=True, help_text=f"{INSTANT_LUMI_UNIT}")
-    delivered_lumi = models.FloatField(null=True, blank=True, help_text=f"Cumulative since LS 1, {INTEGRATED_LUMI_UNIT}")
+    delivered_lumi = models.FloatField(
+        null=True, blank=True, help_text=f"Cumulative since LS 1, {INTEGRATED_LUMI_UNIT}"
+    )
     recorded_lumi = models.FloatField(null=True, blank=True, help_text=f"Cumulative since LS 1, {INTEGRATED_LUMI_UNIT}")
     pileup = models.FloatField(null=True, blank=True, help_text="Mean pileup in the lumisection")
     physics_flag = models.BooleanField(null=True)

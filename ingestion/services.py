@@ -44,7 +44,17 @@ from django.db import connection, transaction
 from django.db.models import Avg, Q
 from django.utils import timezone
 
-from .models import Fill, IngestionJob, JobKind, JobStatus, Lumisection, Run, RunClassSource
+from .models import (
+    LUMISECTION_FLAGS,
+    LUMISECTION_VALUES,
+    Fill,
+    IngestionJob,
+    JobKind,
+    JobStatus,
+    Lumisection,
+    Run,
+    RunClassSource,
+)
 from .parsers import (
     FILL,
     LUMISECTION,
@@ -163,25 +173,7 @@ _FILL_TEXT = {
     "era",
 }
 
-LUMISECTION_FIELDS = [
-    "init_lumi",
-    "end_lumi",
-    "delivered_lumi",
-    "recorded_lumi",
-    "pileup",
-    "physics_flag",
-    "cms_active",
-    "beam1_present",
-    "beam2_present",
-    "beam1_stable",
-    "beam2_stable",
-    "bpix_ready",
-    "fpix_ready",
-    "tibtid_ready",
-    "tob_ready",
-    "tecp_ready",
-    "tecm_ready",
-]
+LUMISECTION_FIELDS = [*LUMISECTION_VALUES, *LUMISECTION_FLAGS]
 
 
 @dataclass

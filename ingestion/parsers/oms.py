@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..models import LUMISECTION_FLAGS
 from ..units import (
     INFERRED_SUFFIX,
     UnknownUnit,
@@ -244,22 +245,6 @@ def run_data(attrs: dict[str, Any], units: dict[str, str]) -> dict[str, Any]:
             attrs.get("hlt_physics_counter"), "hlt_physics_counter", minimum=0, maximum=DB_BIGINT_MAX
         ),
     }
-
-
-LUMISECTION_FLAGS = (
-    "physics_flag",
-    "cms_active",
-    "beam1_present",
-    "beam2_present",
-    "beam1_stable",
-    "beam2_stable",
-    "bpix_ready",
-    "fpix_ready",
-    "tibtid_ready",
-    "tob_ready",
-    "tecp_ready",
-    "tecm_ready",
-)
 
 
 def lumisection_data(attrs: dict[str, Any], units: dict[str, str]) -> dict[str, Any]:
