@@ -255,8 +255,38 @@ def runs_ensure(*, run_numbers: Iterable[int]) -> dict[int, int]:
 # --- Fills -----------------------------------------------------------------------
 
 
-def _fill_snapshot(fill: Fill) -> tuple:
-    return tuple(getattr(fill, name) for name in FILL_FIELDS)
+def _upsert_by_number(
+    *, model, key: str, rows: Sequence[dict[str, Any]], fields: Sequence[str], apply: Callable[[Any, dict], None]
+) -> UpsertCounts:
+    """The fill and run upserts' shared loop: one query for the rows that exist,
+    each input row applied in memory, created / updated / unchanged counted by
+    comparing `fields` before and after, then one bulk insert and one bulk update."""
+    counts = UpsertCounts()
+    existing = {getattr(o, key): o for o in model.objects.filter(**{f"{key}__in": {row[key] for row in rows}})}
+    new: dict[int, Any] = {}
+    changed: dict[int, Any] = {}
+    changed_fields: set[str] = set()
+    for row in rows:
+        number = row[key]
+        obj = existing.get(number) or new.get(number)
+        if obj is None:
+            obj = new[number] = model(**{key: number})
+            apply(obj, row)
+            counts.created += 1
+            continue
+        before = tuple(getattr(obj, name) for name in fields)
+        apply(obj, row)
+        diff = _changed_fields(fields, before, tuple(getattr(obj, name) for name in fields))
+        if not diff:
+            counts.unchanged += 1
+        else:
+            counts.updated += 1
+            if number in existing:
+                changed[number] = obj
+                changed_fields |= diff
+    model.objects.bulk_create(new.values())
+    _bulk_update(model, changed.values(), changed_fields)
+    return counts
 
 
 def _fill_apply(fill: Fill, data: dict[str, Any], *, primary: bool) -> None:
@@ -283,39 +313,16 @@ def fills_upsert(*, rows: Sequence[dict[str, Any]], source: str) -> UpsertCounts
         primary = False
     else:
         raise ValueError(f"unknown fill source {source!r}")
-    counts = UpsertCounts()
-    existing = {f.fill_number: f for f in Fill.objects.filter(fill_number__in={r["fill_number"] for r in rows})}
-    new: dict[int, Fill] = {}
-    changed: dict[int, Fill] = {}
-    changed_fields: set[str] = set()
-    for row in rows:
-        number = row["fill_number"]
-        fill = existing.get(number) or new.get(number)
-        if fill is None:
-            fill = new[number] = Fill(fill_number=number)
-            _fill_apply(fill, row, primary=primary)
-            counts.created += 1
-            continue
-        before = _fill_snapshot(fill)
-        _fill_apply(fill, row, primary=primary)
-        diff = _changed_fields(FILL_FIELDS, before, _fill_snapshot(fill))
-        if not diff:
-            counts.unchanged += 1
-        else:
-            counts.updated += 1
-            if number in existing:
-                changed[number] = fill
-                changed_fields |= diff
-    Fill.objects.bulk_create(new.values())
-    _bulk_update(Fill, changed.values(), changed_fields)
-    return counts
+    return _upsert_by_number(
+        model=Fill,
+        key="fill_number",
+        rows=rows,
+        fields=FILL_FIELDS,
+        apply=lambda f, r: _fill_apply(f, r, primary=primary),
+    )
 
 
 # --- Runs ------------------------------------------------------------------------
-
-
-def _run_snapshot(run: Run) -> tuple:
-    return tuple(getattr(run, name) for name in _RUN_WRITE_FIELDS)
 
 
 def _run_apply(run: Run, data: dict[str, Any], *, source: str, fill_ids: dict[int, int]) -> None:
@@ -359,33 +366,14 @@ def runs_upsert(*, rows: Sequence[dict[str, Any]], source: str) -> UpsertCounts:
     """
     if source not in _RUN_RANK:
         raise ValueError(f"unknown run source {source!r}; add it to RUN_SOURCE_PRIORITY")
-    counts = UpsertCounts()
     fill_ids = fills_ensure(fill_numbers={r["fill_number"] for r in rows if r.get("fill_number") is not None})
-    existing = {r.run_number: r for r in Run.objects.filter(run_number__in={row["run_number"] for row in rows})}
-    new: dict[int, Run] = {}
-    changed: dict[int, Run] = {}
-    changed_fields: set[str] = set()
-    for row in rows:
-        number = row["run_number"]
-        run = existing.get(number) or new.get(number)
-        if run is None:
-            run = new[number] = Run(run_number=number)
-            _run_apply(run, row, source=source, fill_ids=fill_ids)
-            counts.created += 1
-            continue
-        before = _run_snapshot(run)
-        _run_apply(run, row, source=source, fill_ids=fill_ids)
-        diff = _changed_fields(_RUN_WRITE_FIELDS, before, _run_snapshot(run))
-        if not diff:
-            counts.unchanged += 1
-        else:
-            counts.updated += 1
-            if number in existing:
-                changed[number] = run
-                changed_fields |= diff
-    Run.objects.bulk_create(new.values())
-    _bulk_update(Run, changed.values(), changed_fields)
-    return counts
+    return _upsert_by_number(
+        model=Run,
+        key="run_number",
+        rows=rows,
+        fields=_RUN_WRITE_FIELDS,
+        apply=lambda run, row: _run_apply(run, row, source=source, fill_ids=fill_ids),
+    )
 
 
 def runs_pileup_mean_refresh(*, run_numbers: Iterable[int], source: str = "oms_lumisections") -> UpsertCounts:
