@@ -91,10 +91,20 @@ class _ServingCache:
     def label_history(self) -> tuple[pd.DataFrame, History]:
         key = tuple(ReferencePair.objects.aggregate(n=Count("id"), t=Max("updated_at")).values())
         if key != self.labels_key or self.labels is None:
-            self.labels = labels_frame()
-            self.history = History.from_labels(self.labels)
+            labels = labels_frame()
+            appended = _appended_labels(self.labels, self.history, labels)
+            if appended is None:
+                self.history = History.from_labels(labels)
+                self.checkpoints = None
+            else:
+                # The usual change, a decision on the newest run, only adds labels
+                # after every cached one: extend a copy of the history (callers may
+                # still hold the old one) and keep the checkpoints, which it cannot affect.
+                history = pickle.loads(pickle.dumps(self.history, protocol=pickle.HIGHEST_PROTOCOL))
+                history.add_many(appended)
+                self.history = history
+            self.labels = labels
             self.labels_key = key
-            self.checkpoints = None
         return self.labels, self.history
 
     def history_before(self, target_run: int) -> History:
@@ -118,6 +128,20 @@ class _ServingCache:
         start, stop = np.searchsorted(runs, [boundary, target_run], side="left")
         history.add_many(labels.iloc[start:stop])
         return history
+
+
+def _appended_labels(old: pd.DataFrame | None, history: History | None, new: pd.DataFrame) -> pd.DataFrame | None:
+    """The labels `new` adds after all of `old`, or None if it changed or removed any
+    (then the history must be rebuilt): `new` must start with `old` unchanged and
+    continue with labels of runs not before the newest one `history` holds."""
+    if old is None or history is None or len(new) < len(old):
+        return None
+    if not new.iloc[: len(old)].reset_index(drop=True).equals(old.reset_index(drop=True)):
+        return None
+    added = new.iloc[len(old) :]
+    if len(added) and history.max_run is not None and int(added["run_number"].iloc[0]) < history.max_run:
+        return None
+    return added
 
 
 # Labels between two history checkpoints: the most a request for an older run replays.

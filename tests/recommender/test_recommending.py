@@ -82,3 +82,41 @@ def test_it_rebuilds_an_older_runs_history_from_checkpoints_exactly(monkeypatch)
         expected = History.from_labels(labels, before_run=target)
         assert state(recommending._history_for(target)) == state(expected), target
     assert len(recommending._cache.checkpoints) > 3
+
+
+def test_it_extends_the_cached_history_when_labels_are_only_added_after_it(monkeypatch):
+    import pickle
+
+    from recommender import recommending
+    from recommender.ml.dataset import labels_frame
+    from recommender.ml.features import History
+    from recommender.models import ReferencePair
+    from tests.factories import ReferencePairFactory
+
+    numbers = make_runs(30)
+    make_labels(pair_rows(numbers))
+    monkeypatch.setattr(recommending, "CHECKPOINT_LABELS", 7)
+    cache = recommending._cache
+    cache.label_history()
+    cache.history_before(numbers[10])
+    checkpoints = cache.checkpoints
+
+    def state(history):
+        history._rank_cache.clear()
+        return pickle.dumps(history)
+
+    # A decision on a run after every label: appended, checkpoints kept.
+    newest = RunFactory(run_number=numbers[-1] + 1, run_class="collisions_pp")
+    ReferencePairFactory(
+        run_reconstruction=RunReconstructionFactory(run=newest, reconstruction="express", dataset=DATASETS["express"]),
+        reference=RunReconstructionFactory(run__run_number=numbers[0], reconstruction="express"),
+    )
+    _, history = cache.label_history()
+    assert cache.checkpoints is checkpoints
+    assert state(history) == state(History.from_labels(labels_frame()))
+
+    # A label removed (a shifter's replaced decision): rebuilt from scratch.
+    ReferencePair.objects.filter(run_reconstruction__run__run_number=numbers[5]).delete()
+    _, history = cache.label_history()
+    assert cache.checkpoints is None
+    assert state(history) == state(History.from_labels(labels_frame()))
