@@ -1,8 +1,10 @@
 """Reads of the OMS mirror. The recommender reads runs only through here."""
 
-from django.db.models import Prefetch, QuerySet
+from collections import defaultdict
 
-from .models import Run
+from django.db.models import QuerySet
+
+from .models import Lumisection, Run
 
 
 def runs_filtered(
@@ -21,11 +23,15 @@ def runs_filtered(
     return runs
 
 
-def run_with_lumisections(*, run_number: int) -> Run:
-    from .models import Lumisection
-
-    return (
-        Run.objects.select_related("fill")
-        .prefetch_related(Prefetch("lumisections", queryset=Lumisection.objects.order_by("number")))
-        .get(run_number=run_number)
+def lumisection_series(*, run_numbers: list[int]) -> dict[int, dict[str, list[tuple[int, float | None]]]]:
+    """Per run, (LS number, value) lists of instantaneous luminosity and pileup, in one query."""
+    series: dict[int, dict[str, list]] = defaultdict(lambda: {"init_lumi": [], "pileup": []})
+    rows = (
+        Lumisection.objects.filter(run__run_number__in=run_numbers)
+        .order_by("run__run_number", "number")
+        .values_list("run__run_number", "number", "init_lumi", "pileup")
     )
+    for run_number, number, init_lumi, pileup in rows:
+        series[run_number]["init_lumi"].append((number, init_lumi))
+        series[run_number]["pileup"].append((number, pileup))
+    return dict(series)

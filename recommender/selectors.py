@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
-from ingestion.models import Lumisection, Run
+from ingestion.models import Run
 from ingestion.selectors import runs_filtered
 
 from .models import (
@@ -148,20 +148,6 @@ def labels_for(*, run: Run, reconstruction: str) -> list[ReferencePair]:
         .select_related("reference__run", "recorded_by")
         .order_by("-recorded_at")
     )
-
-
-def lumisection_series(*, run_numbers: list[int]) -> dict[int, dict[str, list[tuple[int, float | None]]]]:
-    """Per run, (LS number, value) lists of instantaneous luminosity and pileup, in one query."""
-    series: dict[int, dict[str, list]] = defaultdict(lambda: {"init_lumi": [], "pileup": []})
-    rows = (
-        Lumisection.objects.filter(run__run_number__in=run_numbers)
-        .order_by("run__run_number", "number")
-        .values_list("run__run_number", "number", "init_lumi", "pileup")
-    )
-    for run_number, number, init_lumi, pileup in rows:
-        series[run_number]["init_lumi"].append((number, init_lumi))
-        series[run_number]["pileup"].append((number, pileup))
-    return dict(series)
 
 
 def model_version_active() -> ModelVersion | None:

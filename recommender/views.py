@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from ingestion.models import IngestionJob, RunClass
+from ingestion.selectors import lumisection_series
 
 from . import selectors, services
 from .charts import Series, line_chart_svg
@@ -76,7 +77,7 @@ def run_list(request: HttpRequest) -> HttpResponse:
 
 def _lumisection_charts(run_number: int, reference_run_number: int | None) -> list[str]:
     numbers = [run_number] + ([reference_run_number] if reference_run_number else [])
-    series = selectors.lumisection_series(run_numbers=numbers)
+    series = lumisection_series(run_numbers=numbers)
     charts = []
     for quantity, title, unit in (
         ("init_lumi", "Instantaneous luminosity", "10³⁴ cm⁻² s⁻¹"),
