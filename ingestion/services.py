@@ -222,34 +222,31 @@ def _is_empty(value: Any) -> bool:
 # --- Bare parents ----------------------------------------------------------------
 
 
+def _ids_ensure(*, model, key: str, numbers: Iterable[int]) -> dict[int, int]:
+    """Ids by natural number, creating bare rows (number only) for those missing."""
+    numbers = set(numbers)
+    if not numbers:
+        return {}
+    ids = dict(model.objects.filter(**{f"{key}__in": numbers}).values_list(key, "id"))
+    missing = numbers - ids.keys()
+    if missing:
+        model.objects.bulk_create([model(**{key: n}) for n in sorted(missing)], ignore_conflicts=True)
+        ids.update(model.objects.filter(**{f"{key}__in": missing}).values_list(key, "id"))
+    return ids
+
+
 def fills_ensure(*, fill_numbers: Iterable[int]) -> dict[int, int]:
     """Fill ids by number, creating bare fills (number only) that do not exist yet.
 
     A run's fill may be absent from every fill dump (e.g. 2024 fill 9322); the
     bare row keeps the run -> fill link until a fill source fills it in.
     """
-    numbers = set(fill_numbers)
-    if not numbers:
-        return {}
-    ids = dict(Fill.objects.filter(fill_number__in=numbers).values_list("fill_number", "id"))
-    missing = numbers - ids.keys()
-    if missing:
-        Fill.objects.bulk_create([Fill(fill_number=n) for n in sorted(missing)], ignore_conflicts=True)
-        ids.update(Fill.objects.filter(fill_number__in=missing).values_list("fill_number", "id"))
-    return ids
+    return _ids_ensure(model=Fill, key="fill_number", numbers=fill_numbers)
 
 
 def runs_ensure(*, run_numbers: Iterable[int]) -> dict[int, int]:
     """Run ids by number, creating bare runs (number only) that do not exist yet."""
-    numbers = set(run_numbers)
-    if not numbers:
-        return {}
-    ids = dict(Run.objects.filter(run_number__in=numbers).values_list("run_number", "id"))
-    missing = numbers - ids.keys()
-    if missing:
-        Run.objects.bulk_create([Run(run_number=n) for n in sorted(missing)], ignore_conflicts=True)
-        ids.update(Run.objects.filter(run_number__in=missing).values_list("run_number", "id"))
-    return ids
+    return _ids_ensure(model=Run, key="run_number", numbers=run_numbers)
 
 
 # --- Fills -----------------------------------------------------------------------
