@@ -74,15 +74,17 @@ def database_prepare(
     env: dict[str, str], *, runs: int, seed: int = 1, lumisections_for_last: str = "300", train: bool = True
 ) -> None:
     """Migrate; fill an empty database with `simulate`; train unless an active model
-    whose artifact is on disk exists. `env` holds DATABASE_URL and MODEL_DIR."""
+    whose artifact loads exists. `env` holds DATABASE_URL and MODEL_DIR."""
     if env["DATABASE_URL"].startswith("postgres"):
         ensure_postgres_database(env["DATABASE_URL"])
     manage(env, "migrate", "--verbosity", "0")
     probe = (
         "from ingestion.models import Run; from recommender.models import ModelVersion as M;"
-        "from django.conf import settings; import pathlib;"
-        "a = M.objects.filter(status='active').first();"
-        "print(Run.objects.count(), int(bool(a and (pathlib.Path(settings.MODEL_DIR) / a.artifact).exists())))"
+        "from recommender.exceptions import ModelArtifactError; from recommender.training import artifact_load;\n"
+        "a = M.objects.filter(status='active').first()\n"
+        "try: ok = int(bool(a and artifact_load(a)))\n"
+        "except ModelArtifactError: ok = 0\n"
+        "print(Run.objects.count(), ok)"
     )
     count, has_model = (int(x) for x in manage(env, "shell", "-c", probe).split()[-2:])
     if count == 0:

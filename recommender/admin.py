@@ -35,7 +35,7 @@ class CuratedReferenceAdmin(admin.ModelAdmin):
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
     list_display = ["id", "status", "created_at", "activated_at", "training_run_min", "training_run_max", "short_sha"]
-    list_filter = ["status"]
+    list_filter = ["status", "store"]
     readonly_fields = [f.name for f in ModelVersion._meta.fields]
     actions = ["activate"]
 

@@ -103,15 +103,27 @@ class ModelVersionStatus(models.TextChoices):
     RETIRED = "retired", "Retired"
 
 
-class ModelVersion(TimeStampedModel):
-    """One trained model: a joblib file under settings.MODEL_DIR and what it was made from.
+class ArtifactStore(models.TextChoices):
+    # Every web and worker pod reads the database; they share no filesystem.
+    DATABASE = "database", "Database"
+    FILES = "files", "File under MODEL_DIR"
 
-    The artifact is only loaded if its sha256 and the library versions match
-    (joblib files are pickles: same versions, trusted source only).
+
+class ModelVersion(TimeStampedModel):
+    """One trained model: a joblib artifact and what it was made from.
+
+    The artifact's bytes live in the database (ModelArtifact) or, for a one-machine
+    demo, in a file under settings.MODEL_DIR (settings.MODEL_STORE picks one at
+    training; each version remembers its own). It is only unpickled if its sha256
+    and the library versions match (joblib files are pickles: same versions,
+    trusted source only).
     """
 
     status = models.CharField(max_length=10, choices=ModelVersionStatus.choices, default=ModelVersionStatus.CANDIDATE)
-    artifact = models.CharField(max_length=200, help_text="File name under MODEL_DIR")
+    artifact = models.CharField(max_length=200, help_text="Artifact name (the file name under MODEL_DIR for files)")
+    store = models.CharField(
+        max_length=10, choices=ArtifactStore.choices, default=ArtifactStore.DATABASE, help_text="Where the bytes are"
+    )
     sha256 = models.CharField(max_length=64)
     library_versions = models.JSONField(default=dict, help_text="python, sklearn, numpy, pandas, joblib")
     label_fingerprint = models.CharField(max_length=64, help_text="sha256 of the label set it was trained on")
@@ -130,6 +142,23 @@ class ModelVersion(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"Model #{self.pk} ({self.status})"
+
+
+class ModelArtifact(models.Model):
+    """The joblib bytes of a ModelVersion stored in the database (ArtifactStore.DATABASE).
+
+    A table of its own so that the many reads of ModelVersion rows never fetch
+    the bytes; they are read only to load the model.
+    """
+
+    model_version = models.OneToOneField(
+        ModelVersion, primary_key=True, on_delete=models.CASCADE, related_name="stored_artifact"
+    )
+    data = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Artifact of model #{self.model_version_id}"
 
 
 class Recommendation(TimeStampedModel):

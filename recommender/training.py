@@ -5,16 +5,20 @@ Retraining (beat -> tasks.retrain -> model_train, or `manage.py train`):
    version? stop;
 2. fit on all labels but the newest ones, evaluate on the newest prequentially
    (evaluation.md), the active model on the same pairs;
-3. store a candidate ModelVersion + joblib artifact (temp file, then rename);
+3. store a candidate ModelVersion + joblib artifact (its bytes in the database, or
+   for the demo a file under MODEL_DIR: temp file, then rename; settings.MODEL_STORE);
 4. activate it unless it scores worse than the active model on the newest labels.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import io
 import logging
 import os
 import platform
+import re
 import tempfile
 import uuid
 from dataclasses import dataclass
@@ -33,7 +37,7 @@ from .ml.dataset import labels_frame, run_features_frame
 from .ml.evaluation import prequential_records, summary
 from .ml.features import RunTable
 from .ml.model import Ranker, fit_ranker
-from .models import ModelVersion, ModelVersionStatus
+from .models import ArtifactStore, ModelArtifact, ModelVersion, ModelVersionStatus
 
 logger = logging.getLogger(__name__)
 
@@ -74,52 +78,93 @@ def label_fingerprint(labels: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+# What a files-store artifact name may be: one plain file name, never a path.
+_ARTIFACT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 
 
-def artifact_write(ranker: Ranker, *, directory: Path | None = None) -> tuple[str, str]:
-    """Write the ranker to MODEL_DIR atomically; return (file name, sha256)."""
-    directory = Path(directory or settings.MODEL_DIR)
-    directory.mkdir(parents=True, exist_ok=True)
-    name = f"model-{timezone.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}.joblib"
-    handle, temp = tempfile.mkstemp(dir=directory, suffix=".part")
-    os.close(handle)
+def _artifact_name() -> str:
+    return f"model-{timezone.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}.joblib"
+
+
+def _artifact_path(name: str) -> Path:
+    """The file of a files-store artifact: a file directly in MODEL_DIR, wherever
+    symlinks point. The name comes from a database row; a row naming
+    `../x`, `/x` or a link out of the folder must not choose what is unpickled."""
+    directory = Path(settings.MODEL_DIR).resolve()
+    if not _ARTIFACT_NAME.fullmatch(name):
+        raise ArtifactIntegrityError(f"artifact name {name!r} is not a plain file name in MODEL_DIR")
+    path = (directory / name).resolve()
+    if path.parent != directory:
+        raise ArtifactIntegrityError(f"artifact {name!r} resolves to {path}, outside MODEL_DIR")
+    return path
+
+
+def artifact_serialize(ranker: Ranker) -> tuple[bytes, str]:
+    """The ranker as joblib bytes, and their sha256."""
+    buffer = io.BytesIO()
+    joblib.dump(ranker, buffer)
+    data = buffer.getvalue()
+    return data, hashlib.sha256(data).hexdigest()
+
+
+def artifact_write(*, model_version: ModelVersion, data: bytes) -> None:
+    """Store a version's artifact bytes where its `store` says: a database row, or
+    a file under MODEL_DIR written atomically (temp file, then rename)."""
+    if model_version.store == ArtifactStore.DATABASE:
+        ModelArtifact.objects.create(model_version=model_version, data=data)
+        return
+    path = _artifact_path(model_version.artifact)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=path.parent, suffix=".part")
     try:
-        joblib.dump(ranker, temp)
-        sha = _sha256_of(Path(temp))
-        os.replace(temp, directory / name)
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
-    return name, sha
+
+
+def _artifact_bytes(model_version: ModelVersion) -> bytes:
+    if model_version.store == ArtifactStore.DATABASE:
+        data = ModelArtifact.objects.filter(model_version_id=model_version.pk).values_list("data", flat=True).first()
+        if data is None:
+            raise ArtifactIntegrityError(f"{model_version} has no artifact stored in the database")
+        return bytes(data)
+    if model_version.store == ArtifactStore.FILES:
+        path = _artifact_path(model_version.artifact)
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            raise ArtifactIntegrityError(f"model file {path} of {model_version} is missing") from None
+    raise ArtifactIntegrityError(f"{model_version} names an unknown artifact store {model_version.store!r}")
 
 
 def artifact_load(model_version: ModelVersion) -> Ranker:
-    """Load a version's ranker after checking its hash and library versions."""
-    path = Path(settings.MODEL_DIR) / model_version.artifact
-    if not path.exists():
-        raise ArtifactIntegrityError(f"model file {path} of {model_version} is missing")
-    sha = _sha256_of(path)
-    if sha != model_version.sha256:
+    """Load a version's ranker; every check that can come before unpickling does.
+
+    The bytes are read once into memory, and the bytes hashed are the bytes
+    unpickled: replacing the file or the row in between changes nothing. Unpickling
+    runs code the artifact names, so the sha256 recorded at training (the version's
+    row) and the library versions are checked first; the type is checked before the
+    ranker is used. The hash protects against a changed or corrupted artifact, not
+    against someone who can write the ModelVersion row itself: database write
+    access is trusted as much as the code.
+    """
+    data = _artifact_bytes(model_version)
+    sha = hashlib.sha256(data).hexdigest()
+    if not hmac.compare_digest(sha, model_version.sha256):
         raise ArtifactIntegrityError(
-            f"model file {path} has sha256 {sha}, {model_version} expects {model_version.sha256}"
+            f"the artifact of {model_version} has sha256 {sha}, its row expects {model_version.sha256}"
         )
     current = library_versions()
-    different = {
-        name: (wanted, current.get(name))
-        for name, wanted in model_version.library_versions.items()
-        if current.get(name) != wanted
-    }
+    wanted = model_version.library_versions or {}
+    different = {name: (wanted.get(name), version) for name, version in current.items() if wanted.get(name) != version}
     if different:
         raise ArtifactVersionMismatch(f"{model_version} was trained with other library versions: {different}")
-    ranker = joblib.load(path)
+    ranker = joblib.load(io.BytesIO(data))
     if not isinstance(ranker, Ranker):
-        raise ArtifactIntegrityError(f"model file {path} holds a {type(ranker).__name__}, not a Ranker")
+        raise ArtifactIntegrityError(f"the artifact of {model_version} holds a {type(ranker).__name__}, not a Ranker")
     return ranker
 
 
@@ -160,18 +205,21 @@ def model_train(*, force: bool = False, holdout_fraction: float = HOLDOUT_FRACTI
         figures = summary(records, [*rankers, "persistence"])
     figures["holdout_run_min"] = int(newest["run_number"].min()) if not newest.empty else None
 
-    name, sha = artifact_write(ranker)
+    data, sha = artifact_serialize(ranker)
     counts = labels.groupby(["source", "is_positive"]).size()
-    version = ModelVersion.objects.create(
-        artifact=name,
-        sha256=sha,
-        library_versions=library_versions(),
-        label_fingerprint=fingerprint,
-        training_run_min=int(train["run_number"].min()),
-        training_run_max=int(train["run_number"].max()),
-        label_counts={f"{src}:{'positive' if pos else 'negative'}": int(n) for (src, pos), n in counts.items()},
-        evaluation=figures,
-    )
+    with transaction.atomic():
+        version = ModelVersion.objects.create(
+            artifact=_artifact_name(),
+            store=settings.MODEL_STORE,
+            sha256=sha,
+            library_versions=library_versions(),
+            label_fingerprint=fingerprint,
+            training_run_min=int(train["run_number"].min()),
+            training_run_max=int(train["run_number"].max()),
+            label_counts={f"{src}:{'positive' if pos else 'negative'}": int(n) for (src, pos), n in counts.items()},
+            evaluation=figures,
+        )
+        artifact_write(model_version=version, data=data)
     activate = "active" not in rankers or _not_worse(figures)
     if activate:
         model_version_activate(model_version_id=version.id)

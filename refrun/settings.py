@@ -300,3 +300,11 @@ OMS_SYNC_WRITE_BATCH_LS = envint("OMS_SYNC_WRITE_BATCH_LS", "10000")
 MODEL_DIR = Path(os.getenv("MODEL_DIR", VAR_DIR / "models"))
 # Where the real CMS dumps live, when a deployment has them (e.g. ../shared/data).
 REFRUN_DATA = os.getenv("REFRUN_DATA", "")
+
+# --- Model artifacts -------------------------------------------------------------
+# Where training stores a model's joblib bytes: "database" (every web and worker pod
+# reads them; pods share no filesystem) or "files" under MODEL_DIR (one machine).
+# Each version remembers its store, so switching keeps older versions loadable.
+MODEL_STORE = os.getenv("MODEL_STORE", "database").strip().lower()
+if MODEL_STORE not in {"database", "files"}:
+    raise ImproperlyConfigured(f"MODEL_STORE must be 'database' or 'files', got {MODEL_STORE!r}")

@@ -2,7 +2,7 @@ import pytest
 from django.test import override_settings
 from django.urls import reverse
 
-from recommender.models import ModelVersion, ModelVersionStatus
+from recommender.models import ModelArtifact, ModelVersion, ModelVersionStatus
 from recommender.services import model_retrain
 from tests.recommender.ml.synthetic import make_labels, make_runs, pair_rows
 
@@ -36,8 +36,8 @@ def test_it_rolls_back_to_an_earlier_model_from_the_admin(client, admin_ada, two
 
 
 def test_it_refuses_to_activate_a_tampered_artifact(client, admin_ada, two_versions):
-    first, second, model_dir = two_versions
-    (model_dir / first.artifact).write_bytes(b"not the trained model")
+    first, second, _ = two_versions
+    ModelArtifact.objects.filter(model_version=first).update(data=b"not the trained model")
     client.force_login(admin_ada)
 
     response = _activate(client, first)

@@ -1,10 +1,13 @@
+import hashlib
+import pickle
+
 import numpy as np
 import pytest
 from django.test import override_settings
 
 from recommender.exceptions import ArtifactIntegrityError, ArtifactVersionMismatch
 from recommender.ml.model import Ranker
-from recommender.models import ModelVersion, ModelVersionStatus
+from recommender.models import ModelArtifact, ModelVersion, ModelVersionStatus
 from recommender.training import artifact_load, model_train
 from tests.factories import ModelVersionFactory
 
@@ -39,14 +42,36 @@ def test_it_writes_an_artifact_and_an_active_model_version(model_dir, labelled_h
     assert result.activated
     version = ModelVersion.objects.get()
     assert version.status == ModelVersionStatus.ACTIVE
-    assert (model_dir / version.artifact).exists()
-    assert not list(model_dir.glob("*.part"))
+    # By default the bytes live in the database, where every pod reads them.
+    assert version.store == "database"
+    assert len(ModelArtifact.objects.get(model_version=version).data) > 0
+    assert not model_dir.exists() or not list(model_dir.iterdir())
     assert len(version.sha256) == 64
     assert set(version.library_versions) == {"python", "sklearn", "numpy", "pandas", "joblib"}
     assert version.label_counts == {"certhelper:positive": 94}
     assert version.training_run_min == labelled_history[1]
     assert "all" in version.evaluation["new"]
     assert isinstance(artifact_load(version), Ranker)
+
+
+def test_it_writes_the_artifact_to_a_file_when_the_store_is_files(model_dir, labelled_history, settings):
+    settings.MODEL_STORE = "files"
+    version = model_train().model_version
+    assert version.store == "files"
+    assert (model_dir / version.artifact).exists()
+    assert not list(model_dir.glob("*.part"))
+    assert not ModelArtifact.objects.exists()
+    assert isinstance(artifact_load(version), Ranker)
+
+
+def test_it_still_loads_a_file_version_after_switching_to_the_database(model_dir, labelled_history, settings):
+    settings.MODEL_STORE = "files"
+    old = model_train().model_version
+    settings.MODEL_STORE = "database"
+    new = model_train(force=True).model_version
+    assert (old.store, new.store) == ("files", "database")
+    assert isinstance(artifact_load(old), Ranker)
+    assert isinstance(artifact_load(new), Ranker)
 
 
 def test_it_skips_when_the_labels_did_not_change(model_dir, labelled_history):
@@ -58,9 +83,28 @@ def test_it_skips_when_the_labels_did_not_change(model_dir, labelled_history):
 
 def test_it_refuses_a_tampered_artifact(model_dir, labelled_history):
     version = model_train().model_version
+    stored = ModelArtifact.objects.get(model_version=version)
+    stored.data = bytes(stored.data) + b"tampered"
+    stored.save()
+    with pytest.raises(ArtifactIntegrityError):
+        artifact_load(version)
+
+
+def test_it_refuses_a_tampered_artifact_file(model_dir, labelled_history, settings):
+    settings.MODEL_STORE = "files"
+    version = model_train().model_version
     with (model_dir / version.artifact).open("ab") as handle:
         handle.write(b"tampered")
     with pytest.raises(ArtifactIntegrityError):
+        artifact_load(version)
+
+
+def test_it_refuses_an_artifact_that_is_not_a_ranker(model_dir, labelled_history):
+    version = model_train().model_version
+    data = pickle.dumps({"not": "a ranker"})
+    ModelArtifact.objects.filter(model_version=version).update(data=data)
+    version.sha256 = hashlib.sha256(data).hexdigest()
+    with pytest.raises(ArtifactIntegrityError, match="not a Ranker"):
         artifact_load(version)
 
 
@@ -74,6 +118,8 @@ def test_it_refuses_an_artifact_from_other_library_versions(model_dir, labelled_
 def test_it_refuses_a_missing_artifact(model_dir):
     with pytest.raises(ArtifactIntegrityError):
         artifact_load(ModelVersionFactory())
+    with pytest.raises(ArtifactIntegrityError):
+        artifact_load(ModelVersionFactory(store="files"))
 
 
 def test_it_does_not_activate_a_worse_model(model_dir, labelled_history, monkeypatch):
