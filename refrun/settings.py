@@ -4,6 +4,7 @@ With no environment set, RefRun runs on SQLite with an in-process-free Celery
 broker (the filesystem transport), so a fresh checkout starts with `make run`.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -308,3 +309,48 @@ REFRUN_DATA = os.getenv("REFRUN_DATA", "")
 MODEL_STORE = os.getenv("MODEL_STORE", "database").strip().lower()
 if MODEL_STORE not in {"database", "files"}:
     raise ImproperlyConfigured(f"MODEL_STORE must be 'database' or 'files', got {MODEL_STORE!r}")
+
+# --- Operations: health, metrics, logs (operations/) -------------------------------
+# /healthz (alive, no I/O) and /readyz (database migrated, broker, active model) are
+# answered before host validation and the HTTPS redirect: probes call the pod's address.
+# /metrics: django-prometheus for requests and the database, RefRun's figures read from
+# the database at scrape time. Readable from METRICS_ALLOWED_CIDRS (direct connections
+# only) or with `Authorization: Bearer $METRICS_TOKEN`; 403 for anyone else.
+INSTALLED_APPS += ["django_prometheus", "operations"]
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "operations.middleware.RequestIdMiddleware",
+    "operations.middleware.ProbeMiddleware",
+    *MIDDLEWARE,
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+# Query counts and latencies per database, through django-prometheus's backend wrappers.
+DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace(
+    "django.db.backends.", "django_prometheus.db.backends.", 1
+)
+READINESS_TIMEOUT_S = envfloat("READINESS_TIMEOUT_S", "2")
+METRICS_TOKEN = envsecret("METRICS_TOKEN")
+METRICS_ALLOWED_CIDRS = [c.strip() for c in os.getenv("METRICS_ALLOWED_CIDRS", "127.0.0.1/32,::1/128").split(",")]
+METRICS_ALLOWED_CIDRS = [c for c in METRICS_ALLOWED_CIDRS if c]
+for _cidr in METRICS_ALLOWED_CIDRS:
+    try:
+        ipaddress.ip_network(_cidr, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_CIDRS: {_cidr!r} is not an address or network") from None
+
+# LOG_FORMAT=json: one JSON object per line (timestamp, level, logger, message,
+# request_id, user, run) for the cluster's log collector; text otherwise. Every line
+# written during a request carries its id (X-Request-ID, kept if the caller sent a sane one).
+LOG_FORMAT = os.getenv("LOG_FORMAT", "text").strip().lower()
+if LOG_FORMAT not in {"text", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'text' or 'json', got {LOG_FORMAT!r}")
+# One line per request (method, path, status, duration); on by default with JSON logs,
+# where it replaces the web server's access log.
+LOG_REQUESTS = envbool("LOG_REQUESTS", "true" if LOG_FORMAT == "json" else "false")
+LOGGING["filters"] = {"request_context": {"()": "operations.logs.RequestContextFilter"}}
+LOGGING["formatters"]["plain"]["class"] = "operations.logs.PlainFormatter"
+LOGGING["formatters"]["json"] = {"class": "operations.logs.JsonFormatter"}
+LOGGING["handlers"]["console"]["filters"] = ["request_context"]
+LOGGING["handlers"]["console"]["formatter"] = "json" if LOG_FORMAT == "json" else "plain"
+# The worker logs through the same handler (and format) instead of Celery's own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -13,6 +13,7 @@ urlpatterns = [
     path("admin/login/", RedirectView.as_view(pattern_name="login", query_string=True)),
     path("admin/", admin.site.urls),
     path("api/", include("recommender.api_urls")),
+    path("", include("operations.urls")),
     path("", include("recommender.urls")),
 ]
 
