@@ -49,6 +49,15 @@ class RequestIdMiddleware:
         finally:
             log_context.reset(token)
 
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        # Resolve the user before the view runs so that its log lines can name them
+        # (the log filter never resolves a user itself). Every page but the login
+        # page needs the user anyway; the API's token users replace it later.
+        user = getattr(request, "user", None)
+        if user is not None:
+            user.is_authenticated  # noqa: B018
+        return None
+
 
 class ProbeMiddleware:
     """Answers /healthz, /readyz and /metrics before host validation and the HTTPS
