@@ -152,3 +152,17 @@ def test_it_logs_json_from_a_process_started_with_log_format_json(tmp_path):
     )
     assert bad.returncode != 0
     assert "LOG_FORMAT must be 'text' or 'json'" in bad.stderr
+
+
+def test_it_tags_a_tasks_lines_with_its_task_id(log_lines):
+    from celery.signals import task_postrun, task_prerun
+
+    handler, stream = log_lines
+    handler.setFormatter(JsonFormatter())
+
+    task_prerun.send(sender=None, task_id="0b1c-task", task=None)
+    view_logger.warning("inside the task")
+    task_postrun.send(sender=None, task_id="0b1c-task", task=None)
+    view_logger.warning("after it")
+
+    assert [r["request_id"] for r in _records(stream)] == ["0b1c-task", None]
