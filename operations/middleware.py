@@ -20,6 +20,11 @@ access_logger = logging.getLogger("refrun.access")
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 
 
+def _unlogged(path: str) -> bool:
+    # Probes come every few seconds and static files with every page: noise.
+    return path in views.PROBES or path.startswith("/" + settings.STATIC_URL.lstrip("/"))
+
+
 class RequestIdMiddleware:
     """Gives each request an id (the caller's X-Request-ID if sane, else a new one),
     sets it on the response, and makes it, the user and the run number part of every
@@ -37,7 +42,7 @@ class RequestIdMiddleware:
         try:
             response = self.get_response(request)
             response["X-Request-ID"] = request_id
-            if settings.LOG_REQUESTS and request.path_info not in views.PROBES:
+            if settings.LOG_REQUESTS and not _unlogged(request.path_info):
                 access_logger.info(
                     "%s %s %s %.0f ms",
                     request.method,

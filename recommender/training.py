@@ -168,6 +168,27 @@ def artifact_load(model_version: ModelVersion) -> Ranker:
     return ranker
 
 
+def artifact_move_to_database(*, model_version_id: int) -> ModelVersion:
+    """Copy a files-store version's artifact into the database, after checking it
+    against the version's sha256, and make the database its store: a one-machine
+    deployment moving to pods keeps its history and can roll back to it. The file
+    is left where it is."""
+    with transaction.atomic():
+        version = ModelVersion.objects.select_for_update().get(pk=model_version_id)
+        if version.store == ArtifactStore.DATABASE:
+            return version
+        data = _artifact_bytes(version)
+        sha = hashlib.sha256(data).hexdigest()
+        if not hmac.compare_digest(sha, version.sha256):
+            raise ArtifactIntegrityError(
+                f"the artifact of {version} has sha256 {sha}, its row expects {version.sha256}"
+            )
+        ModelArtifact.objects.create(model_version=version, data=data)
+        version.store = ArtifactStore.DATABASE
+        version.save(update_fields=["store", "updated_at"])
+    return version
+
+
 def _split_newest(labels: pd.DataFrame, fraction: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     runs = np.sort(labels["run_number"].unique())
     n_test = max(1, round(len(runs) * fraction))

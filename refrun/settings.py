@@ -347,10 +347,10 @@ if LOG_FORMAT not in {"text", "json"}:
 # One line per request (method, path, status, duration); on by default with JSON logs,
 # where it replaces the web server's access log.
 LOG_REQUESTS = envbool("LOG_REQUESTS", "true" if LOG_FORMAT == "json" else "false")
-LOGGING["filters"] = {"request_context": {"()": "operations.logs.RequestContextFilter"}}
+LOGGING.setdefault("filters", {})["request_context"] = {"()": "operations.logs.RequestContextFilter"}
 LOGGING["formatters"]["plain"]["class"] = "operations.logs.PlainFormatter"
 LOGGING["formatters"]["json"] = {"class": "operations.logs.JsonFormatter"}
-LOGGING["handlers"]["console"]["filters"] = ["request_context"]
+LOGGING["handlers"]["console"].setdefault("filters", []).append("request_context")
 LOGGING["handlers"]["console"]["formatter"] = "json" if LOG_FORMAT == "json" else "plain"
 # The worker logs through the same handler (and format) instead of Celery's own.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
