@@ -97,3 +97,20 @@ def test_it_is_ready_with_the_running_redis(client, settings):
 def test_it_refuses_writes_to_the_probes(client):
     assert client.post("/healthz").status_code == 405
     assert client.post("/readyz").status_code == 405
+
+
+def test_it_is_not_ready_when_the_database_is_unreachable(client, monkeypatch):
+    from django.db import OperationalError
+
+    def refused(*args, **kwargs):
+        raise OperationalError("connection refused")
+
+    # Standing in for a database outage: the shared PostgreSQL is never stopped here.
+    monkeypatch.setattr(connection, "cursor", refused)
+    response = client.get("/readyz")
+
+    assert response.status_code == 503
+    checks = response.json()["checks"]
+    assert checks["database"] == {"ok": False, "detail": "unreachable"}
+    assert checks["migrations"] == checks["model"] == {"ok": False, "detail": "database unreachable"}
+    assert checks["broker"]["ok"]

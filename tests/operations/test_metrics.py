@@ -157,3 +157,11 @@ def test_it_says_so_when_the_database_cannot_be_read(client, monkeypatch):
     samples = _samples(client.get("/metrics"))
     assert samples[("refrun_business_metrics_up", ())] == 0
     assert not any(name.startswith("refrun_decisions") for name, _ in samples)
+
+
+def test_it_reads_the_merged_worker_files_in_multiprocess_mode(client, tmp_path, monkeypatch):
+    # What gunicorn's workers share when PROMETHEUS_MULTIPROC_DIR is set.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    samples = _samples(client.get("/metrics"))
+    assert samples[("refrun_business_metrics_up", ())] == 1
+    assert not any(name.startswith("python_gc_") for name, _ in samples)  # this process's own registry is not read
