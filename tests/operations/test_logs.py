@@ -167,3 +167,19 @@ def test_it_tags_a_tasks_lines_with_its_task_id(log_lines):
     view_logger.warning("after it")
 
     assert [r["request_id"] for r in _records(stream)] == ["0b1c-task", None]
+
+
+def test_it_names_the_user_of_an_api_token(client, shifter_sam, log_lines, settings):
+    from rest_framework.authtoken.models import Token
+
+    handler, stream = log_lines
+    handler.setFormatter(JsonFormatter())
+    settings.LOG_REQUESTS = True
+    settings.ROOT_URLCONF = "refrun.urls"
+    token = Token.objects.create(user=shifter_sam)
+
+    response = client.get("/api/runs/", HTTP_AUTHORIZATION=f"Token {token.key}")
+
+    assert response.status_code == 200
+    [access] = [r for r in _records(stream) if r["logger"] == "refrun.access"]
+    assert access["user"] == "sam"
