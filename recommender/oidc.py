@@ -17,6 +17,7 @@
 import datetime as dt
 import logging
 import time
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -210,6 +211,23 @@ class RefRunSessionRefresh(SessionRefresh):
                 request, "Your CERN SSO roles were due to be checked again, so nothing was saved: please submit again."
             )
         return response
+
+
+def provider_logout_url(request) -> str:
+    """Where RefRun's logout sends a browser: through CERN SSO's end-session
+    endpoint for an SSO session, straight to the login page otherwise."""
+    login_page = resolve_url(settings.LOGOUT_REDIRECT_URL)
+    id_token = request.session.get("oidc_id_token")
+    if not id_token:
+        return login_page
+    query = urlencode(
+        {
+            "id_token_hint": id_token,
+            "client_id": settings.OIDC_RP_CLIENT_ID,
+            "post_logout_redirect_uri": request.build_absolute_uri(login_page),
+        }
+    )
+    return f"{settings.OIDC_OP_LOGOUT_ENDPOINT}?{query}"
 
 
 class SsoTokenAuthentication(TokenAuthentication):

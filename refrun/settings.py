@@ -235,6 +235,10 @@ if OIDC_ENABLED:
     # After AuthenticationMiddleware and MessageMiddleware, which it uses.
     MIDDLEWARE.append("recommender.oidc.RefRunSessionRefresh")
     OIDC_EXEMPT_URLS = ["login", "logout"]
+    # Logging out ends the CERN session too; the id token is its hint.
+    OIDC_OP_LOGOUT_ENDPOINT = f"{_OIDC_REALM}/protocol/openid-connect/logout"
+    OIDC_OP_LOGOUT_URL_METHOD = "recommender.oidc.provider_logout_url"
+    OIDC_STORE_ID_TOKEN = True
 
 # --- Cache ---------------------------------------------------------------------
 # Holds the login-failure counters, so it must be shared by every web worker:

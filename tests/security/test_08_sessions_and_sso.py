@@ -11,7 +11,6 @@ The SSO settings are the ones refrun/settings.py builds when OIDC_RP_CLIENT_ID
 is set: the settings module is executed again with that environment.
 """
 
-import runpy
 import time
 from urllib.parse import parse_qs, urlparse
 
@@ -23,8 +22,8 @@ from requests.exceptions import HTTPError
 from rest_framework.authtoken.models import Token
 
 from recommender.roles import SHIFTERS, is_shifter
-from tests.conftest import REPO_ROOT
 from tests.factories import UserFactory
+from tests.sso import sso_settings as built_sso_settings
 
 pytestmark = pytest.mark.django_db
 
@@ -40,18 +39,8 @@ User = get_user_model()
 
 @pytest.fixture
 def sso_settings(monkeypatch, tmp_path):
-    """RefRun's settings as a deployment with CERN SSO gets them."""
-    for name, value in SSO_ENVIRONMENT.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("REFRUN_VAR_DIR", str(tmp_path))
-    built = runpy.run_path(str(REPO_ROOT / "refrun" / "settings.py"))
-    names = ["MIDDLEWARE", "AUTHENTICATION_BACKENDS", "SESSION_COOKIE_AGE", "REST_FRAMEWORK"]
-    names += [name for name in built if name.startswith("OIDC_")]
-    wanted = {name: built[name] for name in names if name in built}
-    # refrun/urls.py adds the /oidc/ routes when OIDC is on at import; this test
-    # process imported it with OIDC off, so a urlconf with those routes stands in.
-    with override_settings(**wanted, ROOT_URLCONF="tests.security.sso_urls"):
-        yield built
+    with override_settings(**built_sso_settings(monkeypatch, SSO_ENVIRONMENT, tmp_path)):
+        yield
 
 
 class FakeCernSso:
@@ -238,3 +227,16 @@ def test_it_logs_in_with_null_claims_without_an_error(client, provider):
     user = User.objects.get(pk=client.session["_auth_user_id"])
     assert (user.first_name, user.last_name, user.email) == ("", "", "")
     assert is_shifter(user)  # a single role given as a string, not a list
+
+
+def test_it_ends_the_cern_session_too_when_a_shifter_logs_out(client, provider):
+    """On a shared console, the next "Log in with CERN SSO" must not sign in as the last person."""
+    provider.person("a1b2", cern_upn="jdoe", cern_roles=["shifter"])
+    _sso_login(client, provider, "a1b2")
+    response = client.post("/logout/")
+    assert response.status_code == 302
+    location = urlparse(response["Location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == f"{ISSUER}/protocol/openid-connect/logout"
+    assert parse_qs(location.query)["id_token_hint"][0].startswith("id-a1b2-")
+    assert parse_qs(location.query)["post_logout_redirect_uri"] == ["http://testserver/login/"]
+    assert "_auth_user_id" not in client.session
