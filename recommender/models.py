@@ -217,3 +217,25 @@ class Feedback(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.user} {self.decision} {self.recommended_reference} for {self.run_reconstruction}"
+
+
+class SsoIdentity(TimeStampedModel):
+    """A CERN SSO identity: the provider's (issuer, subject) pair, never its
+    username, names the RefRun account, so a local account with the same
+    username is never handed to whoever logs in with it."""
+
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sso_identity")
+    # When the roles were last read from the provider: a session or API token
+    # older than OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS has them read again.
+    roles_read_at = models.DateTimeField()
+    # Lets an API token renew its roles without a browser; empty when the
+    # provider gave none (the token then stops when its roles are overdue).
+    refresh_token = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["issuer", "subject"], name="sso_identity_unique_subject")]
+
+    def __str__(self) -> str:
+        return f"{self.subject} at {self.issuer}"

@@ -30,11 +30,18 @@ def role_group(name: str) -> Group:
 
 
 def is_shifter(user: AbstractBaseUser | AnonymousUser) -> bool:
-    """Shift leaders and admins can do everything a shifter can."""
-    return user.is_authenticated and (
-        user.is_superuser or user.groups.filter(name__in=[SHIFTERS, SHIFT_LEADERS]).exists()
+    """Shift leaders and admins can do everything a shifter can; a deactivated
+    account nothing, whatever its groups."""
+    return (
+        user.is_authenticated
+        and user.is_active
+        and (user.is_superuser or user.groups.filter(name__in=[SHIFTERS, SHIFT_LEADERS]).exists())
     )
 
 
 def is_shift_leader(user: AbstractBaseUser | AnonymousUser) -> bool:
-    return user.is_authenticated and (user.is_superuser or user.groups.filter(name=SHIFT_LEADERS).exists())
+    return (
+        user.is_authenticated
+        and user.is_active
+        and (user.is_superuser or user.groups.filter(name=SHIFT_LEADERS).exists())
+    )

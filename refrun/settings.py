@@ -152,6 +152,9 @@ LOGOUT_REDIRECT_URL = "login"
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
 SESSION_COOKIE_HTTPONLY = True
+# Control-room consoles are shared: a session ends within one 12-hour shift
+# rather than Django's two weeks.
+SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE_S", "43200")
 SECURE_SSL_REDIRECT = PRODUCTION and envbool("SECURE_SSL_REDIRECT", "true")
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", "31536000" if PRODUCTION else "0")
 # RefRun has no plain-HTTP subdomains. `preload` only matters once someone submits
@@ -186,7 +189,8 @@ LOGGING = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        # DRF's token authentication, re-reading an SSO user's roles when overdue.
+        "recommender.oidc.SsoTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
@@ -209,11 +213,19 @@ OIDC_USERNAME_CLAIM = os.getenv("OIDC_USERNAME_CLAIM", "cern_upn")
 OIDC_ROLES_CLAIM = os.getenv("OIDC_ROLES_CLAIM", "cern_roles")
 OIDC_SHIFTER_ROLES = [r for r in os.getenv("OIDC_SHIFTER_ROLES", "shifter").split(",") if r]
 OIDC_SHIFT_LEADER_ROLES = [r for r in os.getenv("OIDC_SHIFT_LEADER_ROLES", "shift-leader").split(",") if r]
+# Roles are read again from the provider at least this often: a browser session
+# is silently re-authenticated (mozilla-django-oidc's SessionRefresh), an API
+# token of an SSO user renews them with the refresh token. 15 minutes at most.
+OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS = envint("OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS", "900")
+if not 0 < OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS <= 900:
+    raise ImproperlyConfigured("OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS must be between 1 and 900 (15 minutes)")
+_OIDC_REALM = os.getenv("OIDC_OP_REALM_URL", "https://auth.cern.ch/auth/realms/cern")
+# The id token's `iss`; identities are (issuer, subject) pairs.
+OIDC_OP_ISSUER = os.getenv("OIDC_OP_ISSUER", _OIDC_REALM)
 if OIDC_ENABLED:
     INSTALLED_APPS.append("mozilla_django_oidc")
     AUTHENTICATION_BACKENDS = ["recommender.oidc.RefRunOIDCBackend", "django.contrib.auth.backends.ModelBackend"]
     OIDC_RP_CLIENT_SECRET = envsecret("OIDC_RP_CLIENT_SECRET")
-    _OIDC_REALM = os.getenv("OIDC_OP_REALM_URL", "https://auth.cern.ch/auth/realms/cern")
     OIDC_OP_AUTHORIZATION_ENDPOINT = f"{_OIDC_REALM}/protocol/openid-connect/auth"
     OIDC_OP_TOKEN_ENDPOINT = f"{_OIDC_REALM}/protocol/openid-connect/token"
     OIDC_OP_USER_ENDPOINT = f"{_OIDC_REALM}/protocol/openid-connect/userinfo"
@@ -221,6 +233,13 @@ if OIDC_ENABLED:
     OIDC_RP_SIGN_ALGO = "RS256"
     OIDC_RP_SCOPES = "openid email profile"
     OIDC_TIMEOUT = 10
+    # After AuthenticationMiddleware and MessageMiddleware, which it uses.
+    MIDDLEWARE.append("recommender.oidc.RefRunSessionRefresh")
+    OIDC_EXEMPT_URLS = ["login", "logout"]
+    # Logging out ends the CERN session too; the id token is its hint.
+    OIDC_OP_LOGOUT_ENDPOINT = f"{_OIDC_REALM}/protocol/openid-connect/logout"
+    OIDC_OP_LOGOUT_URL_METHOD = "recommender.oidc.provider_logout_url"
+    OIDC_STORE_ID_TOKEN = True
 
 # --- Cache ---------------------------------------------------------------------
 # Holds the login-failure counters, so it must be shared by every web worker:

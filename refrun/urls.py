@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
+from mozilla_django_oidc.views import OIDCLogoutView
 
 from recommender.login import RateLimitedLoginView
 
@@ -17,5 +18,12 @@ urlpatterns = [
     path("", include("recommender.urls")),
 ]
 
+# With CERN SSO on, logging out also ends the session at CERN (see
+# recommender.oidc.provider_logout_url): on a shared console, the next person's
+# "Log in with CERN SSO" must not sign them in as the last one.
+SSO_URLPATTERNS = [
+    path("oidc/", include("mozilla_django_oidc.urls")),
+    path("logout/", OIDCLogoutView.as_view(), name="logout"),
+]
 if settings.OIDC_ENABLED:
-    urlpatterns.insert(0, path("oidc/", include("mozilla_django_oidc.urls")))
+    urlpatterns = SSO_URLPATTERNS + urlpatterns

@@ -80,3 +80,29 @@ def test_it_offers_cern_sso_on_the_login_page_when_settings_name_a_client(tmp_pa
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["/oidc/authenticate/", "True"]
+
+
+@override_settings(**OIDC, OIDC_OP_LOGOUT_ENDPOINT="https://auth.example/logout", LOGOUT_REDIRECT_URL="login")
+def test_it_sends_only_sso_sessions_through_the_providers_logout(rf):
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from recommender.oidc import provider_logout_url
+
+    request = rf.post("/logout/")
+    request.session = SessionStore()
+    assert provider_logout_url(request) == "/login/"  # a local account's session
+
+    request.session["oidc_id_token"] = "header.payload.signature"
+    url = provider_logout_url(request)
+    assert url.startswith("https://auth.example/logout?id_token_hint=header.payload.signature")
+    assert "post_logout_redirect_uri=http%3A%2F%2Ftestserver%2Flogin%2F" in url
+
+
+@override_settings(**OIDC)
+def test_it_gives_an_sso_identity_a_username_of_its_own_when_a_local_account_has_it():
+    from tests.factories import UserFactory
+
+    UserFactory(username="jdoe")
+    UserFactory(username="jdoe+sso")
+    user = RefRunOIDCBackend().create_user({**_claims(["shifter"]), "sub": "a1b2"})
+    assert user.username == "jdoe+sso2" and not user.has_usable_password()
