@@ -22,6 +22,7 @@ then they are deleted (with their labels), so the database is left as it was.
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import random
 import re
@@ -155,6 +156,17 @@ def users_prepare(n: int) -> list[str]:
     # Their labels go with them (ReferencePair.feedback cascades).
     Feedback.objects.filter(user__username__startswith=USER_PREFIX).delete()
     return names
+
+
+def users_remove(names: list[str]) -> None:
+    """Delete the load users (and with them their decisions and labels): no account
+    with a known password stays in the database."""
+    from django.contrib.auth import get_user_model
+
+    from recommender.models import Feedback
+
+    Feedback.objects.filter(user__username__in=names).delete()
+    get_user_model().objects.filter(username__in=names).delete()
 
 
 def targets() -> tuple[list[int], list[int], int]:
@@ -313,6 +325,8 @@ def main() -> None:
 
     django.setup()
     names = users_prepare(args.clients)
+    # Also when the run stops on an error: no known password is left in the database.
+    atexit.register(users_remove, names)
     plan = targets()
     before = feedback_written()
     machine_line = machine()
@@ -357,10 +371,9 @@ def main() -> None:
             server.kill()
 
     written = feedback_written() - before
-    # Leave the database as it was: the next run (and bench_run_page.py) sees the same labels.
-    from recommender.models import Feedback
-
-    Feedback.objects.filter(user__username__startswith=USER_PREFIX).delete()
+    # Leave the database as it was: the next run (and bench_run_page.py) sees the same
+    # labels, and no load-NN account with a known password is left behind.
+    users_remove(names)
     total = sum(len(v) for v in results.latencies.values())
     errors = sum(len(v) for v in results.errors.values())
     rows = []

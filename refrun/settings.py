@@ -58,11 +58,37 @@ if PRODUCTION and DEBUG:
     raise ImproperlyConfigured("DEBUG=true is refused when REFRUN_PRODUCTION=true")
 # Demo mode creates the demo users and fills an empty database with simulated runs.
 DEMO = envbool("REFRUN_DEMO", "false")
+if PRODUCTION and DEMO:
+    # The demo creates accounts whose passwords are their usernames.
+    raise ImproperlyConfigured("REFRUN_DEMO=true is refused when REFRUN_PRODUCTION=true")
+VAR_DIR = Path(os.getenv("REFRUN_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _installation_secret_key(path: Path) -> str:
+    """A random key made once per installation (mode 0600), so a deployment that
+    forgot SECRET_KEY signs with nothing printed in the source, and all its processes
+    agree. O_EXCL: of two processes starting at once, one writes, both read."""
+    import secrets
+
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_urlsafe(64))
+    return path.read_text().strip()
+
+
 SECRET_KEY = envsecret("SECRET_KEY")
 if not SECRET_KEY:
     if PRODUCTION:
         raise ImproperlyConfigured("SECRET_KEY (or SECRET_KEY_FILE) is required in production")
-    SECRET_KEY = "refrun-development-only-key-never-use-in-production"
+    if DEBUG or DEMO:
+        SECRET_KEY = "refrun-development-only-key-never-use-in-production"
+    else:
+        SECRET_KEY = _installation_secret_key(VAR_DIR / "secret_key")
 
 ALLOWED_HOSTS = [h for h in os.getenv("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.getenv("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
@@ -111,9 +137,6 @@ TEMPLATES = [
         },
     },
 ]
-
-VAR_DIR = Path(os.getenv("REFRUN_VAR_DIR", BASE_DIR / "var"))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DATABASES = {
     "default": dj_database_url.parse(
