@@ -18,7 +18,6 @@ from . import selectors, services
 from .exceptions import InvalidFeedback, ModelArtifactError, UnknownRunReconstruction
 from .models import CuratedReference, Decision, Feedback, Reconstruction
 from .permissions import IsShifter
-from .roles import is_shift_leader
 
 
 class ReasonSerializer(serializers.Serializer):
@@ -112,7 +111,9 @@ class RecommendationListApi(APIView):
 
 
 class FeedbackApi(APIView):
-    """POST a decision; GET your own decisions (shift leaders and admins: everyone's)."""
+    """POST a decision; GET every decision. Decisions are part of the shared
+    certification record: every shifter reads all of them, with username, time and
+    reason, as on the run pages; nobody can change another's (no PUT/PATCH/DELETE)."""
 
     permission_classes = [IsShifter]
     # Declared (not only used) so the schema documents the page envelope.
@@ -149,8 +150,6 @@ class FeedbackApi(APIView):
         feedback = Feedback.objects.select_related(
             "run_reconstruction__run", "user", "recommended_reference", "alternative_reference"
         ).order_by("-created_at")
-        if not is_shift_leader(request.user):
-            feedback = feedback.filter(user=request.user)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(feedback, request, view=self)
         return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
@@ -172,9 +171,6 @@ class FeedbackDetailApi(APIView):
     @extend_schema(responses=FeedbackApi.OutputSerializer)
     def get(self, request, pk: int):
         feedback = Feedback.objects.select_related("run_reconstruction__run", "user")
-        if not is_shift_leader(request.user):
-            # Someone else's decision is indistinguishable from a missing one.
-            feedback = feedback.filter(user=request.user)
         return Response(FeedbackApi.OutputSerializer(get_object_or_404(feedback, pk=pk)).data)
 
 
