@@ -148,6 +148,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process read while a Celery worker writes an import batch.
     DATABASES["default"].setdefault("OPTIONS", {})["init_command"] = "PRAGMA journal_mode=WAL;"
     DATABASES["default"]["OPTIONS"]["timeout"] = 30
+    # Take the write lock when a transaction starts, not at its first write: two
+    # requests that both read-then-write (a double-clicked decision, two failed
+    # logins) queue up instead of one failing with "database is locked".
+    DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -188,7 +192,7 @@ X_FRAME_OPTIONS = "DENY"
 
 # Failed logins (recommender/login.py): after this many failures within the window
 # for one username, or from one client address, that username or address is locked
-# out until the window ends. Counters live in the cache (CACHES below).
+# out for a back-off. Counters live in the database (LoginThrottle).
 LOGIN_FAILURES_PER_USERNAME = envint("LOGIN_FAILURES_PER_USERNAME", "5")
 LOGIN_FAILURES_PER_IP = envint("LOGIN_FAILURES_PER_IP", "20")
 LOGIN_LOCKOUT_S = envint("LOGIN_LOCKOUT_S", "900")
@@ -196,6 +200,17 @@ LOGIN_LOCKOUT_S = envint("LOGIN_LOCKOUT_S", "900")
 # (e.g. X-Forwarded-For; the right-most address is used, the one the proxy added).
 # Leave empty when clients connect directly, or anyone could pick their address.
 LOGIN_CLIENT_IP_HEADER = os.getenv("LOGIN_CLIENT_IP_HEADER", "")
+# How many reverse proxies append to that header: the client is the address the
+# outermost one added (1: the right-most entry).
+LOGIN_TRUSTED_PROXIES = envint("LOGIN_TRUSTED_PROXIES", "1")
+# At the limit the lock lasts LOGIN_BACKOFF_S, doubling with each further failure up
+# to LOGIN_LOCKOUT_S; an address that logged a username in within
+# LOGIN_KNOWN_ADDRESS_DAYS is not locked out by failures elsewhere.
+LOGIN_BACKOFF_S = envint("LOGIN_BACKOFF_S", "15")
+LOGIN_KNOWN_ADDRESS_DAYS = envint("LOGIN_KNOWN_ADDRESS_DAYS", "30")
+# LOCAL_LOGIN=false (with CERN SSO): password login only for this break-glass account.
+LOCAL_LOGIN = envbool("LOCAL_LOGIN", "true")
+LOCAL_LOGIN_BREAK_GLASS_USER = os.getenv("LOCAL_LOGIN_BREAK_GLASS_USER", "")
 
 LOGGING = {
     "version": 1,
