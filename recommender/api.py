@@ -5,7 +5,7 @@ pre-fill its reference field."""
 from dataclasses import asdict
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import PageNumberPagination
@@ -15,9 +15,10 @@ from rest_framework.views import APIView
 from ingestion.models import RunClass
 
 from . import selectors, services
-from .exceptions import InvalidFeedback, ModelArtifactError, UnknownRunReconstruction
+from .exceptions import DecisionClosed, InvalidFeedback, ModelArtifactError, UnknownRunReconstruction
 from .models import CuratedReference, Decision, Feedback, Reconstruction
 from .permissions import IsShifter
+from .throttles import FeedbackWriteThrottle
 
 
 class ReasonSerializer(serializers.Serializer):
@@ -154,15 +155,33 @@ class FeedbackApi(APIView):
         page = paginator.paginate_queryset(feedback, request, view=self)
         return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
 
-    @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
+    def get_throttles(self):
+        throttles = super().get_throttles()
+        if self.request.method == "POST":
+            throttles.append(FeedbackWriteThrottle())
+        return throttles
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            201: OutputSerializer,
+            200: OpenApiResponse(OutputSerializer, description="the same decision was already recorded"),
+            409: OpenApiResponse(description="the run reconstruction is closed for decisions"),
+        },
+    )
     def post(self, request):
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         try:
             feedback = services.feedback_record(user=request.user, **payload.validated_data)
+        except DecisionClosed as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         except InvalidFeedback as exc:
             raise ValidationError({"detail": str(exc)}) from None
-        return Response(self.OutputSerializer(feedback).data, status=status.HTTP_201_CREATED)
+        created = getattr(feedback, "recorded_now", True)
+        return Response(
+            self.OutputSerializer(feedback).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
 
 
 class FeedbackDetailApi(APIView):

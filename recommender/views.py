@@ -21,6 +21,7 @@ from .exceptions import InvalidFeedback, ModelArtifactError
 from .forms import FeedbackForm, RunFilterForm, RunLookupForm
 from .models import Reconstruction
 from .roles import is_shift_leader, is_shifter
+from .throttles import FeedbackWriteThrottle
 
 RUNS_PER_PAGE = 50
 JOBS_SHOWN = 50
@@ -156,6 +157,9 @@ def feedback_submit(request: HttpRequest, run_number: int, reconstruction: str) 
                 messages.error(
                     request, f"{form.fields[field].label or field}: {error}" if field != "__all__" else error
                 )
+        return redirect(target)
+    if not FeedbackWriteThrottle().allow_request(request, None):
+        messages.error(request, "Not recorded: Too many decisions in a short time; wait a few minutes and try again.")
         return redirect(target)
     data = form.cleaned_data
     try:

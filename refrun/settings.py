@@ -229,7 +229,15 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Every API user (a token too); decisions have a tighter limit (FEEDBACK_WRITE_RATE).
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"user": os.getenv("API_USER_RATE", "600/minute")},
 }
+# Decisions (labels for training) per user, API and run page together.
+FEEDBACK_WRITE_RATE = os.getenv("FEEDBACK_WRITE_RATE", "120/hour")
+# The author of a run's current decision may replace it for this long (one shift);
+# after that only a shift leader's reopen lets anyone decide again.
+DECISION_CHANGE_HOURS = envint("DECISION_CHANGE_HOURS", "12")
 SPECTACULAR_SETTINGS = {
     "TITLE": "RefRun API",
     "VERSION": "1",

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 from recommender import api_urls
 from recommender.models import Feedback, ReferencePair
 from recommender.services import feedback_record
-from tests.factories import RunFactory, UserFactory
+from tests.factories import RunFactory, UserFactory, ranking_shown
 
 pytestmark = pytest.mark.django_db
 
@@ -29,6 +29,7 @@ def toms_feedback(db):
     for number in (380100, 380050, 380040):
         RunFactory(run_number=number)
     tom = UserFactory(username="tom", groups=["shifters"])
+    version = ranking_shown(run_number=380100, reconstruction="express", references=[380050])
     return feedback_record(
         user=tom,
         run_number=380100,
@@ -37,6 +38,7 @@ def toms_feedback(db):
         recommended_run_number=380050,
         alternative_run_number=380040,
         reason="different pileup",
+        model_version_id=version.pk,
     )
 
 
@@ -89,14 +91,15 @@ def test_a_shifters_decision_on_the_same_run_leaves_anothers_current(shifter_sam
         "reconstruction": "express",
         "decision": "accepted",
         "recommended_run_number": 380050,
+        "model_version_id": toms_feedback.model_version_id,
         "user": "tom",  # not an input: feedback is always the caller's
         "id": toms_feedback.pk,
     }
 
     response = _api(shifter_sam).post(reverse("api:feedback"), payload, format="json")
 
-    assert response.status_code == 201
-    assert response.json()["user"] == "sam" and response.json()["id"] != toms_feedback.pk
+    # Tom decided: closed for Sam until a shift leader reopens it (the decision policy).
+    assert response.status_code == 409 and "tom already decided" in response.json()["detail"]
     assert _snapshot(toms_feedback) == before
 
 
@@ -116,6 +119,9 @@ def test_shift_leaders_and_admins_read_all_feedback(request, shifter_sam, toms_f
         reconstruction="express",
         decision="accepted",
         recommended_run_number=380040,
+        model_version_id=ranking_shown(
+            run_number=380050, reconstruction="express", references=[380040], version=toms_feedback.model_version
+        ).pk,
     )
     client = _api(request.getfixturevalue(reader))
 
