@@ -201,7 +201,9 @@ class Client(threading.Thread):
         self.start_gate, self.stop_at = start_gate, stop_at
         self.logged_in = False
 
-    def timed(self, kind: str, method: str, path: str, expect: int, **kwargs) -> requests.Response | None:
+    def timed(
+        self, kind: str, method: str, path: str, expect: int | tuple[int, ...], **kwargs
+    ) -> requests.Response | None:
         started = time.perf_counter()
         try:
             response = self.session.request(method, self.base + path, timeout=30, allow_redirects=False, **kwargs)
@@ -209,7 +211,8 @@ class Client(threading.Thread):
             self.results.record(kind, time.perf_counter() - started, f"{type(exc).__name__}")
             return None
         elapsed = time.perf_counter() - started
-        error = "" if response.status_code == expect else f"HTTP {response.status_code} {path}"
+        expected = expect if isinstance(expect, tuple) else (expect,)
+        error = "" if response.status_code in expected else f"HTTP {response.status_code} {path}"
         self.results.record(kind, elapsed, error)
         return response if not error else None
 
@@ -258,11 +261,13 @@ class Client(threading.Thread):
                 "feedback post",
                 "POST",
                 "/api/feedback/",
-                201,
+                # 409: another load user decided on this run first (the decision policy);
+                # 200: this user's identical decision was already recorded.
+                (201, 200, 409),
                 json=body,
                 headers={"X-CSRFToken": self.session.cookies.get("csrftoken", "")},
             )
-            if answer is not None:
+            if answer is not None and answer.status_code == 201:
                 with self.results.lock:
                     self.results.feedback_2xx += 1
             self.think()
