@@ -111,6 +111,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -140,7 +141,8 @@ TEMPLATES = [
 
 DATABASES = {
     "default": dj_database_url.parse(
-        os.getenv("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'refrun.sqlite3'}",
+        # The URL holds the password: DATABASE_URL_FILE (a mounted secret) works too.
+        envsecret("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'refrun.sqlite3'}",
         conn_max_age=envint("DB_CONN_MAX_AGE", "60"),
     )
 }
@@ -158,6 +160,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
 LANGUAGE_CODE = "en-gb"
@@ -189,6 +193,26 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# A failed CSRF check (typically a form left open past the session) gets RefRun's
+# own page with a way back, not Django's technical one.
+CSRF_FAILURE_VIEW = "recommender.csrf.csrf_failure"
+
+# Content-Security-Policy (django-csp): scripts only from RefRun's own static
+# files, never inline, so injected markup cannot run. Charts are inline SVG
+# markup (no script); the DRF browsable API keeps its data in JSON script blocks,
+# which are not executed.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        # Style attributes in the admin's and DRF's browsable API's markup; styles run no code.
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # Failed logins (recommender/login.py): after this many failures within the window
 # for one username, or from one client address, that username or address is locked
@@ -272,7 +296,7 @@ if OIDC_ENABLED:
 # Redis when REDIS_URL is set, otherwise files under VAR_DIR (shared by the
 # gunicorn workers of one machine, no server needed). Never the per-process
 # LocMemCache, which would multiply the allowed failures by the worker count.
-REDIS_URL = os.getenv("REDIS_URL", "")
+REDIS_URL = envsecret("REDIS_URL")  # or REDIS_URL_FILE: the URL may hold a password
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -327,6 +351,23 @@ OMS_API_AUDIENCE = os.getenv("OMS_API_AUDIENCE", "cmsoms-prod")
 OMS_TOKEN_URL = os.getenv("OMS_TOKEN_URL", "https://auth.cern.ch/auth/realms/cern/api-access/token")
 OMS_CLIENT_ID = os.getenv("OMS_CLIENT_ID", "")
 OMS_CLIENT_SECRET = envsecret("OMS_CLIENT_SECRET")
+
+
+def _https_or_loopback(name: str, url: str) -> str:
+    """URLs that carry a secret (the client secret to the token URL, the bearer
+    token to the API) must be https, except on this machine (the demo's local OMS
+    at http://127.0.0.1) or with DEBUG/REFRUN_DEMO."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    loopback = parts.hostname in {"127.0.0.1", "localhost", "::1"}
+    if parts.scheme != "https" and not (loopback or DEBUG or DEMO):
+        raise ImproperlyConfigured(f"{name} must use https (it carries a secret), got {url!r}")
+    return url
+
+
+OMS_TOKEN_URL = _https_or_loopback("OMS_TOKEN_URL", OMS_TOKEN_URL)
+OMS_API_URL = _https_or_loopback("OMS_API_URL", OMS_API_URL)
 OMS_CA_BUNDLE = os.getenv("OMS_CA_BUNDLE", "") or True
 OMS_TIMEOUT_S = envfloat("OMS_TIMEOUT_S", "30")
 OMS_MAX_REQUESTS_PER_S = envfloat("OMS_MAX_REQUESTS_PER_S", "2")
