@@ -12,8 +12,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from ingestion.models import IngestionJob, RunClass
+from ingestion.models import IngestionJob, JobKind, RunClass
 from ingestion.selectors import lumisection_series
+from ingestion.services import job_running
 
 from . import selectors, services
 from .charts import Series, line_chart_svg
@@ -219,6 +220,11 @@ def job_trigger(request: HttpRequest, kind: str) -> HttpResponse:
     tasks = {"oms": sync_oms_task, "certhelper": sync_certhelper_task, "retrain": retrain_task}
     if kind not in tasks:
         raise Http404(f"unknown job {kind!r}")
+    kinds = {"oms": JobKind.OMS_SYNC, "certhelper": JobKind.CERTHELPER_SYNC, "retrain": JobKind.TRAINING}
+    running = job_running(kind=kinds[kind])
+    if running is not None:
+        messages.info(request, f"Not queued: {kind} is already running (job #{running.pk}); see its progress below.")
+        return redirect("recommender:job_list")
     transaction.on_commit(lambda: tasks[kind].delay())
     messages.success(request, f"Queued: {kind}. It appears below when a worker starts it.")
     return redirect("recommender:job_list")

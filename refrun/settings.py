@@ -341,6 +341,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", "3600")
 CELERY_TASK_SOFT_TIME_LIMIT = envint("CELERY_TASK_SOFT_TIME_LIMIT", "3300")
+# A running job not updated for this long has lost its worker (past Celery's hard
+# limit): the beat sweep fails it and a new job of its kind may start.
+JOB_STALE_S = envint("JOB_STALE_S", str(CELERY_TASK_TIME_LIMIT + 600))
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 
