@@ -45,3 +45,19 @@ def test_quotes_in_a_title_or_label_cannot_leave_the_attribute():
     svg = line_chart_svg(title=attack, unit=attack, series=[Series(attack, [(1, 1.0), (2, 2.0)], "run-line")])
 
     assert 'onmouseover="' not in svg and "&quot;" in svg
+
+
+@pytest.mark.django_db
+def test_the_run_page_answers_with_extreme_lumisection_values(client, shifter_sam):
+    from django.urls import reverse
+
+    from tests.factories import LumisectionFactory, RunFactory
+
+    run = RunFactory(run_number=380100)
+    for number, value in enumerate([1.7e308, -1.7e308, 5e-324, 1.2], start=1):
+        LumisectionFactory(run=run, number=number, init_lumi=value, pileup=value)
+    client.force_login(shifter_sam)
+
+    response = client.get(reverse("recommender:run_detail", args=[380100, "express"]))
+
+    assert response.status_code == 200
