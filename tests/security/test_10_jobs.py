@@ -53,13 +53,19 @@ def test_the_jobs_page_stops_reloading_once_a_dead_job_is_swept(client, leader_l
     assert 'data-refresh=""' in body
 
 
-@pytest.mark.parametrize(("trigger", "kind"), [("oms", "oms_sync"), ("certhelper", "certhelper_sync"), ("retrain", "training")])
+@pytest.mark.parametrize(
+    ("trigger", "kind"), [("oms", "oms_sync"), ("certhelper", "certhelper_sync"), ("retrain", "training")]
+)
 def test_a_second_trigger_says_already_running_and_queues_nothing(
     client, leader_lea, trigger, kind, monkeypatch, django_capture_on_commit_callbacks
 ):
     job = _running(kind)
     queued = []
-    task = {"oms": ingestion_tasks.sync_oms, "certhelper": ingestion_tasks.sync_certhelper, "retrain": recommender_tasks.retrain}[trigger]
+    task = {
+        "oms": ingestion_tasks.sync_oms,
+        "certhelper": ingestion_tasks.sync_certhelper,
+        "retrain": recommender_tasks.retrain,
+    }[trigger]
     monkeypatch.setattr(task, "delay", lambda *a, **k: queued.append(trigger))
     client.force_login(leader_lea)
 

@@ -26,10 +26,9 @@ class Command(BaseCommand):
             self.stdout.write("Certhelper sync queued")
             return
         # The label writer belongs to the recommender; looked up here, at the edge.
-        from recommender.services import reference_pairs_import
-
         from ingestion.services import JobAlreadyRunning
         from ingestion.sync import certhelper_sync
+        from recommender.services import reference_pairs_import
 
         try:
             job = certhelper_sync(pairs_import=reference_pairs_import, force=force)
