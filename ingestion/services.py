@@ -32,7 +32,9 @@ empty fields. Order-independent as well. Empty values never erase stored ones.
 Lumisections. One kind of source (OMS); the latest import wins.
 """
 
+import datetime as dt
 import logging
+import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +42,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Avg, Q
 from django.utils import timezone
@@ -595,10 +598,65 @@ class ImportReport:
         return lines
 
 
-def ingestion_job_start(*, kind: str, parameters: dict[str, Any]) -> IngestionJob:
-    return IngestionJob.objects.create(
-        kind=kind, status=JobStatus.RUNNING, parameters=parameters, started_at=timezone.now()
+class JobAlreadyRunning(Exception):
+    """A job of this kind is running: a second one would do the same work twice."""
+
+    def __init__(self, job: IngestionJob) -> None:
+        self.job = job
+        super().__init__(f"{job.get_kind_display()} is already running (job #{job.pk})")
+
+
+def _stale_before() -> dt.datetime:
+    return timezone.now() - dt.timedelta(seconds=settings.JOB_STALE_S)
+
+
+def jobs_stale_fail(*, kind: str | None = None) -> int:
+    """Fail jobs of any kind (or of `kind`) that stopped without finishing: running or
+    pending, and not updated for JOB_STALE_S (beyond Celery's hard time limit, so
+    their worker was killed or lost). Returns how many."""
+    stale = IngestionJob.objects.filter(
+        status__in=[JobStatus.RUNNING, JobStatus.PENDING], updated_at__lt=_stale_before()
     )
+    if kind is not None:
+        stale = stale.filter(kind=kind)
+    minutes = settings.JOB_STALE_S // 60
+    return stale.update(
+        status=JobStatus.FAILED,
+        finished_at=timezone.now(),
+        updated_at=timezone.now(),
+        message=f"stopped without finishing: no progress for {minutes} minutes (worker killed or lost); start it again",
+    )
+
+
+def job_running(*, kind: str) -> IngestionJob | None:
+    """The live running job of this kind, if any (a stale one does not count)."""
+    return (
+        IngestionJob.objects.filter(kind=kind, status=JobStatus.RUNNING, updated_at__gte=_stale_before())
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def _kind_lock(kind: str) -> None:
+    # PostgreSQL: one transaction at a time per kind until commit. SQLite's
+    # IMMEDIATE transactions (settings) already serialise every writer.
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [zlib.crc32(f"ingestion-job:{kind}".encode())])
+
+
+def ingestion_job_start(*, kind: str, parameters: dict[str, Any]) -> IngestionJob:
+    """A new running job, unless one of its kind is running (JobAlreadyRunning):
+    one sync, import or training of a kind at a time. A stale one is failed first."""
+    with transaction.atomic():
+        _kind_lock(kind)
+        jobs_stale_fail(kind=kind)
+        running = job_running(kind=kind)
+        if running is not None:
+            raise JobAlreadyRunning(running)
+        return IngestionJob.objects.create(
+            kind=kind, status=JobStatus.RUNNING, parameters=parameters, started_at=timezone.now()
+        )
 
 
 def ingestion_job_finish(*, job: IngestionJob, report: ImportReport) -> IngestionJob:

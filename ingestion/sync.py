@@ -215,7 +215,8 @@ def job_start(*, kind: str, parameters: dict[str, Any], job_id: int | None = Non
             IngestionJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, started_at=job.started_at or now)
             job.refresh_from_db()
         return job
-    return IngestionJob.objects.create(kind=kind, status=JobStatus.RUNNING, parameters=parameters, started_at=now)
+    # One sync of a kind at a time (JobAlreadyRunning otherwise).
+    return services.ingestion_job_start(kind=kind, parameters=parameters)
 
 
 def _job_record(

@@ -32,9 +32,13 @@ SOFT_TIME_LIMIT_S = settings.CELERY_TASK_SOFT_TIME_LIMIT
 )
 def sync_oms(run_from: int | None = None, run_to: int | None = None, job_id: int | None = None) -> str:
     """Incremental OMS sync (beat, every 15 minutes), or a range in one worker."""
+    from .services import JobAlreadyRunning
     from .sync import runs_sync
 
-    job = runs_sync(run_from=run_from, run_to=run_to, job_id=job_id)
+    try:
+        job = runs_sync(run_from=run_from, run_to=run_to, job_id=job_id)
+    except JobAlreadyRunning as exc:
+        return f"skipped: {exc}"
     return f"job {job.pk} {job.status}: {job.message}"
 
 
@@ -84,7 +88,23 @@ def sync_certhelper(force: bool = False, job_id: int | None = None) -> str:
     service, looked up here at the edge: ingestion's core does not import it."""
     from recommender.services import reference_pairs_import
 
+    from .services import JobAlreadyRunning
     from .sync import certhelper_sync
 
-    job = certhelper_sync(pairs_import=reference_pairs_import, force=force, job_id=job_id)
+    try:
+        job = certhelper_sync(pairs_import=reference_pairs_import, force=force, job_id=job_id)
+    except JobAlreadyRunning as exc:
+        return f"skipped: {exc}"
     return f"job {job.pk} {job.status}: {job.message}"
+
+
+@shared_task(acks_late=True)
+def jobs_sweep() -> str:
+    """Beat, every 10 minutes: fail jobs of every kind whose worker was killed, so the
+    jobs page stops waiting for them and the next trigger can start; and drop login
+    counters that no longer matter (the recommender's, looked up here at the edge)."""
+    from recommender.login import login_records_prune
+
+    from .services import jobs_stale_fail
+
+    return f"{jobs_stale_fail()} stale jobs failed, {login_records_prune()} login records pruned"

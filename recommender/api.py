@@ -5,7 +5,7 @@ pre-fill its reference field."""
 from dataclasses import asdict
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import PageNumberPagination
@@ -15,10 +15,10 @@ from rest_framework.views import APIView
 from ingestion.models import RunClass
 
 from . import selectors, services
-from .exceptions import InvalidFeedback, ModelArtifactError, UnknownRunReconstruction
+from .exceptions import DecisionClosed, InvalidFeedback, ModelArtifactError, UnknownRunReconstruction
 from .models import CuratedReference, Decision, Feedback, Reconstruction
 from .permissions import IsShifter
-from .roles import is_shift_leader
+from .throttles import FeedbackWriteThrottle
 
 
 class ReasonSerializer(serializers.Serializer):
@@ -112,7 +112,9 @@ class RecommendationListApi(APIView):
 
 
 class FeedbackApi(APIView):
-    """POST a decision; GET your own decisions (shift leaders and admins: everyone's)."""
+    """POST a decision; GET every decision. Decisions are part of the shared
+    certification record: every shifter reads all of them, with username, time and
+    reason, as on the run pages; nobody can change another's (no PUT/PATCH/DELETE)."""
 
     permission_classes = [IsShifter]
     # Declared (not only used) so the schema documents the page envelope.
@@ -149,21 +151,37 @@ class FeedbackApi(APIView):
         feedback = Feedback.objects.select_related(
             "run_reconstruction__run", "user", "recommended_reference", "alternative_reference"
         ).order_by("-created_at")
-        if not is_shift_leader(request.user):
-            feedback = feedback.filter(user=request.user)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(feedback, request, view=self)
         return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
 
-    @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
+    def get_throttles(self):
+        throttles = super().get_throttles()
+        if self.request.method == "POST":
+            throttles.append(FeedbackWriteThrottle())
+        return throttles
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            201: OutputSerializer,
+            200: OpenApiResponse(OutputSerializer, description="the same decision was already recorded"),
+            409: OpenApiResponse(description="the run reconstruction is closed for decisions"),
+        },
+    )
     def post(self, request):
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         try:
             feedback = services.feedback_record(user=request.user, **payload.validated_data)
+        except DecisionClosed as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         except InvalidFeedback as exc:
             raise ValidationError({"detail": str(exc)}) from None
-        return Response(self.OutputSerializer(feedback).data, status=status.HTTP_201_CREATED)
+        created = getattr(feedback, "recorded_now", True)
+        return Response(
+            self.OutputSerializer(feedback).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
 
 
 class FeedbackDetailApi(APIView):
@@ -172,9 +190,6 @@ class FeedbackDetailApi(APIView):
     @extend_schema(responses=FeedbackApi.OutputSerializer)
     def get(self, request, pk: int):
         feedback = Feedback.objects.select_related("run_reconstruction__run", "user")
-        if not is_shift_leader(request.user):
-            # Someone else's decision is indistinguishable from a missing one.
-            feedback = feedback.filter(user=request.user)
         return Response(FeedbackApi.OutputSerializer(get_object_or_404(feedback, pk=pk)).data)
 
 

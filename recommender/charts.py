@@ -7,12 +7,18 @@ so the page works on a control-room machine with no outside network.
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from xml.sax.saxutils import escape
+
+from django.utils.html import escape
 
 WIDTH, HEIGHT = 560, 200
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 56, 12, 12, 34
 # More points than pixels only costs bytes; thin long runs to one point per pixel column.
 MAX_POINTS = WIDTH - MARGIN_LEFT - MARGIN_RIGHT
+# No luminosity or pileup comes near this; beyond it a value is a data error, drawn
+# as a gap, so the axis arithmetic below can neither overflow nor lose its range.
+PLOTTABLE = 1e15
+# A flatter range than this (relative to the values) is drawn as a flat line.
+MIN_RELATIVE_RANGE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -27,6 +33,10 @@ def _thinned(points: Sequence[tuple[int, float | None]]) -> list[tuple[int, floa
         return list(points)
     step = len(points) / MAX_POINTS
     return [points[int(i * step)] for i in range(MAX_POINTS)]
+
+
+def _plottable(value: float | None) -> bool:
+    return value is not None and math.isfinite(value) and abs(value) < PLOTTABLE
 
 
 def _nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
@@ -50,12 +60,12 @@ def _format(value: float) -> str:
 def line_chart_svg(*, title: str, unit: str, series: Sequence[Series]) -> str:
     """An SVG chart of value against lumisection number, or "" when no series has a value."""
     thinned = [(s, _thinned(s.points)) for s in series]
-    values = [v for _, pts in thinned for _, v in pts if v is not None and math.isfinite(v)]
+    values = [v for _, pts in thinned for _, v in pts if _plottable(v)]
     if not values:
         return ""
     x_max = max(ls for _, pts in thinned for ls, _ in pts) or 1
     y_low, y_high = min(0.0, min(values)), max(values)
-    if y_high == y_low:
+    if y_high - y_low <= MIN_RELATIVE_RANGE * max(abs(y_low), abs(y_high), 1.0):
         y_high = y_low + 1.0
     plot_w = WIDTH - MARGIN_LEFT - MARGIN_RIGHT
     plot_h = HEIGHT - MARGIN_TOP - MARGIN_BOTTOM
@@ -87,16 +97,16 @@ def line_chart_svg(*, title: str, unit: str, series: Sequence[Series]) -> str:
     for index, (s, pts) in enumerate(thinned):
         segments: list[list[str]] = [[]]
         for ls, value in pts:
-            if value is None or not math.isfinite(value):
+            if not _plottable(value):
                 segments.append([])
             else:
                 segments[-1].append(f"{x(ls):.1f},{y(value):.1f}")
         for segment in segments:
             if len(segment) > 1:
-                parts.append(f'<polyline class="{s.css_class}" points="{" ".join(segment)}"/>')
+                parts.append(f'<polyline class="{escape(s.css_class)}" points="{" ".join(segment)}"/>')
         legend_y = MARGIN_TOP + 12 + 14 * index
         parts.append(
-            f'<text class="legend {s.css_class}" x="{WIDTH - MARGIN_RIGHT - 4}" y="{legend_y}" '
+            f'<text class="legend {escape(s.css_class)}" x="{WIDTH - MARGIN_RIGHT - 4}" y="{legend_y}" '
             f'text-anchor="end">{escape(s.label)}</text>'
         )
     parts.append("</svg>")

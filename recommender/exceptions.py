@@ -31,3 +31,8 @@ class UnknownRunReconstruction(RecommenderError):
 
 class InvalidFeedback(RecommenderError):
     """A shifter's decision cannot be recorded as given (unknown run, missing reason...)."""
+
+
+class DecisionClosed(InvalidFeedback):
+    """The run reconstruction takes no decision now (decided, certified, or the author's
+    time to change it is over): a shift leader can reopen it."""

@@ -24,6 +24,11 @@ class RunReconstruction(TimeStampedModel):
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="reconstructions")
     reconstruction = models.CharField(max_length=10, choices=Reconstruction.choices)
     dataset = models.CharField(max_length=200, blank=True, help_text="DQM dataset, e.g. /Express/Cosmics2024/DQM")
+    # A shift leader reopened it for a new decision (decision policy: selectors.decision_state).
+    reopened_at = models.DateTimeField(null=True, blank=True)
+    reopened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-run__run_number", "reconstruction"]
@@ -239,3 +244,36 @@ class SsoIdentity(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.subject} at {self.issuer}"
+# --- Login throttling (recommender/login.py) -----------------------------------------
+
+
+class LoginThrottle(models.Model):
+    """Failed logins of one username, one client address, or one username at one
+    address it logged in from before. A database row, not a cache entry: never
+    culled while it matters, and incremented under a row lock."""
+
+    key = models.CharField(max_length=80, unique=True, help_text="sha256 of the kind and normalised value")
+    failures = models.PositiveIntegerField(default=0)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.key[:12]}… {self.failures} failures"
+
+
+class LoginKnownAddress(models.Model):
+    """A client address a username logged in from: a lockout of that username does
+    not apply there, so an attacker elsewhere cannot lock a shifter out of their console."""
+
+    username_key = models.CharField(max_length=64, help_text="sha256 of the NFKC-normalised username")
+    address = models.CharField(max_length=64, help_text="sha256 of the client address")
+    last_login_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["username_key", "address"], name="login_known_address_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.username_key[:12]}… @ {self.address[:12]}…"

@@ -23,7 +23,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ingestion.models import JobKind, JobStatus, Run, RunClass, RunClassSource
@@ -40,7 +40,7 @@ from ingestion.services import (
     tables_analyze,
 )
 
-from .exceptions import InvalidFeedback
+from .exceptions import DecisionClosed, InvalidFeedback, ModelArtifactError
 from .models import (
     Decision,
     Feedback,
@@ -237,7 +237,37 @@ def _run_or_error(run_number: int, role: str) -> Run:
     return run
 
 
-@transaction.atomic
+def _shown_references(*, target: RunReconstruction, model_version_id: int | None) -> list[int]:
+    """The references RefRun showed for `target` with that model version: its stored
+    ranking (ranks 1-5), or, when none is stored, the ranking computed now, provided
+    the same model version (or the no-model fallback) computes it."""
+    from .recommending import recommendations_for
+
+    if model_version_id is not None:
+        stored = list(
+            Recommendation.objects.filter(run_reconstruction=target, model_version_id=model_version_id, rank__lte=5)
+            .order_by("rank")
+            .values_list("reference__run_number", flat=True)
+        )
+        if stored:
+            return stored
+        if not ModelVersion.objects.filter(pk=model_version_id, status=ModelVersionStatus.ACTIVE).exists():
+            raise InvalidFeedback(
+                "the recommendations changed since the page was shown; reload the page and decide again"
+            )
+    try:
+        results = recommendations_for(run_number=target.run.run_number, reconstruction=target.reconstruction, limit=5)
+    except ModelArtifactError as error:
+        raise InvalidFeedback(f"the active model cannot be used ({error}); a shift leader should retrain") from None
+    if (results[0].model_version_id if results else None) != model_version_id:
+        raise InvalidFeedback("the recommendations changed since the page was shown; reload the page and decide again")
+    return [r.reference_run_number for r in results]
+
+
+def _same_decision(feedback: Feedback, **wanted) -> bool:
+    return all(getattr(feedback, name) == value for name, value in wanted.items())
+
+
 def feedback_record(
     *,
     user,
@@ -253,9 +283,49 @@ def feedback_record(
 
     Accepting labels (run → recommended). Rejecting labels the recommended
     reference as a negative example and, when the shifter names the reference
-    used instead, that one as the positive label. A second decision by the same
-    user replaces the first one's labels; both Feedback rows stay as the audit trail.
+    used instead, that one as the positive label.
+
+    Only what RefRun showed can be decided on: `recommended_run_number` must be
+    among ranks 1-5 of the stored ranking for this run reconstruction and
+    `model_version_id` (or of the ranking recomputed when none is stored); the
+    alternative must be an existing run earlier than the run. The decision policy
+    (selectors.decision_state) says who may decide: DecisionClosed otherwise.
+    The same decision sent again by its author returns the current row unchanged
+    (its `recorded_now` is False), so a double click or a race never answers 5xx.
+    A replaced decision stays as the audit trail, without labels.
     """
+    arguments = {
+        "user": user,
+        "run_number": run_number,
+        "reconstruction": reconstruction,
+        "decision": decision,
+        "recommended_run_number": recommended_run_number,
+        "alternative_run_number": alternative_run_number,
+        "reason": reason,
+        "model_version_id": model_version_id,
+    }
+    try:
+        return _feedback_record(**arguments)
+    except IntegrityError:
+        # PostgreSQL: two first decisions raced to create the run reconstruction or
+        # the user's current row; the loser finds the winner's row on a second try.
+        return _feedback_record(**arguments)
+
+
+@transaction.atomic
+def _feedback_record(
+    *,
+    user,
+    run_number: int,
+    reconstruction: str,
+    decision: str,
+    recommended_run_number: int,
+    alternative_run_number: int | None,
+    reason: str,
+    model_version_id: int | None,
+) -> Feedback:
+    from .selectors import decision_state
+
     if decision not in Decision.values:
         raise InvalidFeedback(f"unknown decision {decision!r}")
     if reconstruction not in Reconstruction.values:
@@ -269,13 +339,50 @@ def feedback_record(
     run = _run_or_error(run_number, "the")
     recommended = _run_or_error(recommended_run_number, "the recommended")
     alternative = _run_or_error(alternative_run_number, "the alternative") if alternative_run_number else None
+    if alternative is not None and alternative.run_number >= run.run_number:
+        raise InvalidFeedback(f"the alternative must be a run earlier than run {run.run_number}")
     model_version = ModelVersion.objects.filter(pk=model_version_id).first() if model_version_id else None
-    target = _run_reconstruction_ensure(run=run, reconstruction=reconstruction)
+    if model_version_id and model_version is None:
+        raise InvalidFeedback("the model version that made these recommendations is gone; reload the page")
+    # The row lock serialises all decisions on this run reconstruction (PostgreSQL;
+    # SQLite's IMMEDIATE transactions serialise every write), so the policy below
+    # sees every earlier decision.
+    _run_reconstruction_ensure(run=run, reconstruction=reconstruction)
+    target = (
+        RunReconstruction.objects.select_for_update().select_related("run").get(run=run, reconstruction=reconstruction)
+    )
 
-    # Lock the user's current decision so two quick clicks cannot both stay current.
-    previous = list(Feedback.objects.select_for_update().filter(run_reconstruction=target, user=user, is_current=True))
-    for old in previous:
-        old.labels.all().delete()
+    state = decision_state(run_reconstruction=target)
+    current = state.current
+    if (
+        current is not None
+        and current.user_id == user.pk
+        and _same_decision(
+            current,
+            decision=decision,
+            recommended_reference_id=recommended.pk,
+            alternative_reference_id=alternative.pk if alternative else None,
+            reason=reason.strip(),
+        )
+    ):
+        current.recorded_now = False
+        return current
+    if not state.open_for(user):
+        raise DecisionClosed(
+            f"run {run_number} ({reconstruction}) is closed for decisions: {state.why_closed}"
+            + ("; your time to change it is over" if current is not None and current.user_id == user.pk else "")
+            + ". A shift leader can reopen it"
+        )
+    if recommended.run_number not in _shown_references(target=target, model_version_id=model_version_id):
+        raise InvalidFeedback(
+            f"run {recommended.run_number} is not among the references RefRun showed for run {run_number} "
+            f"({reconstruction}); reload the page and decide on what it shows"
+        )
+
+    # Whoever decided before (the author changing their mind, or anyone before a
+    # reopen) keeps the audit row; only the new decision's labels train the model.
+    previous = list(Feedback.objects.filter(run_reconstruction=target, is_current=True))
+    ReferencePair.objects.filter(feedback__in=previous).delete()
     Feedback.objects.filter(pk__in=[old.pk for old in previous]).update(is_current=False, updated_at=timezone.now())
 
     feedback = Feedback.objects.create(
@@ -287,6 +394,7 @@ def feedback_record(
         reason=reason.strip(),
         model_version=model_version,
     )
+    feedback.recorded_now = True
     now = timezone.now()
     shared = {
         "run_reconstruction": target,
@@ -309,6 +417,21 @@ def feedback_record(
             **shared,
         )
     return feedback
+
+
+def run_reconstruction_reopen(*, user, run_number: int, reconstruction: str) -> RunReconstruction:
+    """A shift leader reopens a run reconstruction for a new decision (the decision
+    policy); the current decision stays current until someone decides again."""
+    from .roles import is_shift_leader
+
+    if not is_shift_leader(user):
+        raise InvalidFeedback("only a shift leader or an admin can reopen a run for decisions")
+    run = _run_or_error(run_number, "the")
+    with transaction.atomic():
+        target = _run_reconstruction_ensure(run=run, reconstruction=reconstruction)
+        target.reopened_at, target.reopened_by = timezone.now(), user
+        target.save(update_fields=["reopened_at", "reopened_by", "updated_at"])
+    return target
 
 
 # --- Stored recommendations ----------------------------------------------------------

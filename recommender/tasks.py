@@ -5,9 +5,14 @@ from celery import shared_task
 
 @shared_task(acks_late=True)
 def retrain(force: bool = False) -> str:
+    from ingestion.services import JobAlreadyRunning
+
     from .services import model_retrain
 
-    result = model_retrain(force=force)
+    try:
+        result = model_retrain(force=force)
+    except JobAlreadyRunning as exc:
+        return f"skipped: {exc}"
     if result.status != "trained":
         return f"{result.status}: {result.message}"
     version = result.model_version

@@ -37,7 +37,7 @@ from .ml.dataset import labels_frame, run_features_frame
 from .ml.evaluation import prequential_records, summary
 from .ml.features import RunTable
 from .ml.model import Ranker, fit_ranker
-from .models import ArtifactStore, ModelArtifact, ModelVersion, ModelVersionStatus
+from .models import ArtifactStore, LabelSource, ModelArtifact, ModelVersion, ModelVersionStatus
 
 logger = logging.getLogger(__name__)
 
@@ -221,8 +221,12 @@ def model_train(*, force: bool = False, holdout_fraction: float = HOLDOUT_FRACTI
         except ModelArtifactError as error:
             logger.warning("active model cannot be loaded, the new one replaces it: %s", error)
     figures: dict = {}
-    if not newest.empty:
-        records = prequential_records(train, newest, runs, rankers=rankers, predecessor=False)
+    # Judged on Certhelper's labels alone: shifter labels (which any shifter can
+    # write) stay history, so they cannot decide which model serves.
+    judged = newest[newest["source"] == LabelSource.CERTHELPER]
+    history = pd.concat([train, newest[newest["source"] != LabelSource.CERTHELPER]], ignore_index=True)
+    if not judged.empty:
+        records = prequential_records(history, judged, runs, rankers=rankers, predecessor=False)
         figures = summary(records, [*rankers, "persistence"])
     figures["holdout_run_min"] = int(newest["run_number"].min()) if not newest.empty else None
 

@@ -12,8 +12,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from ingestion.models import IngestionJob, RunClass
+from ingestion.models import IngestionJob, JobKind, RunClass
 from ingestion.selectors import lumisection_series
+from ingestion.services import job_running
 
 from . import selectors, services
 from .charts import Series, line_chart_svg
@@ -21,6 +22,7 @@ from .exceptions import InvalidFeedback, ModelArtifactError
 from .forms import FeedbackForm, RunFilterForm, RunLookupForm
 from .models import Reconstruction
 from .roles import is_shift_leader, is_shifter
+from .throttles import FeedbackWriteThrottle
 
 RUNS_PER_PAGE = 50
 JOBS_SHOWN = 50
@@ -157,6 +159,9 @@ def feedback_submit(request: HttpRequest, run_number: int, reconstruction: str) 
                     request, f"{form.fields[field].label or field}: {error}" if field != "__all__" else error
                 )
         return redirect(target)
+    if not FeedbackWriteThrottle().allow_request(request, None):
+        messages.error(request, "Not recorded: Too many decisions in a short time; wait a few minutes and try again.")
+        return redirect(target)
     data = form.cleaned_data
     try:
         services.feedback_record(
@@ -215,6 +220,11 @@ def job_trigger(request: HttpRequest, kind: str) -> HttpResponse:
     tasks = {"oms": sync_oms_task, "certhelper": sync_certhelper_task, "retrain": retrain_task}
     if kind not in tasks:
         raise Http404(f"unknown job {kind!r}")
+    kinds = {"oms": JobKind.OMS_SYNC, "certhelper": JobKind.CERTHELPER_SYNC, "retrain": JobKind.TRAINING}
+    running = job_running(kind=kinds[kind])
+    if running is not None:
+        messages.info(request, f"Not queued: {kind} is already running (job #{running.pk}); see its progress below.")
+        return redirect("recommender:job_list")
     transaction.on_commit(lambda: tasks[kind].delay())
     messages.success(request, f"Queued: {kind}. It appears below when a worker starts it.")
     return redirect("recommender:job_list")

@@ -59,11 +59,37 @@ if PRODUCTION and DEBUG:
     raise ImproperlyConfigured("DEBUG=true is refused when REFRUN_PRODUCTION=true")
 # Demo mode creates the demo users and fills an empty database with simulated runs.
 DEMO = envbool("REFRUN_DEMO", "false")
+if PRODUCTION and DEMO:
+    # The demo creates accounts whose passwords are their usernames.
+    raise ImproperlyConfigured("REFRUN_DEMO=true is refused when REFRUN_PRODUCTION=true")
+VAR_DIR = Path(os.getenv("REFRUN_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _installation_secret_key(path: Path) -> str:
+    """A random key made once per installation (mode 0600), so a deployment that
+    forgot SECRET_KEY signs with nothing printed in the source, and all its processes
+    agree. O_EXCL: of two processes starting at once, one writes, both read."""
+    import secrets
+
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_urlsafe(64))
+    return path.read_text().strip()
+
+
 SECRET_KEY = envsecret("SECRET_KEY")
 if not SECRET_KEY:
     if PRODUCTION:
         raise ImproperlyConfigured("SECRET_KEY (or SECRET_KEY_FILE) is required in production")
-    SECRET_KEY = "refrun-development-only-key-never-use-in-production"
+    if DEBUG or DEMO:
+        SECRET_KEY = "refrun-development-only-key-never-use-in-production"
+    else:
+        SECRET_KEY = _installation_secret_key(VAR_DIR / "secret_key")
 
 ALLOWED_HOSTS = [h for h in os.getenv("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.getenv("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
@@ -86,6 +112,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -113,12 +140,10 @@ TEMPLATES = [
     },
 ]
 
-VAR_DIR = Path(os.getenv("REFRUN_VAR_DIR", BASE_DIR / "var"))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
-
 DATABASES = {
     "default": dj_database_url.parse(
-        os.getenv("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'refrun.sqlite3'}",
+        # The URL holds the password: DATABASE_URL_FILE (a mounted secret) works too.
+        envsecret("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'refrun.sqlite3'}",
         conn_max_age=envint("DB_CONN_MAX_AGE", "60"),
     )
 }
@@ -126,12 +151,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process read while a Celery worker writes an import batch.
     DATABASES["default"].setdefault("OPTIONS", {})["init_command"] = "PRAGMA journal_mode=WAL;"
     DATABASES["default"]["OPTIONS"]["timeout"] = 30
+    # Take the write lock when a transaction starts, not at its first write: two
+    # requests that both read-then-write (a double-clicked decision, two failed
+    # logins) queue up instead of one failing with "database is locked".
+    DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
 LANGUAGE_CODE = "en-gb"
@@ -166,10 +197,30 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# A failed CSRF check (typically a form left open past the session) gets RefRun's
+# own page with a way back, not Django's technical one.
+CSRF_FAILURE_VIEW = "recommender.csrf.csrf_failure"
+
+# Content-Security-Policy (django-csp): scripts only from RefRun's own static
+# files, never inline, so injected markup cannot run. Charts are inline SVG
+# markup (no script); the DRF browsable API keeps its data in JSON script blocks,
+# which are not executed.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        # Style attributes in the admin's and DRF's browsable API's markup; styles run no code.
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # Failed logins (recommender/login.py): after this many failures within the window
 # for one username, or from one client address, that username or address is locked
-# out until the window ends. Counters live in the cache (CACHES below).
+# out for a back-off. Counters live in the database (LoginThrottle).
 LOGIN_FAILURES_PER_USERNAME = envint("LOGIN_FAILURES_PER_USERNAME", "5")
 LOGIN_FAILURES_PER_IP = envint("LOGIN_FAILURES_PER_IP", "20")
 LOGIN_LOCKOUT_S = envint("LOGIN_LOCKOUT_S", "900")
@@ -177,6 +228,17 @@ LOGIN_LOCKOUT_S = envint("LOGIN_LOCKOUT_S", "900")
 # (e.g. X-Forwarded-For; the right-most address is used, the one the proxy added).
 # Leave empty when clients connect directly, or anyone could pick their address.
 LOGIN_CLIENT_IP_HEADER = os.getenv("LOGIN_CLIENT_IP_HEADER", "")
+# How many reverse proxies append to that header: the client is the address the
+# outermost one added (1: the right-most entry).
+LOGIN_TRUSTED_PROXIES = envint("LOGIN_TRUSTED_PROXIES", "1")
+# At the limit the lock lasts LOGIN_BACKOFF_S, doubling with each further failure up
+# to LOGIN_LOCKOUT_S; an address that logged a username in within
+# LOGIN_KNOWN_ADDRESS_DAYS is not locked out by failures elsewhere.
+LOGIN_BACKOFF_S = envint("LOGIN_BACKOFF_S", "15")
+LOGIN_KNOWN_ADDRESS_DAYS = envint("LOGIN_KNOWN_ADDRESS_DAYS", "30")
+# LOCAL_LOGIN=false (with CERN SSO): password login only for this break-glass account.
+LOCAL_LOGIN = envbool("LOCAL_LOGIN", "true")
+LOCAL_LOGIN_BREAK_GLASS_USER = os.getenv("LOCAL_LOGIN_BREAK_GLASS_USER", "")
 
 LOGGING = {
     "version": 1,
@@ -196,7 +258,15 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Every API user (a token too); decisions have a tighter limit (FEEDBACK_WRITE_RATE).
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"user": os.getenv("API_USER_RATE", "600/minute")},
 }
+# Decisions (labels for training) per user, API and run page together.
+FEEDBACK_WRITE_RATE = os.getenv("FEEDBACK_WRITE_RATE", "120/hour")
+# The author of a run's current decision may replace it for this long (one shift);
+# after that only a shift leader's reopen lets anyone decide again.
+DECISION_CHANGE_HOURS = envint("DECISION_CHANGE_HOURS", "12")
 SPECTACULAR_SETTINGS = {
     "TITLE": "RefRun API",
     "VERSION": "1",
@@ -246,7 +316,7 @@ if OIDC_ENABLED:
 # Redis when REDIS_URL is set, otherwise files under VAR_DIR (shared by the
 # gunicorn workers of one machine, no server needed). Never the per-process
 # LocMemCache, which would multiply the allowed failures by the worker count.
-REDIS_URL = os.getenv("REDIS_URL", "")
+REDIS_URL = envsecret("REDIS_URL")  # or REDIS_URL_FILE: the URL may hold a password
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -291,6 +361,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", "3600")
 CELERY_TASK_SOFT_TIME_LIMIT = envint("CELERY_TASK_SOFT_TIME_LIMIT", "3300")
+# A running job not updated for this long has lost its worker (past Celery's hard
+# limit): the beat sweep fails it and a new job of its kind may start.
+JOB_STALE_S = envint("JOB_STALE_S", str(CELERY_TASK_TIME_LIMIT + 600))
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 
@@ -301,6 +374,23 @@ OMS_API_AUDIENCE = os.getenv("OMS_API_AUDIENCE", "cmsoms-prod")
 OMS_TOKEN_URL = os.getenv("OMS_TOKEN_URL", "https://auth.cern.ch/auth/realms/cern/api-access/token")
 OMS_CLIENT_ID = os.getenv("OMS_CLIENT_ID", "")
 OMS_CLIENT_SECRET = envsecret("OMS_CLIENT_SECRET")
+
+
+def _https_or_loopback(name: str, url: str) -> str:
+    """URLs that carry a secret (the client secret to the token URL, the bearer
+    token to the API) must be https, except on this machine (the demo's local OMS
+    at http://127.0.0.1) or with DEBUG/REFRUN_DEMO."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    loopback = parts.hostname in {"127.0.0.1", "localhost", "::1"}
+    if parts.scheme != "https" and not (loopback or DEBUG or DEMO):
+        raise ImproperlyConfigured(f"{name} must use https (it carries a secret), got {url!r}")
+    return url
+
+
+OMS_TOKEN_URL = _https_or_loopback("OMS_TOKEN_URL", OMS_TOKEN_URL)
+OMS_API_URL = _https_or_loopback("OMS_API_URL", OMS_API_URL)
 OMS_CA_BUNDLE = os.getenv("OMS_CA_BUNDLE", "") or True
 OMS_TIMEOUT_S = envfloat("OMS_TIMEOUT_S", "30")
 OMS_MAX_REQUESTS_PER_S = envfloat("OMS_MAX_REQUESTS_PER_S", "2")

@@ -110,3 +110,21 @@ class ModelVersionFactory(factory.django.DjangoModelFactory):
     library_versions = factory.LazyFunction(dict)
     label_fingerprint = factory.Sequence(lambda n: f"{n:064x}")
     status = "candidate"
+
+
+def ranking_shown(*, run_number: int, reconstruction: str, references: list[int], version=None):
+    """The ranking RefRun showed for a run reconstruction, stored as a model version's
+    recommendations (ranks 1..n), so a decision on any of them is taken; returns the version."""
+    from recommender.models import Recommendation
+
+    version = version or ModelVersionFactory(status="active")
+    target = RunReconstructionFactory(run=RunFactory(run_number=run_number), reconstruction=reconstruction)
+    for rank, number in enumerate(references, start=1):
+        Recommendation.objects.create(
+            run_reconstruction=target,
+            reference=RunFactory(run_number=number),
+            model_version=version,
+            rank=rank,
+            score=0.5,
+        )
+    return version

@@ -37,7 +37,7 @@ from ingestion.sync import runs_sync
 from recommender.models import Decision, Feedback, LabelSource, ReferencePair
 from recommender.services import feedback_record
 from tests.conftest import IN_CI
-from tests.factories import UserFactory
+from tests.factories import UserFactory, ranking_shown
 from tests.ingestion.clients.fakes import FIRST_RUN, oms_client, running, synthetic_data
 from tests.integration.test_worker_sync import Workers, _redis_url, _unavailable
 
@@ -294,21 +294,27 @@ def seeded(fake_oms, clean_dump):
     )
     assert job.status == JobStatus.SUCCEEDED, job.message
     sam, kim = UserFactory(username="sam"), UserFactory(username="kim")
+    # Decisions name what RefRun showed: a stored ranking per run reconstruction.
+    version = ranking_shown(run_number=FIRST_RUN + 1, reconstruction="express", references=[FIRST_RUN])
+    ranking_shown(run_number=FIRST_RUN + 3, reconstruction="express", references=[FIRST_RUN], version=version)
+    ranking_shown(run_number=FIRST_RUN + 3, reconstruction="prompt", references=[FIRST_RUN + 2], version=version)
     feedback_record(
         user=sam,
         run_number=FIRST_RUN + 1,
         reconstruction="express",
         decision=Decision.ACCEPTED,
         recommended_run_number=FIRST_RUN,
+        model_version_id=version.pk,
     )
     feedback_record(
         user=kim,
-        run_number=FIRST_RUN + 1,
+        run_number=FIRST_RUN + 3,
         reconstruction="express",
         decision=Decision.REJECTED,
         recommended_run_number=FIRST_RUN,
         alternative_run_number=FIRST_RUN + 2,
         reason="APV mode differs",
+        model_version_id=version.pk,
     )
     feedback_record(
         user=sam,
@@ -316,6 +322,7 @@ def seeded(fake_oms, clean_dump):
         reconstruction="prompt",
         decision=Decision.ACCEPTED,
         recommended_run_number=FIRST_RUN + 2,
+        model_version_id=version.pk,
     )
     # A second decision: the first stays as the audit trail, no longer current.
     feedback_record(
@@ -325,6 +332,7 @@ def seeded(fake_oms, clean_dump):
         decision=Decision.REJECTED,
         recommended_run_number=FIRST_RUN + 2,
         reason="pileup far off",
+        model_version_id=version.pk,
     )
     decisions = decisions_dump()
     assert len(decisions["feedback"]) == 4 and len(decisions["labels"]) == 4  # the replaced decision's label went

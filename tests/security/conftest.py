@@ -3,9 +3,9 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def own_cache(settings, tmp_path):
-    """A cache of the production kind (files) that only this test sees: the login
-    counters of one test must not lock out the next, and the real cache (Redis in
-    CI) is never cleared from here."""
+    """A cache of the production kind (files) that only this test sees: the
+    throttle counters of one test must not limit the next, and the real cache
+    (Redis in CI) is never cleared from here. (Login counters are database rows.)"""
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",

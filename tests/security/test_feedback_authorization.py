@@ -1,6 +1,6 @@
-"""No user can read or change another's feedback through the API, except shift
-leaders and admins, who can read all of it. Nobody can edit or delete feedback
-over the API at all: rows are the audit trail."""
+"""No user can change another's feedback through the API; every shifter reads all
+of it (the shared certification record). Nobody can edit or delete feedback over
+the API at all: rows are the audit trail."""
 
 import pytest
 from django.urls import URLPattern, reverse
@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 from recommender import api_urls
 from recommender.models import Feedback, ReferencePair
 from recommender.services import feedback_record
-from tests.factories import RunFactory, UserFactory
+from tests.factories import RunFactory, UserFactory, ranking_shown
 
 pytestmark = pytest.mark.django_db
 
@@ -29,6 +29,7 @@ def toms_feedback(db):
     for number in (380100, 380050, 380040):
         RunFactory(run_number=number)
     tom = UserFactory(username="tom", groups=["shifters"])
+    version = ranking_shown(run_number=380100, reconstruction="express", references=[380050])
     return feedback_record(
         user=tom,
         run_number=380100,
@@ -37,6 +38,7 @@ def toms_feedback(db):
         recommended_run_number=380050,
         alternative_run_number=380040,
         reason="different pileup",
+        model_version_id=version.pk,
     )
 
 
@@ -89,22 +91,24 @@ def test_a_shifters_decision_on_the_same_run_leaves_anothers_current(shifter_sam
         "reconstruction": "express",
         "decision": "accepted",
         "recommended_run_number": 380050,
+        "model_version_id": toms_feedback.model_version_id,
         "user": "tom",  # not an input: feedback is always the caller's
         "id": toms_feedback.pk,
     }
 
     response = _api(shifter_sam).post(reverse("api:feedback"), payload, format="json")
 
-    assert response.status_code == 201
-    assert response.json()["user"] == "sam" and response.json()["id"] != toms_feedback.pk
+    # Tom decided: closed for Sam until a shift leader reopens it (the decision policy).
+    assert response.status_code == 409 and "tom already decided" in response.json()["detail"]
     assert _snapshot(toms_feedback) == before
 
 
-def test_a_shifter_cannot_read_someone_elses_feedback(shifter_sam, toms_feedback):
+def test_a_shifter_reads_someone_elses_feedback_but_only_reads_it(shifter_sam, toms_feedback):
+    # The shared certification record (SHARED_DECISIONS privacy policy; test_11).
     client = _api(shifter_sam)
 
-    assert client.get(reverse("api:feedback")).json()["count"] == 0
-    assert client.get(reverse("api:feedback_detail", args=[toms_feedback.pk])).status_code == 404
+    assert client.get(reverse("api:feedback")).json()["count"] == 1
+    assert client.get(reverse("api:feedback_detail", args=[toms_feedback.pk])).json()["user"] == "tom"
 
 
 @pytest.mark.parametrize("reader", ["leader_lea", "admin_ada"])
@@ -115,6 +119,9 @@ def test_shift_leaders_and_admins_read_all_feedback(request, shifter_sam, toms_f
         reconstruction="express",
         decision="accepted",
         recommended_run_number=380040,
+        model_version_id=ranking_shown(
+            run_number=380050, reconstruction="express", references=[380040], version=toms_feedback.model_version
+        ).pk,
     )
     client = _api(request.getfixturevalue(reader))
 

@@ -26,12 +26,12 @@ class Command(BaseCommand):
             self.stdout.write("Certhelper sync queued")
             return
         # The label writer belongs to the recommender; looked up here, at the edge.
-        from recommender.services import reference_pairs_import
-
+        from ingestion.services import JobAlreadyRunning
         from ingestion.sync import certhelper_sync
+        from recommender.services import reference_pairs_import
 
         try:
             job = certhelper_sync(pairs_import=reference_pairs_import, force=force)
-        except CerthelperError as exc:
+        except (CerthelperError, JobAlreadyRunning) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"Ingestion job #{job.pk} {job.status}: {job.message}")

@@ -10,6 +10,7 @@ from django.db import transaction
 from tqdm import tqdm
 
 from ingestion.clients import OmsError
+from ingestion.services import JobAlreadyRunning
 from ingestion.sync import SyncRefused, runs_backfill_plan, runs_sync
 
 
@@ -33,7 +34,7 @@ class Command(BaseCommand):
         bar = tqdm(unit="run", desc="OMS sync", disable=verbosity == 0)
         try:
             job = runs_sync(run_from=run_from, run_to=run_to, chunk_runs=chunk_runs, on_run=lambda n: bar.update(1))
-        except (OmsError, SyncRefused) as exc:
+        except (OmsError, SyncRefused, JobAlreadyRunning) as exc:
             raise CommandError(str(exc)) from exc
         finally:
             bar.close()

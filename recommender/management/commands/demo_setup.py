@@ -38,15 +38,17 @@ class Command(BaseCommand):
             raise CommandError("demo_setup creates users with known passwords; it only runs with REFRUN_DEMO=true")
         User = get_user_model()
         for username, group, staff, superuser in DEMO_USERS:
-            user, created = User.objects.get_or_create(username=username)
-            # Reset on every run, so the printed passwords are always the right ones.
+            if User.objects.filter(username=username).exists():
+                # Possibly someone's real account (a database reused for the demo):
+                # its password and rights are never touched.
+                self.stdout.write(f"kept existing user {username} as it is (its password is not changed)")
+                continue
+            user = User(username=username, is_staff=staff, is_superuser=superuser)
             user.set_password(username)
-            user.is_staff = staff
-            user.is_superuser = superuser
             user.save()
             if group:
                 user.groups.add(role_group(group))
-            self.stdout.write(f"{'created' if created else 'kept'} demo user {username}/{username}")
+            self.stdout.write(f"created demo user {username}/{username}")
         if Run.objects.exists():
             self.stdout.write(f"the database has {Run.objects.count()} runs: nothing loaded")
             return

@@ -2,6 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from ingestion.services import JobAlreadyRunning
 from recommender.exceptions import NotEnoughLabels
 
 
@@ -16,7 +17,7 @@ class Command(BaseCommand):
 
         try:
             result = model_retrain(force=options["force"])
-        except NotEnoughLabels as error:
+        except (NotEnoughLabels, JobAlreadyRunning) as error:
             raise CommandError(str(error)) from error
         if result.status != "trained":
             self.stdout.write(f"{result.status}: {result.message}")

@@ -55,7 +55,7 @@ def test_it_answers_404_for_an_unknown_run(shifter_sam):
     assert response.status_code == 404 and "not in the database" in response.json()["detail"]
 
 
-def test_it_records_feedback_and_shows_it_only_to_its_author_and_leaders(shifter_sam, leader_lea, history):
+def test_it_records_feedback_and_shows_it_to_every_shifter(shifter_sam, leader_lea, history):
     other = UserFactory(username="tom", groups=["shifters"])
     payload = {
         "run_number": 380100,
@@ -67,8 +67,8 @@ def test_it_records_feedback_and_shows_it_only_to_its_author_and_leaders(shifter
     assert created.status_code == 201
     feedback_id = created.json()["id"]
 
-    assert _api(other).get(reverse("api:feedback")).json()["count"] == 0
-    assert _api(other).get(reverse("api:feedback_detail", args=[feedback_id])).status_code == 404
+    assert _api(other).get(reverse("api:feedback")).json()["count"] == 1
+    assert _api(other).get(reverse("api:feedback_detail", args=[feedback_id])).json()["user"] == "sam"
     assert _api(leader_lea).get(reverse("api:feedback")).json()["count"] == 1
     assert _api(shifter_sam).get(reverse("api:feedback_detail", args=[feedback_id])).json()["user"] == "sam"
 

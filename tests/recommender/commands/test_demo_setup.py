@@ -31,7 +31,7 @@ def test_it_creates_the_demo_users_once(settings):
     settings.DEMO = True
     RunFactory()  # data present: nothing is loaded
     first, second = _setup(), _setup()
-    assert "created demo user shifter/shifter" in first and "kept demo user shifter/shifter" in second
+    assert "created demo user shifter/shifter" in first and "kept existing user shifter as it is" in second
     users = get_user_model().objects
     assert users.count() == 3
     assert authenticate(username="shifter", password="shifter").groups.filter(name=SHIFTERS).exists()

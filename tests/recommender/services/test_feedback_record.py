@@ -1,16 +1,25 @@
 import pytest
 
-from recommender.exceptions import InvalidFeedback
-from recommender.models import Decision, Feedback, LabelSource, ReferencePair
+from recommender.exceptions import DecisionClosed, InvalidFeedback
+from recommender.models import Decision, Feedback, LabelSource, Recommendation, ReferencePair
 from recommender.services import feedback_record
-from tests.factories import ModelVersionFactory, RunFactory
+from tests.factories import ModelVersionFactory, RunFactory, RunReconstructionFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def runs():
-    return {n: RunFactory(run_number=n) for n in (380100, 380050, 380060)}
+    """Run 380100 express, for which the active model showed 380050 then 380060."""
+    runs = {n: RunFactory(run_number=n) for n in (380100, 380050, 380060)}
+    version = ModelVersionFactory(status="active")
+    target = RunReconstructionFactory(run=runs[380100], reconstruction="express")
+    for rank, number in enumerate((380050, 380060), start=1):
+        Recommendation.objects.create(
+            run_reconstruction=target, reference=runs[number], model_version=version, rank=rank, score=0.5
+        )
+    runs["version"] = version
+    return runs
 
 
 def _decide(user, **overrides):
@@ -20,14 +29,15 @@ def _decide(user, **overrides):
         "reconstruction": "express",
         "decision": Decision.ACCEPTED,
         "recommended_run_number": 380050,
+        "model_version_id": Recommendation.objects.values_list("model_version_id", flat=True).first(),
     }
     arguments.update(overrides)
     return feedback_record(**arguments)
 
 
 def test_it_writes_an_accepted_reference_as_a_shifter_label_with_the_model_version(shifter_sam, runs):
-    version = ModelVersionFactory()
-    feedback = _decide(shifter_sam, model_version_id=version.pk)
+    version = runs["version"]
+    feedback = _decide(shifter_sam)
 
     label = ReferencePair.objects.get(source=LabelSource.SHIFTER)
     assert label.is_positive and label.reference.run.run_number == 380050
@@ -53,11 +63,13 @@ def test_it_replaces_a_users_earlier_decision_and_keeps_both_in_the_audit_trail(
 
 
 def test_it_keeps_another_shifters_decision(shifter_sam, leader_lea, runs):
+    # The decision policy: decided is closed for others until a shift leader reopens it.
     _decide(shifter_sam)
-    _decide(leader_lea, decision=Decision.REJECTED, reason="too short", alternative_run_number=380060)
+    with pytest.raises(DecisionClosed, match="sam already decided"):
+        _decide(leader_lea, decision=Decision.REJECTED, reason="too short", alternative_run_number=380060)
 
-    assert Feedback.objects.filter(is_current=True).count() == 2
-    assert ReferencePair.objects.filter(source="shifter").count() == 3
+    assert Feedback.objects.get(is_current=True).user == shifter_sam
+    assert ReferencePair.objects.filter(source="shifter").count() == 1
 
 
 @pytest.mark.parametrize(
@@ -69,6 +81,8 @@ def test_it_keeps_another_shifters_decision(shifter_sam, leader_lea, runs):
         ({"alternative_run_number": 999999, "decision": Decision.REJECTED, "reason": "x"}, "999999 is not in RefRun"),
         ({"run_number": 123}, "run 123 is not in RefRun"),
         ({"reconstruction": "online2"}, "unknown reconstruction"),
+        ({"decision": Decision.REJECTED, "reason": "x", "alternative_run_number": 380100}, "earlier than run"),
+        ({"recommended_run_number": 380100}, "not among the references RefRun showed"),
     ],
 )
 def test_it_refuses_bad_feedback_and_writes_nothing(shifter_sam, runs, overrides, message):
