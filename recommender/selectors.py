@@ -9,6 +9,7 @@ from ingestion.models import Run
 from ingestion.selectors import runs_filtered
 
 from .models import (
+    CuratedReference,
     Decision,
     Feedback,
     LabelSource,
@@ -210,3 +211,186 @@ def first_choice_acceptance(*, model_version: ModelVersion | None = None) -> Acc
     if model_version is not None:
         decisions = decisions.filter(model_version=model_version)
     return AcceptanceRate(decisions.count(), decisions.filter(decision=Decision.ACCEPTED).count())
+
+
+# --- The decision policy, as the run page shows it ----------------------------------------
+
+
+@dataclass(frozen=True)
+class DecisionState:
+    """Whether a run reconstruction is open for a shifter's decision, and why not."""
+
+    is_open: bool
+    why_closed: str  # "" when open
+    current: list[Feedback]  # the current decisions, newest first
+    certhelper_label: ReferencePair | None
+
+
+def decision_state(*, run_reconstruction: RunReconstruction | None) -> DecisionState:
+    """Open unless a positive Certhelper label or a current decision exists, or a
+    shift leader reopened it after its current decision.
+
+    Minimal version of the shared decision policy (the service enforces it; the
+    author's change window comes with the service's own check)."""
+    if run_reconstruction is None or run_reconstruction.pk is None:
+        return DecisionState(True, "", [], None)
+    current = list(
+        Feedback.objects.filter(run_reconstruction=run_reconstruction, is_current=True)
+        .select_related("user", "recommended_reference", "alternative_reference")
+        .order_by("-created_at")
+    )
+    label = (
+        ReferencePair.objects.filter(
+            run_reconstruction=run_reconstruction, source=LabelSource.CERTHELPER, is_positive=True
+        )
+        .select_related("reference__run")
+        .first()
+    )
+    reopened_at = getattr(run_reconstruction, "reopened_at", None)
+    if reopened_at is not None and all(f.created_at < reopened_at for f in current) and label is None:
+        return DecisionState(True, "", current, label)
+    if current:
+        newest = current[0]
+        who = newest.user.username if newest.user else "a deleted user"
+        return DecisionState(
+            False, f"{who} {newest.decision} it on {newest.created_at:%Y-%m-%d %H:%M} UTC", current, label
+        )
+    if label is not None:
+        return DecisionState(
+            False, f"certified in Certhelper with reference {label.reference.run.run_number}", current, label
+        )
+    return DecisionState(True, "", current, label)
+
+
+def runs_awaiting(*, reconstruction: str) -> QuerySet[Run]:
+    """Runs still awaiting a decision for a reconstruction, newest first (the runs page's filter)."""
+    return runs_filtered().filter(_status_filter(Status.AWAITING, reconstruction))
+
+
+def awaiting_counts() -> dict[str, int]:
+    """How many runs await a decision, per reconstruction certified on arrival."""
+    return {reco: runs_awaiting(reconstruction=reco).count() for reco in CERTIFIED_ON_ARRIVAL}
+
+
+def next_awaiting_run(*, reconstruction: str, after_run_number: int) -> int | None:
+    """The run a shifter goes on to after deciding one: the next older run awaiting
+    a decision for the same reconstruction (the list's order), else the newest one."""
+    awaiting = runs_awaiting(reconstruction=reconstruction).exclude(run_number=after_run_number)
+    older = awaiting.filter(run_number__lt=after_run_number).values_list("run_number", flat=True).first()
+    if older is not None:
+        return older
+    return awaiting.values_list("run_number", flat=True).first()
+
+
+def run_conditions_known(run: Run) -> bool:
+    """False for a run RefRun knows only from Certhelper: no OMS start, duration, field or fill."""
+    return any(value is not None for value in (run.start_time, run.duration, run.b_field, run.fill_id))
+
+
+def datasets_for(*, run_numbers: list[int], reconstruction: str) -> dict[int, str]:
+    """The DQM dataset of each run's reconstruction, where Certhelper named one."""
+    return dict(
+        RunReconstruction.objects.filter(run__run_number__in=run_numbers, reconstruction=reconstruction)
+        .exclude(dataset="")
+        .values_list("run__run_number", "dataset")
+    )
+
+
+# --- What a reference was used for: the facts behind the reasons and the references page ---
+
+
+def _group_of(run_class: str, dataset: str) -> str:
+    from .ml.dataset import label_run_class
+
+    return label_run_class(dataset or "", run_class or "")
+
+
+@dataclass(frozen=True)
+class ReferenceFacts:
+    """What the label history says about one candidate reference for one run reconstruction."""
+
+    reference_run_number: int
+    group_runs: int  # runs of the target's group (reconstruction, run class) that used it
+    is_group_current: bool  # the group's newest label before the run used it
+    current_since_run: int | None  # first run of the group's current streak with it
+    group_last_run: int | None
+    first_certified_at: object  # datetime the reference itself was first labelled (certified), or None
+    reference_start: object  # the reference run's start time, or None
+    other_reco_first_use: dict[str, object]  # other reconstruction -> when it first used it (recorded_at)
+    curated_note: str | None  # None when not on the leaders' list
+
+
+def reference_facts(*, run: Run, reconstruction: str, reference_run_numbers: list[int]) -> dict[int, ReferenceFacts]:
+    """Per candidate reference, its use before `run` in the run's group and elsewhere, in four queries."""
+    if not reference_run_numbers:
+        return {}
+    dataset = (
+        RunReconstruction.objects.filter(run=run, reconstruction=reconstruction)
+        .values_list("dataset", flat=True)
+        .first()
+    )
+    group = _group_of(run.run_class, dataset or "")
+    group_labels = list(
+        ReferencePair.objects.filter(
+            is_positive=True,
+            run_reconstruction__reconstruction=reconstruction,
+            run_reconstruction__run__run_number__lt=run.run_number,
+        )
+        .filter(Q(run_reconstruction__run__run_class=run.run_class) | Q(run_reconstruction__dataset__icontains=group))
+        .order_by("-run_reconstruction__run__run_number", "-recorded_at")
+        .values_list(
+            "run_reconstruction__run__run_number",
+            "run_reconstruction__run__run_class",
+            "run_reconstruction__dataset",
+            "reference__run__run_number",
+        )[:5000]
+    )
+    # Newest first; the streak of the newest label's reference is the group's current one.
+    in_group = [(n, ref) for n, cls, ds, ref in group_labels if _group_of(cls, ds) == group]
+    current_ref = in_group[0][1] if in_group else None
+    since = None
+    for number, ref in in_group:
+        if ref != current_ref:
+            break
+        since = number
+    wanted = set(reference_run_numbers)
+    counts: dict[int, set[int]] = defaultdict(set)
+    last: dict[int, int] = {}
+    for number, ref in in_group:
+        if ref in wanted:
+            counts[ref].add(number)
+            last.setdefault(ref, number)
+    certified = dict(
+        ReferencePair.objects.filter(is_positive=True, run_reconstruction__run__run_number__in=wanted)
+        .order_by("-recorded_at")
+        .values_list("run_reconstruction__run__run_number", "recorded_at")
+    )
+    starts = dict(Run.objects.filter(run_number__in=wanted).values_list("run_number", "start_time"))
+    other_use: dict[int, dict[str, object]] = defaultdict(dict)
+    for ref, reco, recorded in (
+        ReferencePair.objects.filter(is_positive=True, reference__run__run_number__in=wanted)
+        .exclude(run_reconstruction__reconstruction=reconstruction)
+        .filter(run_reconstruction__run__run_class=run.run_class)
+        .order_by("-recorded_at")
+        .values_list("reference__run__run_number", "run_reconstruction__reconstruction", "recorded_at")
+    ):
+        other_use[ref][reco] = recorded  # newest first, so the earliest use wins
+    notes = {}
+    for ref, note in CuratedReference.objects.filter(
+        active_until__isnull=True, run_reconstruction__run__run_number__in=wanted, run_class=run.run_class
+    ).values_list("run_reconstruction__run__run_number", "notes"):
+        notes[ref] = note or ""
+    return {
+        ref: ReferenceFacts(
+            reference_run_number=ref,
+            group_runs=len(counts.get(ref, ())),
+            is_group_current=ref == current_ref,
+            current_since_run=since if ref == current_ref else None,
+            group_last_run=last.get(ref),
+            first_certified_at=certified.get(ref),
+            reference_start=starts.get(ref),
+            other_reco_first_use=dict(other_use.get(ref, {})),
+            curated_note=notes.get(ref),
+        )
+        for ref in reference_run_numbers
+    }

@@ -300,3 +300,9 @@ OMS_SYNC_WRITE_BATCH_LS = envint("OMS_SYNC_WRITE_BATCH_LS", "10000")
 MODEL_DIR = Path(os.getenv("MODEL_DIR", VAR_DIR / "models"))
 # Where the real CMS dumps live, when a deployment has them (e.g. ../shared/data).
 REFRUN_DATA = os.getenv("REFRUN_DATA", "")
+
+# --- Links out to the CMS web tools ---------------------------------------------
+# The run page links each run and reference to these; name another instance (a test
+# DQM GUI, the OMS integration host) by setting them.
+DQM_GUI_URL = os.getenv("DQM_GUI_URL", "https://cmsweb.cern.ch/dqm/offline/")
+OMS_WEB_URL = os.getenv("OMS_WEB_URL", "https://cmsoms.cern.ch")
