@@ -1,5 +1,6 @@
 """Reads for the shifter's pages and the API."""
 
+import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -71,7 +72,12 @@ def runs_for_certification(
     decisions and latest top recommendation, in a fixed number of queries."""
     labels = ReferencePair.objects.filter(is_positive=True).select_related("reference__run").order_by("-recorded_at")
     decisions = Feedback.objects.filter(is_current=True).select_related("user").order_by("-created_at")
-    top = Recommendation.objects.filter(rank=1).select_related("reference").order_by("-created_at")
+    # Only the active model's stored first choice: the run page shows that one, with that score.
+    top = (
+        Recommendation.objects.filter(rank=1, model_version=model_version_active())
+        .select_related("reference")
+        .order_by("-created_at")
+    )
     reconstructions = RunReconstruction.objects.prefetch_related(
         Prefetch("labels", queryset=labels),
         Prefetch("feedback", queryset=decisions, to_attr="current_feedback"),
@@ -394,3 +400,166 @@ def reference_facts(*, run: Run, reconstruction: str, reference_run_numbers: lis
         )
         for ref in reference_run_numbers
     }
+
+
+def model_version_for(*, pk: int | None) -> ModelVersion | None:
+    return ModelVersion.objects.filter(pk=pk).first() if pk else None
+
+
+# --- The references page: what replaces the shift leaders' Twiki table ---------------------
+
+TIMELINE_MONTHS = 6
+
+
+@dataclass(frozen=True)
+class ReferenceInUse:
+    run_class: str
+    reconstruction: str
+    reference_run_number: int
+    is_current: bool  # persistence's pick: the group's newest label used it
+    is_curated: bool  # on the shift leaders' active list
+    since_run: int | None  # first run of the group's current streak with it (curated: its first use)
+    since: object  # datetime of that run's start, or the curated entry's active_from
+    runs_used: int  # runs of the group that used it, all time
+    note: str
+    curated_id: int | None  # for the leaders' "edit in admin" link
+    dataset: str
+
+
+@dataclass(frozen=True)
+class TimelineSegment:
+    reference_run_number: int
+    first_run: int
+    last_run: int
+    runs: int
+
+
+@dataclass(frozen=True)
+class ReferencesOverview:
+    in_use: list[ReferenceInUse]
+    timeline: dict[tuple[str, str], list[TimelineSegment]]  # (run class, reco) -> segments in run order
+    window_start: object  # datetime the timeline starts
+    window_end: object
+    run_range: tuple[int, int] | None
+
+
+def references_in_use(*, months: int = TIMELINE_MONTHS) -> ReferencesOverview:
+    """Per run class x reconstruction, the reference in use now (the newest label's) and the
+    curated active ones, with since when and how often each was used; and which reference
+    each group used across the run numbers of the last `months` months of runs.
+
+    One query for the labels (positive, one per run reconstruction: a shifter's decision
+    over Certhelper's), one for the curated list, one for the window's start."""
+    labels = (
+        ReferencePair.objects.filter(is_positive=True)
+        .order_by("run_reconstruction__run__run_number", "recorded_at")
+        .values_list(
+            "run_reconstruction_id",
+            "run_reconstruction__run__run_number",
+            "run_reconstruction__run__run_class",
+            "run_reconstruction__run__start_time",
+            "run_reconstruction__reconstruction",
+            "run_reconstruction__dataset",
+            "reference__run__run_number",
+            "reference__dataset",
+        )
+    )
+    # The newest label of a run reconstruction wins (a shifter's decision after the import).
+    per_runreco: dict[int, tuple] = {}
+    for row in labels.iterator(chunk_size=5000):
+        per_runreco[row[0]] = row
+    rows = sorted(per_runreco.values(), key=lambda r: r[1])
+    group_cache: dict[tuple[str, str], str] = {}
+
+    def group_of(run_class: str, dataset: str) -> str:
+        key = (run_class or "", dataset or "")
+        if key not in group_cache:
+            group_cache[key] = _group_of(*key)
+        return group_cache[key]
+
+    by_group: dict[tuple[str, str], list[tuple]] = defaultdict(list)
+    for _, number, run_class, start, reco, dataset, ref, ref_dataset in rows:
+        by_group[(group_of(run_class, dataset), reco)].append((number, start, ref, ref_dataset))
+
+    newest_start = max((r[3] for r in rows if r[3] is not None), default=None)
+    window_start = None
+    if newest_start is not None:
+        window_start = newest_start - dt.timedelta(days=30.44 * months)
+
+    in_use: list[ReferenceInUse] = []
+    timeline: dict[tuple[str, str], list[TimelineSegment]] = {}
+    counts: dict[tuple[str, str, int], int] = defaultdict(int)
+    first_use: dict[tuple[str, str, int], tuple[int, object]] = {}
+    for key, items in by_group.items():
+        for number, start, ref, _ in items:
+            counts[(*key, ref)] += 1
+            first_use.setdefault((*key, ref), (number, start))
+        number, start, current, ref_dataset = items[-1]
+        since_run, since = number, start
+        for n, s, ref, _ in reversed(items):
+            if ref != current:
+                break
+            since_run, since = n, s
+        in_use.append(
+            ReferenceInUse(
+                key[0], key[1], current, True, False, since_run, since, counts[(*key, current)], "", None, ref_dataset
+            )
+        )
+        segments: list[TimelineSegment] = []
+        for n, s, ref, _ in items:
+            if window_start is not None and (s is None or s < window_start):
+                continue
+            if segments and segments[-1].reference_run_number == ref:
+                last = segments[-1]
+                segments[-1] = TimelineSegment(ref, last.first_run, n, last.runs + 1)
+            else:
+                segments.append(TimelineSegment(ref, n, n, 1))
+        if segments:
+            timeline[key] = segments
+
+    curated = CuratedReference.objects.filter(active_until__isnull=True).values_list(
+        "pk",
+        "run_class",
+        "notes",
+        "active_from",
+        "run_reconstruction__reconstruction",
+        "run_reconstruction__run__run_number",
+        "run_reconstruction__dataset",
+    )
+    by_key = {(u.run_class, u.reconstruction, u.reference_run_number): i for i, u in enumerate(in_use)}
+    for pk, run_class, notes, active_from, reco, ref, dataset in curated:
+        key = (run_class, reco, ref)
+        if key in by_key:
+            current = in_use[by_key[key]]
+            in_use[by_key[key]] = ReferenceInUse(
+                **{**current.__dict__, "is_curated": True, "note": notes or "", "curated_id": pk}
+            )
+            continue
+        first = first_use.get(key)
+        in_use.append(
+            ReferenceInUse(
+                run_class,
+                reco,
+                ref,
+                False,
+                True,
+                first[0] if first else None,
+                active_from or (first[1] if first else None),
+                counts.get(key, 0),
+                notes or "",
+                pk,
+                dataset,
+            )
+        )
+    order = {value: i for i, value in enumerate(Reconstruction.values)}
+    in_use.sort(key=lambda u: (u.run_class, order.get(u.reconstruction, 99), not u.is_current, -u.reference_run_number))
+    numbers = [s.first_run for segs in timeline.values() for s in segs] + [
+        s.last_run for segs in timeline.values() for s in segs
+    ]
+    return ReferencesOverview(
+        in_use=in_use,
+        timeline=dict(sorted(timeline.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 99)))),
+        window_start=window_start,
+        window_end=newest_start,
+        run_range=(min(numbers), max(numbers)) if numbers else None,
+    )
