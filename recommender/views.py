@@ -411,13 +411,44 @@ def reference_list_json(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"references": _export_rows(request)})
 
 
+# The evaluation's method and slice names, in words a shift leader reads without a glossary.
+METHOD_WORDS = {
+    "new": "This model",
+    "active": "The model it replaced",
+    "persistence": "Keep the reference last used",
+    "predecessor": "The previous run's reference",
+}
+SLICE_WORDS = {
+    "all": "all runs",
+    "switch": "runs where the reference changed",
+    "new": "runs that took a never-used reference",
+}
+
+
+def _evaluation_rows(evaluation: dict | None) -> list[tuple[str, str, dict]]:
+    rows = []
+    for method, slices in (evaluation or {}).items():
+        if not isinstance(slices, dict) or "all" not in slices:
+            continue  # not a method's figures (e.g. the confidence thresholds)
+        for name, metrics in slices.items():
+            if isinstance(metrics, dict) and metrics.get("n"):
+                rows.append(
+                    (
+                        METHOD_WORDS.get(method, method.replace("_", " ")),
+                        SLICE_WORDS.get(name, name.replace("_", " ")),
+                        metrics,
+                    )
+                )
+    return rows
+
+
 @shifter_required
 def model_detail(request: HttpRequest) -> HttpResponse:
     active = selectors.model_version_active()
     accuracy = selectors.model_accuracy_by_month()
     chart = line_chart_svg(
-        title="First-choice accuracy by month",
-        unit="top-1",
+        title="Share of first choices that were the reference used, by month",
+        unit="",
         series=[Series("top-1", [(i + 1, m.top1) for i, m in enumerate(accuracy)], "run-line")],
     )
     return render(
@@ -429,6 +460,7 @@ def model_detail(request: HttpRequest) -> HttpResponse:
             "accuracy": accuracy,
             "accuracy_chart": chart if len(accuracy) > 1 else "",
             "acceptance": selectors.first_choice_acceptance(model_version=active),
+            "evaluation_rows": _evaluation_rows(active.evaluation if active else None),
         },
     )
 
