@@ -304,10 +304,10 @@ def feedback_submit(request: HttpRequest, run_number: int, reconstruction: str) 
     recorded = f"Your decision on run {run_number} ({reconstruction}) is recorded."
     following = selectors.next_awaiting_run(reconstruction=reconstruction, after_run_number=run_number)
     if following is None:
-        messages.success(request, f"{recorded} No run is left awaiting a {reconstruction} decision.")
+        messages.success(request, f"{recorded} No run is left awaiting a decision for {reconstruction}.")
         return redirect(f"{reverse('recommender:run_list')}?status=awaiting&reconstruction={reconstruction}")
     left = selectors.runs_awaiting(reconstruction=reconstruction).count()
-    messages.success(request, f"{recorded} Next: run {following}, {left} left awaiting a {reconstruction} decision.")
+    messages.success(request, f"{recorded} Next: run {following}, {left} left awaiting a decision for {reconstruction}.")
     return redirect("recommender:run_detail", run_number=following, reconstruction=reconstruction)
 
 
