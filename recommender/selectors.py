@@ -294,12 +294,27 @@ def run_conditions_known(run: Run) -> bool:
 
 
 def datasets_for(*, run_numbers: list[int], reconstruction: str) -> dict[int, str]:
-    """The DQM dataset of each run's reconstruction, where Certhelper named one."""
-    return dict(
+    """The DQM dataset of each run's reconstruction: the one Certhelper named, else (a run
+    not certified yet) the dataset of the newest earlier run of the same class, era and
+    reconstruction, which is the dataset name the DQM GUI files the run under."""
+    known = dict(
         RunReconstruction.objects.filter(run__run_number__in=run_numbers, reconstruction=reconstruction)
-        .exclude(dataset="")
+        .exclude(dataset__in=["", "To Be Defined"])
         .values_list("run__run_number", "dataset")
     )
+    missing = [n for n in run_numbers if n not in known]
+    for number, run_class, era in Run.objects.filter(run_number__in=missing).values_list(
+        "run_number", "run_class", "era"
+    ):
+        neighbours = RunReconstruction.objects.filter(
+            reconstruction=reconstruction, run__run_class=run_class, run__run_number__lte=number
+        ).exclude(dataset__in=["", "To Be Defined"])
+        if era:
+            neighbours = neighbours.filter(run__era=era)
+        dataset = neighbours.order_by("-run__run_number").values_list("dataset", flat=True).first()
+        if dataset:
+            known[number] = dataset
+    return known
 
 
 # --- What a reference was used for: the facts behind the reasons and the references page ---

@@ -4,6 +4,7 @@ input kept after an error, and on to the next run awaiting a decision."""
 import pytest
 from django.urls import reverse
 
+from ingestion.models import Run
 from recommender.models import Feedback, ReferencePair
 from tests.factories import (
     FillFactory,
@@ -179,3 +180,13 @@ def test_it_shows_the_active_models_stored_first_choice_in_the_list(client, shif
     client.force_login(shifter_sam)
     body = client.get(reverse("recommender:run_list")).content.decode()
     assert "→ 380005 (0.42)" in body and "0.99" not in body
+
+
+def test_it_names_the_dataset_of_a_run_not_certified_yet_from_its_era(client, shifter_sam, express_history):
+    from recommender.selectors import datasets_for
+
+    RunFactory(run_number=380200, era="Run2024C")
+    RunFactory(run_number=380300, era="Run2024D")
+    Run.objects.filter(run_number__in=[380100, 380080]).update(era="Run2024C")
+    datasets = datasets_for(run_numbers=[380200, 380300], reconstruction="express")
+    assert datasets == {380200: RUN_DATASET}
