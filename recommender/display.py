@@ -44,6 +44,8 @@ def significant(value, digits: int = 3) -> str:
 def instant_lumi_text(init, end) -> str:
     if not _finite(init):
         return DASH
+    if init == 0 and (not _finite(end) or end == 0):
+        return "none (no beam)"
     factor, unit = instant_lumi_scale([init, end])
     end_text = significant(end * factor) if _finite(end) else DASH
     return f"{significant(init * factor)} / {end_text} {unit}"
@@ -53,6 +55,8 @@ def integrated_lumi_text(value) -> str:
     """Recorded luminosity, stored in pb⁻¹: heavy-ion runs record μb⁻¹."""
     if not _finite(value):
         return DASH
+    if value == 0:
+        return "none"
     if 0 < abs(value) < 0.01:
         return f"{significant(value * 1e6)} μb⁻¹"
     return f"{significant(value)} pb⁻¹"

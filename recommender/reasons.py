@@ -87,9 +87,23 @@ def kind_of(feature: str) -> str:
     return "unknown"
 
 
-def _ago(when: dt.datetime | None, now: dt.datetime) -> str:
+# A run older than this is looked at after the fact (a re-check, the demo's past
+# data): "2 days ago" then means before the run, and is said so.
+RECENT_RUN = dt.timedelta(days=7)
+
+
+def _ago(when: dt.datetime | None, context: Context) -> str:
+    """When something happened, from the shifter's now for a new run, else from the run's start."""
     if when is None:
         return ""
+    now = context.now or timezone.now()
+    if context.run_start is not None and now - context.run_start > RECENT_RUN:
+        days = (context.run_start - when).total_seconds() / 86400
+        if days < 0:
+            return "after the run"
+        if days < 1:
+            return "the day of the run"
+        return f"{int(days)} day{'s' if int(days) != 1 else ''} before the run"
     days = (now - when).total_seconds() / 86400
     if days < 1:
         return "today" if days >= 0 else "after this run"
@@ -117,6 +131,11 @@ def _number(value: object, digits: int = 1) -> str:
     return str(value)
 
 
+def _similar(a: float, b: float) -> bool:
+    """Within a fifth of each other: what a shifter calls "about the same"."""
+    return abs(a - b) <= 0.2 * max(abs(a), abs(b), 1e-12)
+
+
 def _field_words(value: object) -> str:
     if not isinstance(value, int | float) or math.isnan(value):
         return "unknown"
@@ -125,7 +144,6 @@ def _field_words(value: object) -> str:
 
 def _sentence(kind: str, feature: str, description: str, effect: float, context: Context) -> str | None:
     facts = context.facts
-    now = context.now or timezone.now()
     if kind == "group":
         if facts is None:
             return None
@@ -139,13 +157,13 @@ def _sentence(kind: str, feature: str, description: str, effect: float, context:
     if kind == "sibling":
         if facts is not None and facts.other_reco_first_use:
             reco, when = min(facts.other_reco_first_use.items(), key=lambda item: item[1])
-            return f"the {RECONSTRUCTION_WORDS.get(reco, reco)} reconstruction switched to it {_ago(when, now)}"
+            return f"the {RECONSTRUCTION_WORDS.get(reco, reco)} reconstruction switched to it {_ago(when, context)}"
         return "no other reconstruction of this run class uses it"
     if kind == "never_used":
         if facts is not None and facts.group_runs == 0 and not facts.other_reco_first_use:
             certified = facts.first_certified_at or facts.reference_start
             verb = "certified" if facts.first_certified_at else "taken"
-            ago = _ago(certified, now)
+            ago = _ago(certified, context)
             return (
                 f"{verb} {ago} and never used: a candidate for the new conditions"
                 if ago
@@ -189,8 +207,10 @@ def _sentence(kind: str, feature: str, description: str, effect: float, context:
             return f"{'a long' if effect > 0 else 'a short'} reference run ({ref_text} lumisections)"
         if not isinstance(run_value, int | float):
             return f"{label} {ref_text}"
-        closeness = "close to" if effect > 0 else "unlike"
-        return f"{label} {ref_text}, {closeness} the run's {_number(run_value, 0 if kind != 'lumi' else 3)}{unit}"
+        run_text = _number(run_value, 0 if kind != "lumi" else 3) + unit
+        if _similar(run_value, ref_value):
+            return f"similar {label} ({ref_text}; the run {run_text})"
+        return f"{label} {ref_text} (the run {run_text})"
     if kind == "time_gap":
         if facts is not None and facts.reference_start is not None and context.run_start is not None:
             days = (context.run_start - facts.reference_start).total_seconds() / 86400

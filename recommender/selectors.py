@@ -303,17 +303,25 @@ def datasets_for(*, run_numbers: list[int], reconstruction: str) -> dict[int, st
         .values_list("run__run_number", "dataset")
     )
     missing = [n for n in run_numbers if n not in known]
-    for number, run_class, era in Run.objects.filter(run_number__in=missing).values_list(
-        "run_number", "run_class", "era"
+    for number, run_class, era, start in Run.objects.filter(run_number__in=missing).values_list(
+        "run_number", "run_class", "era", "start_time"
     ):
         neighbours = RunReconstruction.objects.filter(
             reconstruction=reconstruction, run__run_class=run_class, run__run_number__lte=number
         ).exclude(dataset__in=["", "To Be Defined"])
-        if era:
-            neighbours = neighbours.filter(run__era=era)
-        dataset = neighbours.order_by("-run__run_number").values_list("dataset", flat=True).first()
-        if dataset:
-            known[number] = dataset
+        # Same era first; else the same year (cosmics datasets are named by year: Cosmics2024).
+        for narrowed in (
+            neighbours.filter(run__era=era) if era else None,
+            neighbours.filter(run__start_time__year=start.year) if start else None,
+        ):
+            dataset = (
+                narrowed.order_by("-run__run_number").values_list("dataset", flat=True).first()
+                if narrowed is not None
+                else None
+            )
+            if dataset:
+                known[number] = dataset
+                break
     return known
 
 

@@ -90,7 +90,7 @@ def test_it_gives_at_most_three_and_drops_negligible_contributions():
     assert len(out) == MAX_SENTENCES
     assert not [s for s in out if "leaders" in s.text]
     assert out[1].text == "different APV mode (PEAK, the run DECO)"
-    assert out[2].text == "duration 3400 s, close to the run's 3600 s"
+    assert out[2].text == "similar duration (3400 s; the run 3600 s)"
     # Relative to the strongest reason, 0.03 of 0.5 is negligible too.
     assert sentences(reasons=[_reason("g_is_last", 0.5), _reason("apv_same", 0.03)], context=context)[1:] == []
 
@@ -128,3 +128,15 @@ def test_it_has_no_confidence_without_a_model_score_and_none_without_conditions(
     assert confidence_for(score=float("nan"), evaluation={}) is None
     unknown = confidence_for(score=0.99, evaluation={}, conditions_known=False)
     assert unknown.word == "unknown" and unknown.check_with_leader
+
+
+def test_it_counts_time_from_the_run_when_the_run_is_not_new():
+    old_run = NOW - dt.timedelta(days=400)
+    facts = _facts(group_runs=0, is_group_current=False, first_certified_at=old_run - dt.timedelta(days=3, hours=1))
+    context = Context("cosmics", "express", facts, {}, run_start=old_run, now=NOW)
+    out = sentences(reasons=[_reason("nu_rank", 0.3)], context=context)
+    assert out[0].text == "certified 3 days before the run and never used: a candidate for the new conditions"
+    far = Context("cosmics", "express", facts, {"duration": (190.0, 133557.0)}, run_start=old_run, now=NOW)
+    assert (
+        sentences(reasons=[_reason("d_log_duration", 0.2)], context=far)[0].text == "duration 133557 s (the run 190 s)"
+    )

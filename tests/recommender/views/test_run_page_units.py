@@ -51,10 +51,19 @@ def test_it_shows_heavy_ion_luminosity_in_its_own_unit(client, shifter_sam):
 
 
 def test_it_shows_no_colliding_bunches_for_a_cosmics_run(client, shifter_sam):
-    _history(run_class="cosmics", fill=FillFactory(fill_number=9700, bunches_colliding=2340), energy=0.0)
+    _history(
+        run_class="cosmics",
+        fill=FillFactory(fill_number=9700, bunches_colliding=2340),
+        energy=0.0,
+        init_lumi=0.0,
+        end_lumi=0.0,
+        recorded_lumi=0.0,
+    )
     body = _page(client, shifter_sam)
-    assert "colliding bunches" not in body.split("<h2>Decision</h2>")[0]
-    assert "no beam" in body
+    summary = body.split("<h2>Decision</h2>")[0]
+    assert "colliding bunches" not in summary
+    assert "<dt>Energy</dt><dd>no beam</dd>" in summary
+    assert "<dt>Init / end lumi</dt><dd>none (no beam)</dd>" in summary
 
 
 def test_it_shows_counts_as_whole_numbers(client, shifter_sam):

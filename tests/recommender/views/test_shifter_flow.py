@@ -188,5 +188,8 @@ def test_it_names_the_dataset_of_a_run_not_certified_yet_from_its_era(client, sh
     RunFactory(run_number=380200, era="Run2024C")
     RunFactory(run_number=380300, era="Run2024D")
     Run.objects.filter(run_number__in=[380100, 380080]).update(era="Run2024C")
-    datasets = datasets_for(run_numbers=[380200, 380300], reconstruction="express")
-    assert datasets == {380200: RUN_DATASET}
+    RunFactory(run_number=380400, era="Run2024C", run_class="cosmics")
+    Run.objects.filter(run_number=380300).update(start_time=Run.objects.get(run_number=380100).start_time)
+    datasets = datasets_for(run_numbers=[380200, 380300, 380400], reconstruction="express")
+    # Same era; then the same year (another era); never another run class's dataset.
+    assert datasets == {380200: RUN_DATASET, 380300: RUN_DATASET}
