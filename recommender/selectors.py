@@ -1,10 +1,14 @@
 """Reads for the shifter's pages and the API."""
 
+import dataclasses
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import Count, Exists, Max, Min, OuterRef, Prefetch, Q, QuerySet
+from django.utils import timezone
 
 from ingestion.models import Run
 from ingestion.selectors import runs_filtered
@@ -466,97 +470,139 @@ class ReferencesOverview:
     run_range: tuple[int, int] | None
 
 
+def _labels_key() -> str:
+    """Changes whenever a label, a curated entry or a run (its class, its start) changes."""
+    parts = [
+        ReferencePair.objects.aggregate(n=Count("id"), t=Max("updated_at")),
+        CuratedReference.objects.aggregate(n=Count("id"), t=Max("updated_at")),
+        Run.objects.aggregate(n=Count("id"), t=Max("updated_at")),
+    ]
+    return "|".join(f"{p['n']}:{p['t'].isoformat() if p['t'] else ''}" for p in parts)
+
+
+REFERENCES_CACHE_S = 3600
+
+
 def references_in_use(*, months: int = TIMELINE_MONTHS) -> ReferencesOverview:
     """Per run class x reconstruction, the reference in use now (the newest label's) and the
     curated active ones, with since when and how often each was used; and which reference
     each group used across the run numbers of the last `months` months of runs.
 
-    One query for the labels (positive, one per run reconstruction: a shifter's decision
-    over Certhelper's), one for the curated list, one for the window's start."""
-    labels = (
-        ReferencePair.objects.filter(is_positive=True)
-        .order_by("run_reconstruction__run__run_number", "recorded_at")
-        .values_list(
-            "run_reconstruction_id",
-            "run_reconstruction__run__run_number",
-            "run_reconstruction__run__run_class",
-            "run_reconstruction__run__start_time",
+    Cached until a label, a curated entry or a run changes (three aggregate queries
+    tell); a recomputation asks the database for the boundaries of each group's
+    streaks only (window functions), not for every label."""
+    key = f"references-in-use:{months}:{_labels_key()}"
+    overview = cache.get(key)
+    if overview is None:
+        overview = _references_compute(months=months)
+        cache.set(key, overview, REFERENCES_CACHE_S)
+    return overview
+
+
+def _streak_boundaries() -> list[tuple]:
+    """(run class, reconstruction, run, run start, reference, reference dataset, position,
+    starts a streak, ends a streak) for the first and last label of every streak of one
+    reference in a group, in label order (run number, then recording time)."""
+    pair, runreco, run = ReferencePair._meta.db_table, RunReconstruction._meta.db_table, Run._meta.db_table
+    sql = f"""
+        WITH ordered AS (
+            SELECT r.run_class AS cls, rr.reconstruction AS reco, r.run_number AS run, r.start_time AS start,
+                   ref.run_number AS ref, refrr.dataset AS ref_dataset,
+                   ROW_NUMBER() OVER w AS pos,
+                   LAG(ref.run_number) OVER w AS prev,
+                   LEAD(ref.run_number) OVER w AS next
+            FROM {pair} p
+            JOIN {runreco} rr ON rr.id = p.run_reconstruction_id
+            JOIN {run} r ON r.id = rr.run_id
+            JOIN {runreco} refrr ON refrr.id = p.reference_id
+            JOIN {run} ref ON ref.id = refrr.run_id
+            WHERE p.is_positive = %s
+            WINDOW w AS (PARTITION BY r.run_class, rr.reconstruction ORDER BY r.run_number, p.recorded_at, p.id)
+        )
+        SELECT cls, reco, run, start, ref, ref_dataset, pos,
+               CASE WHEN prev IS NULL OR prev <> ref THEN 1 ELSE 0 END,
+               CASE WHEN next IS NULL OR next <> ref THEN 1 ELSE 0 END
+        FROM ordered
+        WHERE prev IS NULL OR next IS NULL OR prev <> ref OR next <> ref
+        ORDER BY cls, reco, pos
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [True])
+        return cursor.fetchall()
+
+
+def _references_compute(*, months: int) -> ReferencesOverview:
+    # (group) -> [(reference, first run, first start, first position, last run, last start, runs, dataset)]
+    streaks: dict[tuple[str, str], list[list]] = defaultdict(list)
+    for cls, reco, number, start, ref, ref_dataset, pos, starts, ends in _streak_boundaries():
+        if isinstance(start, str):  # SQLite returns raw text for a raw query
+            start = dt.datetime.fromisoformat(start)
+        if start is not None and timezone.is_naive(start):
+            start = timezone.make_aware(start, dt.UTC)
+        key = (cls or "", reco)
+        if starts:
+            streaks[key].append([ref, number, start, pos, number, start, 1, ref_dataset or ""])
+        if ends:
+            streak = streaks[key][-1]
+            streak[4], streak[5], streak[6] = number, start, pos - streak[3] + 1
+
+    newest_start = max((s[5] for group in streaks.values() for s in group if s[5] is not None), default=None)
+    window_start = newest_start - dt.timedelta(days=30.44 * months) if newest_start else None
+    window_first_run = (
+        Run.objects.filter(start_time__gte=window_start).aggregate(first=Min("run_number"))["first"]
+        if window_start
+        else None
+    )
+
+    curated = list(
+        CuratedReference.objects.filter(active_until__isnull=True).values_list(
+            "pk",
+            "run_class",
+            "notes",
+            "active_from",
             "run_reconstruction__reconstruction",
+            "run_reconstruction__run__run_number",
             "run_reconstruction__dataset",
-            "reference__run__run_number",
-            "reference__dataset",
         )
     )
-    # The newest label of a run reconstruction wins (a shifter's decision after the import).
-    per_runreco: dict[int, tuple] = {}
-    for row in labels.iterator(chunk_size=5000):
-        per_runreco[row[0]] = row
-    rows = sorted(per_runreco.values(), key=lambda r: r[1])
-    group_cache: dict[tuple[str, str], str] = {}
-
-    def group_of(run_class: str, dataset: str) -> str:
-        key = (run_class or "", dataset or "")
-        if key not in group_cache:
-            group_cache[key] = _group_of(*key)
-        return group_cache[key]
-
-    by_group: dict[tuple[str, str], list[tuple]] = defaultdict(list)
-    for _, number, run_class, start, reco, dataset, ref, ref_dataset in rows:
-        by_group[(group_of(run_class, dataset), reco)].append((number, start, ref, ref_dataset))
-
-    newest_start = max((r[3] for r in rows if r[3] is not None), default=None)
-    window_start = None
-    if newest_start is not None:
-        window_start = newest_start - dt.timedelta(days=30.44 * months)
+    wanted = {group[-1][0] for group in streaks.values()} | {row[5] for row in curated}
+    counts = {
+        (cls or "", reco, ref): n
+        for cls, reco, ref, n in ReferencePair.objects.filter(is_positive=True, reference__run__run_number__in=wanted)
+        .values_list(
+            "run_reconstruction__run__run_class", "run_reconstruction__reconstruction", "reference__run__run_number"
+        )
+        .annotate(n=Count("run_reconstruction", distinct=True))
+        .order_by()
+    }
+    first_use: dict[tuple[str, str, int], tuple[int, object]] = {}
+    for key, group in streaks.items():
+        for streak in group:
+            first_use.setdefault((*key, streak[0]), (streak[1], streak[2]))
 
     in_use: list[ReferenceInUse] = []
     timeline: dict[tuple[str, str], list[TimelineSegment]] = {}
-    counts: dict[tuple[str, str, int], int] = defaultdict(int)
-    first_use: dict[tuple[str, str, int], tuple[int, object]] = {}
-    for key, items in by_group.items():
-        for number, start, ref, _ in items:
-            counts[(*key, ref)] += 1
-            first_use.setdefault((*key, ref), (number, start))
-        number, start, current, ref_dataset = items[-1]
-        since_run, since = number, start
-        for n, s, ref, _ in reversed(items):
-            if ref != current:
-                break
-            since_run, since = n, s
+    for key, group in streaks.items():
+        ref, first_run, first_start, _, _, _, _, dataset = group[-1]
         in_use.append(
             ReferenceInUse(
-                key[0], key[1], current, True, False, since_run, since, counts[(*key, current)], "", None, ref_dataset
+                key[0], key[1], ref, True, False, first_run, first_start, counts.get((*key, ref), 0), "", None, dataset
             )
         )
-        segments: list[TimelineSegment] = []
-        for n, s, ref, _ in items:
-            if window_start is not None and (s is None or s < window_start):
-                continue
-            if segments and segments[-1].reference_run_number == ref:
-                last = segments[-1]
-                segments[-1] = TimelineSegment(ref, last.first_run, n, last.runs + 1)
-            else:
-                segments.append(TimelineSegment(ref, n, n, 1))
+        segments = [
+            TimelineSegment(s[0], max(s[1], window_first_run or s[1]), s[4], s[6])
+            for s in group
+            if window_first_run is None or s[4] >= window_first_run
+        ]
         if segments:
             timeline[key] = segments
 
-    curated = CuratedReference.objects.filter(active_until__isnull=True).values_list(
-        "pk",
-        "run_class",
-        "notes",
-        "active_from",
-        "run_reconstruction__reconstruction",
-        "run_reconstruction__run__run_number",
-        "run_reconstruction__dataset",
-    )
     by_key = {(u.run_class, u.reconstruction, u.reference_run_number): i for i, u in enumerate(in_use)}
     for pk, run_class, notes, active_from, reco, ref, dataset in curated:
         key = (run_class, reco, ref)
         if key in by_key:
             current = in_use[by_key[key]]
-            in_use[by_key[key]] = ReferenceInUse(
-                **{**current.__dict__, "is_curated": True, "note": notes or "", "curated_id": pk}
-            )
+            in_use[by_key[key]] = dataclasses.replace(current, is_curated=True, note=notes or "", curated_id=pk)
             continue
         first = first_use.get(key)
         in_use.append(
@@ -576,9 +622,7 @@ def references_in_use(*, months: int = TIMELINE_MONTHS) -> ReferencesOverview:
         )
     order = {value: i for i, value in enumerate(Reconstruction.values)}
     in_use.sort(key=lambda u: (u.run_class, order.get(u.reconstruction, 99), not u.is_current, -u.reference_run_number))
-    numbers = [s.first_run for segs in timeline.values() for s in segs] + [
-        s.last_run for segs in timeline.values() for s in segs
-    ]
+    numbers = [n for segments in timeline.values() for s in segments for n in (s.first_run, s.last_run)]
     return ReferencesOverview(
         in_use=in_use,
         timeline=dict(sorted(timeline.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 99)))),
