@@ -2,6 +2,7 @@
 
 import dataclasses
 import datetime as dt
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -165,6 +166,10 @@ def model_version_active() -> ModelVersion | None:
     return ModelVersion.objects.filter(status=ModelVersionStatus.ACTIVE).first()
 
 
+def model_version_for(*, pk: int | None) -> ModelVersion | None:
+    return ModelVersion.objects.filter(pk=pk).first() if pk else None
+
+
 def model_versions() -> QuerySet[ModelVersion]:
     return ModelVersion.objects.order_by("-created_at")
 
@@ -292,6 +297,11 @@ def next_awaiting_run(*, reconstruction: str, after_run_number: int) -> int | No
     return awaiting.values_list("run_number", flat=True).first()
 
 
+def _year_of(era: str) -> str:
+    found = re.search(r"(20\d\d)", era or "")
+    return found.group(1) if found else ""
+
+
 def run_conditions_known(run: Run) -> bool:
     """False for a run RefRun knows only from Certhelper: no OMS start, duration, field or fill."""
     return any(value is not None for value in (run.start_time, run.duration, run.b_field, run.fill_id))
@@ -307,35 +317,30 @@ def datasets_for(*, run_numbers: list[int], reconstruction: str) -> dict[int, st
         .values_list("run__run_number", "dataset")
     )
     missing = [n for n in run_numbers if n not in known]
-    for number, run_class, era, start in Run.objects.filter(run_number__in=missing).values_list(
-        "run_number", "run_class", "era", "start_time"
-    ):
-        neighbours = RunReconstruction.objects.filter(
-            reconstruction=reconstruction, run__run_class=run_class, run__run_number__lte=number
-        ).exclude(dataset__in=["", "To Be Defined"])
+    if not missing:
+        return known
+    runs = list(Run.objects.filter(run_number__in=missing).values_list("run_number", "run_class", "era", "start_time"))
+    # One aggregate: each dataset of the runs' classes with its era and newest run.
+    named = list(
+        RunReconstruction.objects.filter(reconstruction=reconstruction, run__run_class__in={r[1] for r in runs})
+        .exclude(dataset__in=["", "To Be Defined"])
+        .values_list("run__run_class", "run__era", "dataset")
+        .annotate(last=Max("run__run_number"))
+        .order_by("-last")
+    )
+    for number, run_class, era, start in runs:
+        year = str(start.year) if start else _year_of(era)
+        earlier = [(cls, e, ds) for cls, e, ds, last in named if cls == run_class and last <= number]
         # Same era first; else the same year (cosmics datasets are named by year: Cosmics2024).
-        for narrowed in (
-            neighbours.filter(run__era=era) if era else None,
-            neighbours.filter(run__start_time__year=start.year) if start else None,
-        ):
-            dataset = (
-                narrowed.order_by("-run__run_number").values_list("dataset", flat=True).first()
-                if narrowed is not None
-                else None
-            )
-            if dataset:
-                known[number] = dataset
-                break
+        match = next((ds for _, e, ds in earlier if era and e == era), None) or next(
+            (ds for _, e, ds in earlier if year and _year_of(e) == year), None
+        )
+        if match:
+            known[number] = match
     return known
 
 
 # --- What a reference was used for: the facts behind the reasons and the references page ---
-
-
-def _group_of(run_class: str, dataset: str) -> str:
-    from .ml.dataset import label_run_class
-
-    return label_run_class(dataset or "", run_class or "")
 
 
 @dataclass(frozen=True)
@@ -354,83 +359,83 @@ class ReferenceFacts:
 
 
 def reference_facts(*, run: Run, reconstruction: str, reference_run_numbers: list[int]) -> dict[int, ReferenceFacts]:
-    """Per candidate reference, its use before `run` in the run's group and elsewhere, in four queries."""
+    """Per candidate reference, its use before `run` in the run's group (run class and
+    reconstruction, as on the references page) and elsewhere, in a fixed number of
+    aggregate queries: none of them fetches the group's whole label history."""
     if not reference_run_numbers:
         return {}
-    dataset = (
-        RunReconstruction.objects.filter(run=run, reconstruction=reconstruction)
-        .values_list("dataset", flat=True)
+    wanted = set(reference_run_numbers)
+    group = ReferencePair.objects.filter(
+        is_positive=True,
+        run_reconstruction__reconstruction=reconstruction,
+        run_reconstruction__run__run_class=run.run_class,
+        run_reconstruction__run__run_number__lt=run.run_number,
+    )
+    newest = (
+        group.order_by("-run_reconstruction__run__run_number", "-recorded_at")
+        .values_list("reference__run__run_number", flat=True)
         .first()
     )
-    group = _group_of(run.run_class, dataset or "")
-    group_labels = list(
-        ReferencePair.objects.filter(
-            is_positive=True,
-            run_reconstruction__reconstruction=reconstruction,
-            run_reconstruction__run__run_number__lt=run.run_number,
-        )
-        .filter(Q(run_reconstruction__run__run_class=run.run_class) | Q(run_reconstruction__dataset__icontains=group))
-        .order_by("-run_reconstruction__run__run_number", "-recorded_at")
-        .values_list(
-            "run_reconstruction__run__run_number",
-            "run_reconstruction__run__run_class",
-            "run_reconstruction__dataset",
-            "reference__run__run_number",
-        )[:5000]
-    )
-    # Newest first; the streak of the newest label's reference is the group's current one.
-    in_group = [(n, ref) for n, cls, ds, ref in group_labels if _group_of(cls, ds) == group]
-    current_ref = in_group[0][1] if in_group else None
     since = None
-    for number, ref in in_group:
-        if ref != current_ref:
-            break
-        since = number
-    wanted = set(reference_run_numbers)
-    counts: dict[int, set[int]] = defaultdict(set)
-    last: dict[int, int] = {}
-    for number, ref in in_group:
-        if ref in wanted:
-            counts[ref].add(number)
-            last.setdefault(ref, number)
+    if newest is not None:
+        # The current streak starts after the group's newest label of another reference.
+        before = (
+            group.exclude(reference__run__run_number=newest)
+            .order_by("-run_reconstruction__run__run_number")
+            .values_list("run_reconstruction__run__run_number", flat=True)
+            .first()
+        )
+        streak = group.filter(reference__run__run_number=newest)
+        if before is not None:
+            streak = streak.filter(run_reconstruction__run__run_number__gt=before)
+        since = streak.aggregate(first=Min("run_reconstruction__run__run_number"))["first"]
+    usage = {
+        ref: (n, last)
+        for ref, n, last in group.filter(reference__run__run_number__in=wanted)
+        .values_list("reference__run__run_number")
+        .annotate(n=Count("run_reconstruction__run", distinct=True), last=Max("run_reconstruction__run__run_number"))
+        .order_by()
+    }
     certified = dict(
         ReferencePair.objects.filter(is_positive=True, run_reconstruction__run__run_number__in=wanted)
-        .order_by("-recorded_at")
-        .values_list("run_reconstruction__run__run_number", "recorded_at")
+        .values_list("run_reconstruction__run__run_number")
+        .annotate(first=Min("recorded_at"))
+        .order_by()
     )
     starts = dict(Run.objects.filter(run_number__in=wanted).values_list("run_number", "start_time"))
     other_use: dict[int, dict[str, object]] = defaultdict(dict)
-    for ref, reco, recorded in (
-        ReferencePair.objects.filter(is_positive=True, reference__run__run_number__in=wanted)
+    for ref, reco, first in (
+        ReferencePair.objects.filter(
+            is_positive=True,
+            reference__run__run_number__in=wanted,
+            run_reconstruction__run__run_class=run.run_class,
+            run_reconstruction__run__run_number__lt=run.run_number,
+        )
         .exclude(run_reconstruction__reconstruction=reconstruction)
-        .filter(run_reconstruction__run__run_class=run.run_class)
-        .order_by("-recorded_at")
-        .values_list("reference__run__run_number", "run_reconstruction__reconstruction", "recorded_at")
+        .values_list("reference__run__run_number", "run_reconstruction__reconstruction")
+        .annotate(first=Min("recorded_at"))
+        .order_by()
     ):
-        other_use[ref][reco] = recorded  # newest first, so the earliest use wins
-    notes = {}
-    for ref, note in CuratedReference.objects.filter(
-        active_until__isnull=True, run_reconstruction__run__run_number__in=wanted, run_class=run.run_class
-    ).values_list("run_reconstruction__run__run_number", "notes"):
-        notes[ref] = note or ""
+        other_use[ref][reco] = first
+    notes = dict(
+        CuratedReference.objects.filter(
+            active_until__isnull=True, run_reconstruction__run__run_number__in=wanted, run_class=run.run_class
+        ).values_list("run_reconstruction__run__run_number", "notes")
+    )
     return {
         ref: ReferenceFacts(
             reference_run_number=ref,
-            group_runs=len(counts.get(ref, ())),
-            is_group_current=ref == current_ref,
-            current_since_run=since if ref == current_ref else None,
-            group_last_run=last.get(ref),
+            group_runs=usage.get(ref, (0, None))[0],
+            is_group_current=ref == newest,
+            current_since_run=since if ref == newest else None,
+            group_last_run=usage.get(ref, (0, None))[1],
             first_certified_at=certified.get(ref),
             reference_start=starts.get(ref),
             other_reco_first_use=dict(other_use.get(ref, {})),
-            curated_note=notes.get(ref),
+            curated_note=(notes[ref] or "") if ref in notes else None,
         )
         for ref in reference_run_numbers
     }
-
-
-def model_version_for(*, pk: int | None) -> ModelVersion | None:
-    return ModelVersion.objects.filter(pk=pk).first() if pk else None
 
 
 # --- The references page: what replaces the shift leaders' Twiki table ---------------------

@@ -267,7 +267,6 @@ def _run_page(
             "run_dqm_url": links.dqm_gui_run_url(run_number=run_number, dataset=datasets.get(run_number)),
             "run_oms_url": links.oms_run_url(run_number),
             "fill_oms_url": links.oms_fill_url(run.fill.fill_number) if run.fill else "",
-            "awaiting_left": selectors.runs_awaiting(reconstruction=reconstruction).count(),
         },
         status=status,
     )

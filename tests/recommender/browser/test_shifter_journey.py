@@ -92,7 +92,10 @@ def test_it_walks_a_shifter_from_the_awaiting_runs_to_the_references_in_use(
     browser, live_server, night_shift, screenshot_dir, settings
 ):
     from recommender.selectors import next_awaiting_run
+    from recommender.services import recommendations_refresh
 
+    # What the periodic job does: store the first choices the runs page shows.
+    assert recommendations_refresh(newest_runs=40) > 0
     sam = browser.new_page(viewport=VIEWPORT)
     _log_in(sam, live_server, "sam")
 
@@ -103,10 +106,15 @@ def test_it_walks_a_shifter_from_the_awaiting_runs_to_the_references_in_use(
     sam.screenshot(path=str(screenshot_dir / "runs-page.png"))
     assert _fits_the_screen(sam), "the runs page scrolls sideways at 1366x768"
 
-    sam.click("table.runs tbody tr:first-child td:first-child a")
+    # The newest awaiting run with a stored first choice: the list and its page must agree.
+    row = sam.locator("table.runs tbody tr").filter(has=sam.locator("td:nth-child(8) .suggested")).first
+    listed = row.locator("td:nth-child(8) .suggested").inner_text()  # "→ 376578 (0.17)"
+    row.locator("td:first-child a").click()
     run_number = int(sam.url.rstrip("/").split("/")[-1])
     sam.goto(f"{live_server.url}/runs/{run_number}/express/")
     reference = int(sam.inner_text("table.candidates tbody tr:first-child td:nth-child(2)").strip())
+    score = sam.inner_text("table.candidates tbody tr:first-child td:nth-child(3)").strip()
+    assert listed == f"→ {reference} ({score})", (listed, reference, score)
 
     # Links out: the DQM GUI with the reference overlaid, and OMS for run, reference and fill.
     compare = sam.get_attribute("table.candidates tbody tr:first-child a.compare", "href")
