@@ -241,26 +241,27 @@ class DecisionState:
     certhelper_label: ReferencePair | None
 
 
-def decision_state(*, run_reconstruction: RunReconstruction | None) -> DecisionState:
+def decision_state(
+    *,
+    run_reconstruction: RunReconstruction | None,
+    decisions: list[Feedback] | None = None,
+    labels: list[ReferencePair] | None = None,
+) -> DecisionState:
     """Open unless a positive Certhelper label or a current decision exists, or a
     shift leader reopened it after its current decision.
 
     Minimal version of the shared decision policy (the service enforces it; the
-    author's change window comes with the service's own check)."""
+    author's change window comes with the service's own check). A page that has
+    already read the run reconstruction's decisions and labels (`decisions_for`,
+    `labels_for`) passes them and saves the two queries."""
     if run_reconstruction is None or run_reconstruction.pk is None:
         return DecisionState(True, "", [], None)
-    current = list(
-        Feedback.objects.filter(run_reconstruction=run_reconstruction, is_current=True)
-        .select_related("user", "recommended_reference", "alternative_reference")
-        .order_by("-created_at")
-    )
-    label = (
-        ReferencePair.objects.filter(
-            run_reconstruction=run_reconstruction, source=LabelSource.CERTHELPER, is_positive=True
-        )
-        .select_related("reference__run")
-        .first()
-    )
+    if decisions is None:
+        decisions = decisions_for(run=run_reconstruction.run, reconstruction=run_reconstruction.reconstruction)
+    if labels is None:
+        labels = labels_for(run=run_reconstruction.run, reconstruction=run_reconstruction.reconstruction)
+    current = [d for d in decisions if d.is_current]
+    label = next((x for x in labels if x.source == LabelSource.CERTHELPER and x.is_positive), None)
     reopened_at = getattr(run_reconstruction, "reopened_at", None)
     if reopened_at is not None and all(f.created_at < reopened_at for f in current) and label is None:
         return DecisionState(True, "", current, label)
@@ -389,13 +390,28 @@ def reference_facts(*, run: Run, reconstruction: str, reference_run_numbers: lis
         if before is not None:
             streak = streak.filter(run_reconstruction__run__run_number__gt=before)
         since = streak.aggregate(first=Min("run_reconstruction__run__run_number"))["first"]
-    usage = {
-        ref: (n, last)
-        for ref, n, last in group.filter(reference__run__run_number__in=wanted)
-        .values_list("reference__run__run_number")
-        .annotate(n=Count("run_reconstruction__run", distinct=True), last=Max("run_reconstruction__run__run_number"))
+    # One grouped query: use by the run's own group and first use by the other reconstructions.
+    usage: dict[int, tuple[int, int]] = {}
+    other_use: dict[int, dict[str, object]] = defaultdict(dict)
+    for ref, reco, n, last, first in (
+        ReferencePair.objects.filter(
+            is_positive=True,
+            reference__run__run_number__in=wanted,
+            run_reconstruction__run__run_class=run.run_class,
+            run_reconstruction__run__run_number__lt=run.run_number,
+        )
+        .values_list("reference__run__run_number", "run_reconstruction__reconstruction")
+        .annotate(
+            n=Count("run_reconstruction__run", distinct=True),
+            last=Max("run_reconstruction__run__run_number"),
+            first=Min("recorded_at"),
+        )
         .order_by()
-    }
+    ):
+        if reco == reconstruction:
+            usage[ref] = (n, last)
+        else:
+            other_use[ref][reco] = first
     certified = dict(
         ReferencePair.objects.filter(is_positive=True, run_reconstruction__run__run_number__in=wanted)
         .values_list("run_reconstruction__run__run_number")
@@ -403,20 +419,6 @@ def reference_facts(*, run: Run, reconstruction: str, reference_run_numbers: lis
         .order_by()
     )
     starts = dict(Run.objects.filter(run_number__in=wanted).values_list("run_number", "start_time"))
-    other_use: dict[int, dict[str, object]] = defaultdict(dict)
-    for ref, reco, first in (
-        ReferencePair.objects.filter(
-            is_positive=True,
-            reference__run__run_number__in=wanted,
-            run_reconstruction__run__run_class=run.run_class,
-            run_reconstruction__run__run_number__lt=run.run_number,
-        )
-        .exclude(run_reconstruction__reconstruction=reconstruction)
-        .values_list("reference__run__run_number", "run_reconstruction__reconstruction")
-        .annotate(first=Min("recorded_at"))
-        .order_by()
-    ):
-        other_use[ref][reco] = first
     notes = dict(
         CuratedReference.objects.filter(
             active_until__isnull=True, run_reconstruction__run__run_number__in=wanted, run_class=run.run_class

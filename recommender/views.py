@@ -181,8 +181,12 @@ def _run_page(
         # A model file that fails its checks must not take the page down; say so.
         recommendations, error = [], f"The active model cannot be used ({exc}). A shift leader should retrain."
     top = recommendations[0] if recommendations else None
+    decisions = selectors.decisions_for(run=run, reconstruction=reconstruction)
+    labels = selectors.labels_for(run=run, reconstruction=reconstruction)
     state = selectors.decision_state(
-        run_reconstruction=selectors.run_reconstruction_for_page(run=run, reconstruction=reconstruction)
+        run_reconstruction=selectors.run_reconstruction_for_page(run=run, reconstruction=reconstruction),
+        decisions=decisions,
+        labels=labels,
     )
     conditions_known = selectors.run_conditions_known(run)
     references = [r.reference_run_number for r in recommendations]
@@ -257,8 +261,8 @@ def _run_page(
             ),
             "conditions_known": conditions_known,
             "confidence": confidence,
-            "decisions": selectors.decisions_for(run=run, reconstruction=reconstruction),
-            "labels": selectors.labels_for(run=run, reconstruction=reconstruction),
+            "decisions": decisions,
+            "labels": labels,
             "charts": _lumisection_charts(run_number, top.reference_run_number if top else None),
             "bunches": display.colliding_bunches(run),
             "instant_lumi": display.instant_lumi_text(run.init_lumi, run.end_lumi),
@@ -306,7 +310,9 @@ def feedback_submit(request: HttpRequest, run_number: int, reconstruction: str) 
         messages.success(request, f"{recorded} No run is left awaiting a decision for {reconstruction}.")
         return redirect(f"{reverse('recommender:run_list')}?status=awaiting&reconstruction={reconstruction}")
     left = selectors.runs_awaiting(reconstruction=reconstruction).count()
-    messages.success(request, f"{recorded} Next: run {following}, {left} left awaiting a decision for {reconstruction}.")
+    messages.success(
+        request, f"{recorded} Next: run {following}, {left} left awaiting a decision for {reconstruction}."
+    )
     return redirect("recommender:run_detail", run_number=following, reconstruction=reconstruction)
 
 
