@@ -90,6 +90,8 @@ def kind_of(feature: str) -> str:
 # A run older than this is looked at after the fact (a re-check, the demo's past
 # data): "2 days ago" then means before the run, and is said so.
 RECENT_RUN = dt.timedelta(days=7)
+# Another reconstruction's first use of a reference within this is news: "switched to it".
+RECENT_SWITCH = dt.timedelta(days=7)
 
 
 def _ago(when: dt.datetime | None, context: Context) -> str:
@@ -157,7 +159,13 @@ def _sentence(kind: str, feature: str, description: str, effect: float, context:
     if kind == "sibling":
         if facts is not None and facts.other_reco_first_use:
             reco, when = min(facts.other_reco_first_use.items(), key=lambda item: item[1])
-            return f"the {RECONSTRUCTION_WORDS.get(reco, reco)} reconstruction switched to it {_ago(when, context)}"
+            reco_words = RECONSTRUCTION_WORDS.get(reco, reco)
+            reference_point = context.now or timezone.now()
+            if context.run_start is not None and reference_point - context.run_start > RECENT_RUN:
+                reference_point = context.run_start
+            if reference_point - when <= RECENT_SWITCH:
+                return f"the {reco_words} reconstruction switched to it {_ago(when, context)}"
+            return f"also the {reco_words} reference, first used {_ago(when, context)}"
         return "no other reconstruction of this run class uses it"
     if kind == "never_used":
         if facts is not None and facts.group_runs == 0 and not facts.other_reco_first_use:

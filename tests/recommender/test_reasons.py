@@ -140,3 +140,9 @@ def test_it_counts_time_from_the_run_when_the_run_is_not_new():
     assert (
         sentences(reasons=[_reason("d_log_duration", 0.2)], context=far)[0].text == "duration 133557 s (the run 190 s)"
     )
+
+
+def test_it_tells_an_old_switch_of_another_reconstruction_from_a_new_one():
+    facts = _facts(is_group_current=False, other_reco_first_use={"prompt": NOW - dt.timedelta(days=40)})
+    out = sentences(reasons=[_reason("sib_switched_to", 0.2)], context=_context(facts))
+    assert out[0].text == "also the prompt reference, first used 40 days ago"
