@@ -1,14 +1,21 @@
 """Reads for the shifter's pages and the API."""
 
+import dataclasses
+import datetime as dt
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import Count, Exists, Max, Min, OuterRef, Prefetch, Q, QuerySet
+from django.utils import timezone
 
 from ingestion.models import Run
 from ingestion.selectors import runs_filtered
 
 from .models import (
+    CuratedReference,
     Decision,
     Feedback,
     LabelSource,
@@ -70,7 +77,12 @@ def runs_for_certification(
     decisions and latest top recommendation, in a fixed number of queries."""
     labels = ReferencePair.objects.filter(is_positive=True).select_related("reference__run").order_by("-recorded_at")
     decisions = Feedback.objects.filter(is_current=True).select_related("user").order_by("-created_at")
-    top = Recommendation.objects.filter(rank=1).select_related("reference").order_by("-created_at")
+    # Only the active model's stored first choice: the run page shows that one, with that score.
+    top = (
+        Recommendation.objects.filter(rank=1, model_version=model_version_active())
+        .select_related("reference")
+        .order_by("-created_at")
+    )
     reconstructions = RunReconstruction.objects.prefetch_related(
         Prefetch("labels", queryset=labels),
         Prefetch("feedback", queryset=decisions, to_attr="current_feedback"),
@@ -152,6 +164,10 @@ def labels_for(*, run: Run, reconstruction: str) -> list[ReferencePair]:
 
 def model_version_active() -> ModelVersion | None:
     return ModelVersion.objects.filter(status=ModelVersionStatus.ACTIVE).first()
+
+
+def model_version_for(*, pk: int | None) -> ModelVersion | None:
+    return ModelVersion.objects.filter(pk=pk).first() if pk else None
 
 
 def model_versions() -> QuerySet[ModelVersion]:
@@ -270,9 +286,16 @@ def decision_state(*, run_reconstruction: RunReconstruction) -> DecisionState:
         why = ""
     elif current is not None:
         who = current.user.get_username() if current.user else "a former user"
-        why = f"{who} already decided ({current.decision}, {current.created_at:%Y-%m-%d %H:%M} UTC)"
+        why = f"{who} {current.decision} it on {current.created_at:%Y-%m-%d %H:%M} UTC"
     elif certified:
-        why = "Certhelper already records its reference"
+        reference = (
+            ReferencePair.objects.filter(
+                run_reconstruction=run_reconstruction, source=LabelSource.CERTHELPER, is_positive=True
+            )
+            .values_list("reference__run__run_number", flat=True)
+            .first()
+        )
+        why = f"certified in Certhelper with reference {reference}"
     else:
         why = ""
     return DecisionState(
@@ -283,4 +306,365 @@ def decision_state(*, run_reconstruction: RunReconstruction) -> DecisionState:
         reopened_at=reopened_at,
         reopened_by=run_reconstruction.reopened_by if reopened_at else None,
         change_until=change_until,
+    )
+
+
+def runs_awaiting(*, reconstruction: str) -> QuerySet[Run]:
+    """Runs still awaiting a decision for a reconstruction, newest first (the runs page's filter)."""
+    return runs_filtered().filter(_status_filter(Status.AWAITING, reconstruction))
+
+
+def awaiting_counts() -> dict[str, int]:
+    """How many runs await a decision, per reconstruction certified on arrival."""
+    return {reco: runs_awaiting(reconstruction=reco).count() for reco in CERTIFIED_ON_ARRIVAL}
+
+
+def next_awaiting_run(*, reconstruction: str, after_run_number: int) -> int | None:
+    """The run a shifter goes on to after deciding one: the next older run awaiting
+    a decision for the same reconstruction (the list's order), else the newest one."""
+    awaiting = runs_awaiting(reconstruction=reconstruction).exclude(run_number=after_run_number)
+    older = awaiting.filter(run_number__lt=after_run_number).values_list("run_number", flat=True).first()
+    if older is not None:
+        return older
+    return awaiting.values_list("run_number", flat=True).first()
+
+
+def _year_of(era: str) -> str:
+    found = re.search(r"(20\d\d)", era or "")
+    return found.group(1) if found else ""
+
+
+def run_conditions_known(run: Run) -> bool:
+    """False for a run RefRun knows only from Certhelper: no OMS start, duration, field or fill."""
+    return any(value is not None for value in (run.start_time, run.duration, run.b_field, run.fill_id))
+
+
+def datasets_for(*, run_numbers: list[int], reconstruction: str) -> dict[int, str]:
+    """The DQM dataset of each run's reconstruction: the one Certhelper named, else (a run
+    not certified yet) the dataset of the newest earlier run of the same class, era and
+    reconstruction, which is the dataset name the DQM GUI files the run under."""
+    known = dict(
+        RunReconstruction.objects.filter(run__run_number__in=run_numbers, reconstruction=reconstruction)
+        .exclude(dataset__in=["", "To Be Defined"])
+        .values_list("run__run_number", "dataset")
+    )
+    missing = [n for n in run_numbers if n not in known]
+    if not missing:
+        return known
+    runs = list(Run.objects.filter(run_number__in=missing).values_list("run_number", "run_class", "era", "start_time"))
+    # One aggregate: each dataset of the runs' classes with its era and newest run.
+    named = list(
+        RunReconstruction.objects.filter(reconstruction=reconstruction, run__run_class__in={r[1] for r in runs})
+        .exclude(dataset__in=["", "To Be Defined"])
+        .values_list("run__run_class", "run__era", "dataset")
+        .annotate(last=Max("run__run_number"))
+        .order_by("-last")
+    )
+    for number, run_class, era, start in runs:
+        year = str(start.year) if start else _year_of(era)
+        earlier = [(cls, e, ds) for cls, e, ds, last in named if cls == run_class and last <= number]
+        # Same era first; else the same year (cosmics datasets are named by year: Cosmics2024).
+        match = next((ds for _, e, ds in earlier if era and e == era), None) or next(
+            (ds for _, e, ds in earlier if year and _year_of(e) == year), None
+        )
+        if match:
+            known[number] = match
+    return known
+
+
+# --- What a reference was used for: the facts behind the reasons and the references page ---
+
+
+@dataclass(frozen=True)
+class ReferenceFacts:
+    """What the label history says about one candidate reference for one run reconstruction."""
+
+    reference_run_number: int
+    group_runs: int  # runs of the target's group (reconstruction, run class) that used it
+    is_group_current: bool  # the group's newest label before the run used it
+    current_since_run: int | None  # first run of the group's current streak with it
+    group_last_run: int | None
+    first_certified_at: object  # datetime the reference itself was first labelled (certified), or None
+    reference_start: object  # the reference run's start time, or None
+    other_reco_first_use: dict[str, object]  # other reconstruction -> when it first used it (recorded_at)
+    curated_note: str | None  # None when not on the leaders' list
+
+
+def reference_facts(*, run: Run, reconstruction: str, reference_run_numbers: list[int]) -> dict[int, ReferenceFacts]:
+    """Per candidate reference, its use before `run` in the run's group (run class and
+    reconstruction, as on the references page) and elsewhere, in a fixed number of
+    aggregate queries: none of them fetches the group's whole label history."""
+    if not reference_run_numbers:
+        return {}
+    wanted = set(reference_run_numbers)
+    group = ReferencePair.objects.filter(
+        is_positive=True,
+        run_reconstruction__reconstruction=reconstruction,
+        run_reconstruction__run__run_class=run.run_class,
+        run_reconstruction__run__run_number__lt=run.run_number,
+    )
+    newest = (
+        group.order_by("-run_reconstruction__run__run_number", "-recorded_at")
+        .values_list("reference__run__run_number", flat=True)
+        .first()
+    )
+    since = None
+    if newest is not None:
+        # The current streak starts after the group's newest label of another reference.
+        before = (
+            group.exclude(reference__run__run_number=newest)
+            .order_by("-run_reconstruction__run__run_number")
+            .values_list("run_reconstruction__run__run_number", flat=True)
+            .first()
+        )
+        streak = group.filter(reference__run__run_number=newest)
+        if before is not None:
+            streak = streak.filter(run_reconstruction__run__run_number__gt=before)
+        since = streak.aggregate(first=Min("run_reconstruction__run__run_number"))["first"]
+    # One grouped query: use by the run's own group and first use by the other reconstructions.
+    usage: dict[int, tuple[int, int]] = {}
+    other_use: dict[int, dict[str, object]] = defaultdict(dict)
+    for ref, reco, n, last, first in (
+        ReferencePair.objects.filter(
+            is_positive=True,
+            reference__run__run_number__in=wanted,
+            run_reconstruction__run__run_class=run.run_class,
+            run_reconstruction__run__run_number__lt=run.run_number,
+        )
+        .values_list("reference__run__run_number", "run_reconstruction__reconstruction")
+        .annotate(
+            n=Count("run_reconstruction__run", distinct=True),
+            last=Max("run_reconstruction__run__run_number"),
+            first=Min("recorded_at"),
+        )
+        .order_by()
+    ):
+        if reco == reconstruction:
+            usage[ref] = (n, last)
+        else:
+            other_use[ref][reco] = first
+    certified = dict(
+        ReferencePair.objects.filter(is_positive=True, run_reconstruction__run__run_number__in=wanted)
+        .values_list("run_reconstruction__run__run_number")
+        .annotate(first=Min("recorded_at"))
+        .order_by()
+    )
+    starts = dict(Run.objects.filter(run_number__in=wanted).values_list("run_number", "start_time"))
+    notes = dict(
+        CuratedReference.objects.filter(
+            active_until__isnull=True, run_reconstruction__run__run_number__in=wanted, run_class=run.run_class
+        ).values_list("run_reconstruction__run__run_number", "notes")
+    )
+    return {
+        ref: ReferenceFacts(
+            reference_run_number=ref,
+            group_runs=usage.get(ref, (0, None))[0],
+            is_group_current=ref == newest,
+            current_since_run=since if ref == newest else None,
+            group_last_run=usage.get(ref, (0, None))[1],
+            first_certified_at=certified.get(ref),
+            reference_start=starts.get(ref),
+            other_reco_first_use=dict(other_use.get(ref, {})),
+            curated_note=(notes[ref] or "") if ref in notes else None,
+        )
+        for ref in reference_run_numbers
+    }
+
+
+# --- The references page: what replaces the shift leaders' Twiki table ---------------------
+
+TIMELINE_MONTHS = 6
+
+
+@dataclass(frozen=True)
+class ReferenceInUse:
+    run_class: str
+    reconstruction: str
+    reference_run_number: int
+    is_current: bool  # persistence's pick: the group's newest label used it
+    is_curated: bool  # on the shift leaders' active list
+    since_run: int | None  # first run of the group's current streak with it (curated: its first use)
+    since: object  # datetime of that run's start, or the curated entry's active_from
+    runs_used: int  # runs of the group that used it, all time
+    note: str
+    curated_id: int | None  # for the leaders' "edit in admin" link
+    dataset: str
+
+
+@dataclass(frozen=True)
+class TimelineSegment:
+    reference_run_number: int
+    first_run: int
+    last_run: int
+    runs: int
+
+
+@dataclass(frozen=True)
+class ReferencesOverview:
+    in_use: list[ReferenceInUse]
+    timeline: dict[tuple[str, str], list[TimelineSegment]]  # (run class, reco) -> segments in run order
+    window_start: object  # datetime the timeline starts
+    window_end: object
+    run_range: tuple[int, int] | None
+
+
+def _labels_key() -> str:
+    """Changes whenever a label, a curated entry or a run (its class, its start) changes."""
+    parts = [
+        ReferencePair.objects.aggregate(n=Count("id"), t=Max("updated_at")),
+        CuratedReference.objects.aggregate(n=Count("id"), t=Max("updated_at")),
+        Run.objects.aggregate(n=Count("id"), t=Max("updated_at")),
+    ]
+    return "|".join(f"{p['n']}:{p['t'].isoformat() if p['t'] else ''}" for p in parts)
+
+
+REFERENCES_CACHE_S = 3600
+
+
+def references_in_use(*, months: int = TIMELINE_MONTHS) -> ReferencesOverview:
+    """Per run class x reconstruction, the reference in use now (the newest label's) and the
+    curated active ones, with since when and how often each was used; and which reference
+    each group used across the run numbers of the last `months` months of runs.
+
+    Cached until a label, a curated entry or a run changes (three aggregate queries
+    tell); a recomputation asks the database for the boundaries of each group's
+    streaks only (window functions), not for every label."""
+    key = f"references-in-use:{months}:{_labels_key()}"
+    overview = cache.get(key)
+    if overview is None:
+        overview = _references_compute(months=months)
+        cache.set(key, overview, REFERENCES_CACHE_S)
+    return overview
+
+
+def _streak_boundaries() -> list[tuple]:
+    """(run class, reconstruction, run, run start, reference, reference dataset, position,
+    starts a streak, ends a streak) for the first and last label of every streak of one
+    reference in a group, in label order (run number, then recording time)."""
+    pair, runreco, run = ReferencePair._meta.db_table, RunReconstruction._meta.db_table, Run._meta.db_table
+    sql = f"""
+        WITH ordered AS (
+            SELECT r.run_class AS cls, rr.reconstruction AS reco, r.run_number AS run, r.start_time AS start,
+                   ref.run_number AS ref, refrr.dataset AS ref_dataset,
+                   ROW_NUMBER() OVER w AS pos,
+                   LAG(ref.run_number) OVER w AS prev,
+                   LEAD(ref.run_number) OVER w AS next
+            FROM {pair} p
+            JOIN {runreco} rr ON rr.id = p.run_reconstruction_id
+            JOIN {run} r ON r.id = rr.run_id
+            JOIN {runreco} refrr ON refrr.id = p.reference_id
+            JOIN {run} ref ON ref.id = refrr.run_id
+            WHERE p.is_positive = %s
+            WINDOW w AS (PARTITION BY r.run_class, rr.reconstruction ORDER BY r.run_number, p.recorded_at, p.id)
+        )
+        SELECT cls, reco, run, start, ref, ref_dataset, pos,
+               CASE WHEN prev IS NULL OR prev <> ref THEN 1 ELSE 0 END,
+               CASE WHEN next IS NULL OR next <> ref THEN 1 ELSE 0 END
+        FROM ordered
+        WHERE prev IS NULL OR next IS NULL OR prev <> ref OR next <> ref
+        ORDER BY cls, reco, pos
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [True])
+        return cursor.fetchall()
+
+
+def _references_compute(*, months: int) -> ReferencesOverview:
+    # (group) -> [(reference, first run, first start, first position, last run, last start, runs, dataset)]
+    streaks: dict[tuple[str, str], list[list]] = defaultdict(list)
+    for cls, reco, number, start, ref, ref_dataset, pos, starts, ends in _streak_boundaries():
+        if isinstance(start, str):  # SQLite returns raw text for a raw query
+            start = dt.datetime.fromisoformat(start)
+        if start is not None and timezone.is_naive(start):
+            start = timezone.make_aware(start, dt.UTC)
+        key = (cls or "", reco)
+        if starts:
+            streaks[key].append([ref, number, start, pos, number, start, 1, ref_dataset or ""])
+        if ends:
+            streak = streaks[key][-1]
+            streak[4], streak[5], streak[6] = number, start, pos - streak[3] + 1
+
+    newest_start = max((s[5] for group in streaks.values() for s in group if s[5] is not None), default=None)
+    window_start = newest_start - dt.timedelta(days=30.44 * months) if newest_start else None
+    window_first_run = (
+        Run.objects.filter(start_time__gte=window_start).aggregate(first=Min("run_number"))["first"]
+        if window_start
+        else None
+    )
+
+    curated = list(
+        CuratedReference.objects.filter(active_until__isnull=True).values_list(
+            "pk",
+            "run_class",
+            "notes",
+            "active_from",
+            "run_reconstruction__reconstruction",
+            "run_reconstruction__run__run_number",
+            "run_reconstruction__dataset",
+        )
+    )
+    wanted = {group[-1][0] for group in streaks.values()} | {row[5] for row in curated}
+    counts = {
+        (cls or "", reco, ref): n
+        for cls, reco, ref, n in ReferencePair.objects.filter(is_positive=True, reference__run__run_number__in=wanted)
+        .values_list(
+            "run_reconstruction__run__run_class", "run_reconstruction__reconstruction", "reference__run__run_number"
+        )
+        .annotate(n=Count("run_reconstruction", distinct=True))
+        .order_by()
+    }
+    first_use: dict[tuple[str, str, int], tuple[int, object]] = {}
+    for key, group in streaks.items():
+        for streak in group:
+            first_use.setdefault((*key, streak[0]), (streak[1], streak[2]))
+
+    in_use: list[ReferenceInUse] = []
+    timeline: dict[tuple[str, str], list[TimelineSegment]] = {}
+    for key, group in streaks.items():
+        ref, first_run, first_start, _, _, _, _, dataset = group[-1]
+        in_use.append(
+            ReferenceInUse(
+                key[0], key[1], ref, True, False, first_run, first_start, counts.get((*key, ref), 0), "", None, dataset
+            )
+        )
+        segments = [
+            TimelineSegment(s[0], max(s[1], window_first_run or s[1]), s[4], s[6])
+            for s in group
+            if window_first_run is None or s[4] >= window_first_run
+        ]
+        if segments:
+            timeline[key] = segments
+
+    by_key = {(u.run_class, u.reconstruction, u.reference_run_number): i for i, u in enumerate(in_use)}
+    for pk, run_class, notes, active_from, reco, ref, dataset in curated:
+        key = (run_class, reco, ref)
+        if key in by_key:
+            current = in_use[by_key[key]]
+            in_use[by_key[key]] = dataclasses.replace(current, is_curated=True, note=notes or "", curated_id=pk)
+            continue
+        first = first_use.get(key)
+        in_use.append(
+            ReferenceInUse(
+                run_class,
+                reco,
+                ref,
+                False,
+                True,
+                first[0] if first else None,
+                active_from or (first[1] if first else None),
+                counts.get(key, 0),
+                notes or "",
+                pk,
+                dataset,
+            )
+        )
+    order = {value: i for i, value in enumerate(Reconstruction.values)}
+    in_use.sort(key=lambda u: (u.run_class, order.get(u.reconstruction, 99), not u.is_current, -u.reference_run_number))
+    numbers = [n for segments in timeline.values() for s in segments for n in (s.first_run, s.last_run)]
+    return ReferencesOverview(
+        in_use=in_use,
+        timeline=dict(sorted(timeline.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 99)))),
+        window_start=window_start,
+        window_end=newest_start,
+        run_range=(min(numbers), max(numbers)) if numbers else None,
     )

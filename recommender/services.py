@@ -452,14 +452,17 @@ def recommendations_store(*, run_number: int, reconstruction: str, limit: int = 
     run = Run.objects.get(run_number=run_number)
     target = _run_reconstruction_ensure(run=run, reconstruction=reconstruction)
     version_id = results[0].model_version_id
+    # Scores too: the runs page shows the stored first choice and score, and must agree
+    # with this page after the label history moved them.
     stored = list(
         Recommendation.objects.filter(run_reconstruction=target, model_version_id=version_id)
         .order_by("rank")
-        .values_list("reference__run_number", flat=True)
+        .values_list("reference__run_number", "score")
     )
-    wanted = [r.reference_run_number for r in results]
+    wanted = [(r.reference_run_number, r.score) for r in results]
     if stored != wanted:
-        references = dict(Run.objects.filter(run_number__in=wanted).values_list("run_number", "id"))
+        numbers = [r.reference_run_number for r in results]
+        references = dict(Run.objects.filter(run_number__in=numbers).values_list("run_number", "id"))
         with transaction.atomic():
             Recommendation.objects.filter(run_reconstruction=target, model_version_id=version_id).delete()
             Recommendation.objects.bulk_create(

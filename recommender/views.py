@@ -1,5 +1,7 @@
 """The shifter's pages. Each view parses input, calls one selector or service, renders."""
 
+import csv
+from dataclasses import dataclass
 from functools import wraps
 
 from django.contrib import messages
@@ -7,7 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -16,13 +18,14 @@ from ingestion.models import IngestionJob, JobKind, RunClass
 from ingestion.selectors import lumisection_series
 from ingestion.services import job_running
 
-from . import selectors, services
+from . import display, links, reasons, selectors, services
 from .charts import Series, line_chart_svg
 from .exceptions import InvalidFeedback, ModelArtifactError
 from .forms import FeedbackForm, RunFilterForm, RunLookupForm
 from .models import Reconstruction
 from .roles import is_shift_leader, is_shifter
 from .throttles import FeedbackWriteThrottle
+from .timeline import timeline_svg
 
 RUNS_PER_PAGE = 50
 JOBS_SHOWN = 50
@@ -73,31 +76,88 @@ def run_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "recommender/run_list.html",
-        {"form": form, "lookup": lookup, "page": page, "rows": rows, "query": query.urlencode()},
+        {
+            "form": form,
+            "lookup": lookup,
+            "page": page,
+            "rows": rows,
+            "query": query.urlencode(),
+            "awaiting": selectors.awaiting_counts(),
+            "showing_awaiting": filters.get("status") == selectors.Status.AWAITING,
+            "reconstruction": filters.get("reconstruction") or "",
+        },
     )
 
 
-def _lumisection_charts(run_number: int, reference_run_number: int | None) -> list[str]:
+@dataclass(frozen=True)
+class Chart:
+    title: str  # shown above the chart, not only as its tooltip
+    svg: str
+
+
+def _lumisection_charts(run_number: int, reference_run_number: int | None) -> list[Chart]:
     numbers = [run_number] + ([reference_run_number] if reference_run_number else [])
     series = lumisection_series(run_numbers=numbers)
     charts = []
     for quantity, title, unit in (
-        ("init_lumi", "Instantaneous luminosity", "10³⁴ cm⁻² s⁻¹"),
-        ("pileup", "Pileup", "interactions / crossing"),
+        ("init_lumi", "Instantaneous luminosity", display.INSTANT_UNIT_PP),
+        ("pileup", "Pileup", "interactions per crossing"),
     ):
+        factor = 1.0
+        if quantity == "init_lumi":
+            factor, unit = display.instant_lumi_scale(v for n in numbers if n in series for _, v in series[n][quantity])
         lines = [
-            Series(f"{'run' if n == run_number else 'reference'} {n}", series[n][quantity], css)
+            Series(
+                f"{'run' if n == run_number else 'reference'} {n}",
+                [(ls, v * factor if v is not None else None) for ls, v in series[n][quantity]],
+                css,
+            )
             for n, css in zip(numbers, ("run-line", "reference-line"), strict=False)
             if n in series
         ]
-        svg = line_chart_svg(title=f"{title} per lumisection", unit=unit, series=lines)
+        # The unit goes in the visible title: inside the chart it sat on the top tick.
+        full_title = f"{title} per lumisection ({display.unit_words(unit)})" if unit else f"{title} per lumisection"
+        svg = line_chart_svg(title=full_title, unit="", series=lines)
         if svg:
-            charts.append(svg)
+            charts.append(Chart(full_title, svg))
     return charts
 
 
-@shifter_required
-def run_detail(request: HttpRequest, run_number: int, reconstruction: str = Reconstruction.EXPRESS) -> HttpResponse:
+@dataclass(frozen=True)
+class CandidateRow:
+    """One of the five recommendations as the run page shows it."""
+
+    result: object  # RecommendationResult
+    sentences: list
+    links: links.ReferenceLinks
+    reference_dataset: str
+
+
+def _side_by_side_rows(top, lumi_factor: float, lumi_unit: str) -> list[tuple[str, str, str]]:
+    labels = {
+        "init_lumi": f"Initial inst. luminosity ({display.unit_words(lumi_unit)})",
+        "end_lumi": f"End inst. luminosity ({display.unit_words(lumi_unit)})",
+        "recorded_lumi": "Recorded luminosity",
+    }
+    return [
+        (
+            labels.get(row.name, row.label),
+            display.side_by_side_value(row.name, row.run_value, lumi_factor=lumi_factor),
+            display.side_by_side_value(row.name, row.reference_value, lumi_factor=lumi_factor),
+        )
+        for row in top.side_by_side
+    ]
+
+
+def _run_page(
+    request: HttpRequest,
+    run_number: int,
+    reconstruction: str,
+    *,
+    form: FeedbackForm | None = None,
+    open_reject: bool = False,
+    status: int = 200,
+) -> HttpResponse:
     if reconstruction not in Reconstruction.values:
         return render(
             request,
@@ -123,11 +183,64 @@ def run_detail(request: HttpRequest, run_number: int, reconstruction: str = Reco
         # A model file that fails its checks must not take the page down; say so.
         recommendations, error = [], f"The active model cannot be used ({exc}). A shift leader should retrain."
     top = recommendations[0] if recommendations else None
-    form = FeedbackForm(
-        initial={
-            "recommended_run_number": top.reference_run_number if top else None,
-            "model_version_id": top.model_version_id if top else None,
-        }
+    decisions = selectors.decisions_for(run=run, reconstruction=reconstruction)
+    labels = selectors.labels_for(run=run, reconstruction=reconstruction)
+    run_reconstruction = selectors.run_reconstruction_for_page(run=run, reconstruction=reconstruction)
+    state = selectors.decision_state(run_reconstruction=run_reconstruction) if run_reconstruction else None
+    may_decide = state is None or state.open_for(request.user)
+    conditions_known = selectors.run_conditions_known(run)
+    references = [r.reference_run_number for r in recommendations]
+    facts = selectors.reference_facts(run=run, reconstruction=reconstruction, reference_run_numbers=references)
+    datasets = selectors.datasets_for(run_numbers=[run_number, *references], reconstruction=reconstruction)
+    model_version = selectors.model_version_for(pk=top.model_version_id) if top else None
+    rows = []
+    for result in recommendations:
+        context = reasons.Context(
+            run_class=run.run_class,
+            reconstruction=reconstruction,
+            facts=facts.get(result.reference_run_number),
+            side_by_side={row.name: (row.run_value, row.reference_value) for row in result.side_by_side},
+            run_start=run.start_time,
+        )
+        rows.append(
+            CandidateRow(
+                result=result,
+                sentences=reasons.sentences(
+                    reasons=result.reasons, context=context, model_used=result.model_version_id is not None
+                ),
+                links=links.reference_links(
+                    run_number=run_number,
+                    dataset=datasets.get(run_number),
+                    reference_run_number=result.reference_run_number,
+                    reference_dataset=datasets.get(result.reference_run_number),
+                ),
+                reference_dataset=datasets.get(result.reference_run_number, ""),
+            )
+        )
+    confidence = (
+        reasons.confidence_for(
+            score=top.score,
+            evaluation=model_version.evaluation if model_version else None,
+            conditions_known=conditions_known,
+        )
+        if top
+        else None
+    )
+    if form is None:
+        form = FeedbackForm(
+            initial={
+                "recommended_run_number": top.reference_run_number if top else None,
+                "model_version_id": top.model_version_id if top else None,
+            }
+        )
+    lumi_factor, lumi_unit = display.instant_lumi_scale(
+        [run.init_lumi, run.end_lumi]
+        + [
+            v
+            for row in (top.side_by_side if top else [])
+            if row.name in ("init_lumi", "end_lumi")
+            for v in (row.run_value, row.reference_value)
+        ]
     )
     return render(
         request,
@@ -137,31 +250,47 @@ def run_detail(request: HttpRequest, run_number: int, reconstruction: str = Reco
             "reconstruction": reconstruction,
             "reconstructions": Reconstruction.choices,
             "recommendations": recommendations,
+            "rows": rows,
             "top": top,
             "error": error,
             "form": form,
-            "decisions": selectors.decisions_for(run=run, reconstruction=reconstruction),
-            "labels": selectors.labels_for(run=run, reconstruction=reconstruction),
+            "open_reject": open_reject,
+            "state": state,
+            "may_decide": may_decide,
+            "can_reopen": state is not None and not state.is_open and is_shift_leader(request.user),
+            "conditions_known": conditions_known,
+            "confidence": confidence,
+            "decisions": decisions,
+            "labels": labels,
             "charts": _lumisection_charts(run_number, top.reference_run_number if top else None),
+            "bunches": display.colliding_bunches(run),
+            "instant_lumi": display.instant_lumi_text(run.init_lumi, run.end_lumi),
+            "recorded_lumi": display.integrated_lumi_text(run.recorded_lumi),
+            "side_by_side": _side_by_side_rows(top, lumi_factor, lumi_unit) if top else [],
+            "run_dqm_url": links.dqm_gui_run_url(run_number=run_number, dataset=datasets.get(run_number)),
+            "run_oms_url": links.oms_run_url(run_number),
+            "fill_oms_url": links.oms_fill_url(run.fill.fill_number) if run.fill else "",
         },
+        status=status,
     )
+
+
+@shifter_required
+def run_detail(request: HttpRequest, run_number: int, reconstruction: str = Reconstruction.EXPRESS) -> HttpResponse:
+    return _run_page(request, run_number, reconstruction)
 
 
 @require_POST
 @shifter_required
 def feedback_submit(request: HttpRequest, run_number: int, reconstruction: str) -> HttpResponse:
     form = FeedbackForm(request.POST)
-    target = reverse("recommender:run_detail", kwargs={"run_number": run_number, "reconstruction": reconstruction})
+    rejecting = request.POST.get("decision") == "rejected"
     if not form.is_valid():
-        for field, errors in form.errors.items():
-            for error in errors:
-                messages.error(
-                    request, f"{form.fields[field].label or field}: {error}" if field != "__all__" else error
-                )
-        return redirect(target)
+        # Show the page again with what the shifter typed, the reject panel open.
+        return _run_page(request, run_number, reconstruction, form=form, open_reject=rejecting, status=400)
     if not FeedbackWriteThrottle().allow_request(request, None):
-        messages.error(request, "Not recorded: Too many decisions in a short time; wait a few minutes and try again.")
-        return redirect(target)
+        form.add_error(None, "Not recorded: too many decisions in a short time; wait a few minutes and try again.")
+        return _run_page(request, run_number, reconstruction, form=form, open_reject=rejecting, status=429)
     data = form.cleaned_data
     try:
         services.feedback_record(
@@ -175,10 +304,145 @@ def feedback_submit(request: HttpRequest, run_number: int, reconstruction: str) 
             model_version_id=data.get("model_version_id"),
         )
     except InvalidFeedback as exc:
-        messages.error(request, f"Not recorded: {exc}.")
+        form.add_error(None, f"Not recorded: {exc}.")
+        return _run_page(request, run_number, reconstruction, form=form, open_reject=rejecting, status=400)
+    recorded = f"Your decision on run {run_number} ({reconstruction}) is recorded."
+    following = selectors.next_awaiting_run(reconstruction=reconstruction, after_run_number=run_number)
+    if following is None:
+        messages.success(request, f"{recorded} No run is left awaiting a decision for {reconstruction}.")
+        return redirect(f"{reverse('recommender:run_list')}?status=awaiting&reconstruction={reconstruction}")
+    left = selectors.runs_awaiting(reconstruction=reconstruction).count()
+    messages.success(
+        request, f"{recorded} Next: run {following}, {left} left awaiting a decision for {reconstruction}."
+    )
+    return redirect("recommender:run_detail", run_number=following, reconstruction=reconstruction)
+
+
+@require_POST
+@shift_leader_required
+def run_reopen(request: HttpRequest, run_number: int, reconstruction: str) -> HttpResponse:
+    """A shift leader reopens a decided run reconstruction (the shared decision policy)."""
+    try:
+        services.run_reconstruction_reopen(user=request.user, run_number=run_number, reconstruction=reconstruction)
+    except InvalidFeedback as exc:
+        messages.error(request, f"Not reopened: {exc}.")
     else:
-        messages.success(request, f"Your decision on run {run_number} ({reconstruction}) is recorded.")
-    return redirect(target)
+        messages.success(request, f"Run {run_number} ({reconstruction}) is open for a new decision.")
+    return redirect("recommender:run_detail", run_number=run_number, reconstruction=reconstruction)
+
+
+REFERENCE_EXPORT_FIELDS = [
+    "run_class",
+    "reconstruction",
+    "reference_run_number",
+    "is_current",
+    "is_curated",
+    "since_run",
+    "since",
+    "runs_used",
+    "note",
+    "dataset",
+]
+
+
+def _months(request: HttpRequest) -> int:
+    try:
+        months = int(request.GET.get("months", selectors.TIMELINE_MONTHS))
+    except ValueError:
+        months = selectors.TIMELINE_MONTHS
+    return min(max(months, 1), 36)
+
+
+@shifter_required
+def reference_list(request: HttpRequest) -> HttpResponse:
+    months = _months(request)
+    overview = selectors.references_in_use(months=months)
+    run_classes, recos = dict(RunClass.choices), dict(Reconstruction.choices)
+    groups = [
+        (f"{run_classes.get(run_class, run_class or 'class unknown')} {recos.get(reco, reco)}", segments)
+        for (run_class, reco), segments in overview.timeline.items()
+    ]
+    svg = timeline_svg(
+        title=f"Reference used per run class and reconstruction, last {months} months of runs",
+        groups=groups,
+        run_range=overview.run_range,
+    )
+    return render(
+        request,
+        "recommender/reference_list.html",
+        {
+            "overview": overview,
+            "rows": [
+                (
+                    u,
+                    run_classes.get(u.run_class, u.run_class or "class unknown"),
+                    recos.get(u.reconstruction, u.reconstruction),
+                )
+                for u in overview.in_use
+            ],
+            "timeline": svg,
+            "months": months,
+            "run_classes": run_classes,
+            "reconstructions": recos,
+            "is_leader": is_shift_leader(request.user),
+        },
+    )
+
+
+def _export_rows(request: HttpRequest) -> list[dict]:
+    overview = selectors.references_in_use(months=_months(request))
+    rows = []
+    for item in overview.in_use:
+        row = {name: getattr(item, name) for name in REFERENCE_EXPORT_FIELDS}
+        row["since"] = item.since.isoformat() if item.since else None
+        rows.append(row)
+    return rows
+
+
+@shifter_required
+def reference_list_csv(request: HttpRequest) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="refrun-references.csv"'
+    writer = csv.DictWriter(response, fieldnames=REFERENCE_EXPORT_FIELDS)
+    writer.writeheader()
+    writer.writerows(_export_rows(request))
+    return response
+
+
+@shifter_required
+def reference_list_json(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"references": _export_rows(request)})
+
+
+# The evaluation's method and slice names, in words a shift leader reads without a glossary.
+METHOD_WORDS = {
+    "new": "This model",
+    "active": "The model it replaced",
+    "persistence": "Keep the reference last used",
+    "predecessor": "The previous run's reference",
+}
+SLICE_WORDS = {
+    "all": "all runs",
+    "switch": "runs where the reference changed",
+    "new": "runs that took a never-used reference",
+}
+
+
+def _evaluation_rows(evaluation: dict | None) -> list[tuple[str, str, dict]]:
+    rows = []
+    for method, slices in (evaluation or {}).items():
+        if not isinstance(slices, dict) or "all" not in slices:
+            continue  # not a method's figures (e.g. the confidence thresholds)
+        for name, metrics in slices.items():
+            if isinstance(metrics, dict) and metrics.get("n"):
+                rows.append(
+                    (
+                        METHOD_WORDS.get(method, method.replace("_", " ")),
+                        SLICE_WORDS.get(name, name.replace("_", " ")),
+                        metrics,
+                    )
+                )
+    return rows
 
 
 @shifter_required
@@ -186,8 +450,8 @@ def model_detail(request: HttpRequest) -> HttpResponse:
     active = selectors.model_version_active()
     accuracy = selectors.model_accuracy_by_month()
     chart = line_chart_svg(
-        title="First-choice accuracy by month",
-        unit="top-1",
+        title="Share of first choices that were the reference used, by month",
+        unit="",
         series=[Series("top-1", [(i + 1, m.top1) for i, m in enumerate(accuracy)], "run-line")],
     )
     return render(
@@ -199,6 +463,7 @@ def model_detail(request: HttpRequest) -> HttpResponse:
             "accuracy": accuracy,
             "accuracy_chart": chart if len(accuracy) > 1 else "",
             "acceptance": selectors.first_choice_acceptance(model_version=active),
+            "evaluation_rows": _evaluation_rows(active.evaluation if active else None),
         },
     )
 

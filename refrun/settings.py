@@ -463,3 +463,8 @@ LOGGING["handlers"]["console"].setdefault("filters", []).append("request_context
 LOGGING["handlers"]["console"]["formatter"] = "json" if LOG_FORMAT == "json" else "plain"
 # The worker logs through the same handler (and format) instead of Celery's own.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# --- Links out to the CMS web tools ---------------------------------------------
+# The run page links each run and reference to these; name another instance (a test
+# DQM GUI, the OMS integration host) by setting them.
+DQM_GUI_URL = os.getenv("DQM_GUI_URL", "https://cmsweb.cern.ch/dqm/offline/")
+OMS_WEB_URL = os.getenv("OMS_WEB_URL", "https://cmsoms.cern.ch")

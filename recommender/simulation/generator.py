@@ -230,6 +230,7 @@ class _YearBuilder:
         self.runs: list[RunRecord] = []
         self.fills: list[FillRecord] = []
         self.last_fill: FillRecord | None = None
+        self.pp_era = ""  # the latest pp era, which cosmics runs keep through the heavy-ion period
         first = cal.YEAR_FIRST_RUN.get(year)
         if first is None:
             first = max(cal.YEAR_FIRST_RUN.values()) + (year - max(cal.YEAR_FIRST_RUN)) * cal.RUN_NUMBERS_PER_YEAR
@@ -266,6 +267,11 @@ class _YearBuilder:
         minor = int((start - self.t0) // (14 * DAY))
         fill = extra.get("fill")
         if run_class == COSMICS:
+            # A cosmics run sees no beam: no colliding bunches of a neighbouring fill and
+            # no heavy-ion era (OMS: fill type COSMICS; the era stays the pp one).
+            fill = None
+            if era.startswith("HI"):
+                era = self.pp_era or f"Run{y}A"
             mode, key = f"cosmics{y}", f"/cdaq/cosmic/commissioning{y}/v1.{minor}/HLT/V{1 + minor % 4}"
             components, l1, hlt = COSMICS_COMPONENTS, self.rng.normal(100_000, 8_000), self.rng.normal(190, 25)
         elif run_class == SPECIAL:
@@ -297,7 +303,7 @@ class _YearBuilder:
             energy=cal.BEAM_ENERGY_GEV if extra.get("beams") else 0.0,
             components=list(components),
             stable_beam=bool(extra.get("stable")),
-            fill_type_runtime=fill.fill_type_runtime if fill else "",
+            fill_type_runtime="COSMICS" if run_class == COSMICS else (fill.fill_type_runtime if fill else ""),
             last_lumisection_number=n_ls,
             init_lumi=0.0,
             end_lumi=0.0,
@@ -325,7 +331,7 @@ class _YearBuilder:
         t = start
         while t < end - 600:
             duration = min(_lognormal(self.rng, cal.RUN_DURATION_S[COSMICS]) / self.density, end - t)
-            self._add_run(start=t, duration=duration, run_class=COSMICS, era=era, b_on=b_on, fill=self.last_fill)
+            self._add_run(start=t, duration=duration, run_class=COSMICS, era=era, b_on=b_on)
             t += duration + float(self.rng.exponential(900)) / self.density
 
     def _special_runs(self, *, start: float, count: int, era: str, beams: bool) -> float:
@@ -341,6 +347,8 @@ class _YearBuilder:
     def _fill(self, *, start: float, bunches: int, era: str, b_on: bool, heavy_ion: bool) -> float:
         """One fill: injection (special runs), stable beams split into collision runs. Returns its end."""
         rng = self.rng
+        if not heavy_ion:
+            self.pp_era = era
         self.state["fill"] += 1 + int(rng.poisson(2.5))  # test and aborted fills in between
         if heavy_ion:
             sb = _lognormal(rng, cal.HEAVY_ION_STABLE_BEAM_S)

@@ -99,7 +99,7 @@ def test_a_shifters_decision_on_the_same_run_leaves_anothers_current(shifter_sam
     response = _api(shifter_sam).post(reverse("api:feedback"), payload, format="json")
 
     # Tom decided: closed for Sam until a shift leader reopens it (the decision policy).
-    assert response.status_code == 409 and "tom already decided" in response.json()["detail"]
+    assert response.status_code == 409 and "tom rejected it on" in response.json()["detail"]
     assert _snapshot(toms_feedback) == before
 
 

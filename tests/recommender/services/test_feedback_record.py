@@ -65,7 +65,7 @@ def test_it_replaces_a_users_earlier_decision_and_keeps_both_in_the_audit_trail(
 def test_it_keeps_another_shifters_decision(shifter_sam, leader_lea, runs):
     # The decision policy: decided is closed for others until a shift leader reopens it.
     _decide(shifter_sam)
-    with pytest.raises(DecisionClosed, match="sam already decided"):
+    with pytest.raises(DecisionClosed, match="sam accepted it on"):
         _decide(leader_lea, decision=Decision.REJECTED, reason="too short", alternative_run_number=380060)
 
     assert Feedback.objects.get(is_current=True).user == shifter_sam

@@ -1,6 +1,7 @@
 """The simulation's records, without the database: determinism and plausibility."""
 
 import dataclasses
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -105,3 +106,23 @@ def test_it_generates_about_the_number_of_runs_asked_for():
     small = simulation_generate(seed=2, years=[2024], runs=500, lumisections_for_last=None)
     assert 400 <= len(small.runs) <= 600
     assert len(small.lumisections) == len(small.runs)
+
+
+def test_it_gives_cosmics_runs_no_beam_fill_and_no_heavy_ion_era(two_years):
+    cosmics = [run for run in two_years.runs if run.run_class == COSMICS]
+    assert cosmics
+    assert all(run.fill_number is None and run.fill_type_runtime == "COSMICS" for run in cosmics)
+    assert not [run.era for run in cosmics if run.era.startswith("HI")]
+    # The heavy-ion period still has its cosmics runs, in the last pp era.
+    heavy_ion_years = {run.start_time.year for run in two_years.runs if run.run_class == "heavy_ion"}
+    assert heavy_ion_years
+
+
+def test_it_certifies_run_classes_in_the_calibrated_shares(two_years):
+    from recommender.simulation import calibration
+
+    classes = {run.run_number: run.run_class for run in two_years.runs}
+    certified = {record.run_number for record in two_years.reconstructions}
+    counts = Counter(classes[number] for number in certified)
+    for run_class, share in calibration.CERTIFIED_CLASS_FRACTION.items():
+        assert abs(counts[run_class] / len(certified) - share) < 0.05, (run_class, counts)

@@ -14,10 +14,14 @@ PAGES = [
     reverse("recommender:run_detail", args=[380100, "prompt"]),
     reverse("recommender:model_detail"),
     reverse("recommender:job_list"),
+    reverse("recommender:reference_list"),
+    reverse("recommender:reference_list_csv"),
+    reverse("recommender:reference_list_json"),
 ]
 POSTS = [
     reverse("recommender:feedback_submit", args=[380100, "express"]),
     reverse("recommender:job_trigger", args=["oms"]),
+    reverse("recommender:run_reopen", args=[380100, "express"]),
 ]
 APIS = [
     reverse("api:run_list"),

@@ -67,7 +67,10 @@ def test_it_records_an_accept_from_the_run_page(client, shifter_sam, history):
     response = client.post(url, {"decision": "accepted", "recommended_run_number": 380050}, follow=True)
 
     assert b"is recorded" in response.content
-    assert b"sam accepted 380050" in response.content
+    # On to the next run awaiting an express decision: 380090 has Certhelper's label, 380050 has none.
+    assert response.redirect_chain[-1][0] == reverse("recommender:run_detail", args=[380050, "express"])
+    decided = client.get(reverse("recommender:run_detail", args=[380100, "express"])).content.decode()
+    assert "sam accepted 380050" in decided and "Decided: sam accepted it" in decided
     label = ReferencePair.objects.get(source="shifter")
     assert label.reference.run.run_number == 380050 and label.recorded_by == shifter_sam
 
