@@ -244,6 +244,8 @@ class SsoIdentity(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.subject} at {self.issuer}"
+
+
 # --- Login throttling (recommender/login.py) -----------------------------------------
 
 
