@@ -20,3 +20,6 @@ loglevel = os.getenv("GUNICORN_LOG_LEVEL", "info")
 # The router or ingress in front terminates TLS; Django decides what to trust
 # from it (SECURE_PROXY_SSL_HEADER), so gunicorn need not filter by address.
 forwarded_allow_ips = os.getenv("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn's runtime-control socket (gunicornc) is unused: without this it goes to
+# $HOME/.gunicorn/, shared by every gunicorn of a user and not writable in the image.
+control_socket_disable = True
