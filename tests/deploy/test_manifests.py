@@ -15,7 +15,8 @@ from tests.deploy.kustomize import Unsupported, build, merge, pod_spec
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 REPO = DEPLOY.parent
-# CERN's PaaS runs OKD 4.17, i.e. Kubernetes 1.30; kubernetes-validate is pinned in requirements-dev.txt.
+# OKD 4.17 (CERN PaaS is OKD 4) is Kubernetes 1.30: raise this with the cluster. kubernetes-validate is
+# pinned in requirements-dev.txt, so its schemas are too.
 KUBERNETES_VERSION = "1.30.0"
 OVERLAYS = ["openshift", "ingress"]
 
