@@ -298,6 +298,7 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="write the figures to BENCHMARKS.md")
     parser.add_argument("--base-url", default="", help="load this running server instead of starting gunicorn")
     parser.add_argument("--server-pid", type=int, default=0, help="with --base-url: the gunicorn arbiter's pid")
+    parser.add_argument("--port", type=int, default=0, help="port of the gunicorn it starts (default: a free one)")
     args = parser.parse_args()
     args.duration = min(args.duration, 600.0)  # bounded whatever is asked
 
@@ -330,7 +331,7 @@ def main() -> None:
         if not base.startswith(f"http://{HOST}:"):
             raise SystemExit(f"--base-url must be on this machine: http://{HOST}:PORT")
     else:
-        port = free_port()
+        port = args.port or free_port()
         base = f"http://{HOST}:{port}"
         server = gunicorn_start(args, env, port)
     results = Results()
