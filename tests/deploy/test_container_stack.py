@@ -174,6 +174,17 @@ def stack(image, timings):
             connection.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
 
 
+def test_it_keeps_the_build_only_ca_bundle_out_of_the_image(image):
+    """The build got the host's bundle (with the TLS-intercepting proxy's CA) as a secret."""
+    local = sorted(Path("/usr/local/share/ca-certificates").glob("*.crt"))
+    if not local:
+        pytest.skip("this host trusts no CA of its own: nothing that could leak")
+    shipped = podman("run", "--rm", *RUN, image, "cat", "/etc/ssl/certs/ca-certificates.crt").stdout
+    for path in local:
+        body = "".join(line for line in path.read_text().splitlines() if "CERTIFICATE" not in line)
+        assert body[:200] not in shipped.replace("\n", ""), f"{path.name} is baked into the image"
+
+
 def browser(base: str) -> requests.Session:
     session = TlsEndedSession()
     # As the OpenShift router forwards a request: TLS ended there.
