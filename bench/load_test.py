@@ -1,6 +1,11 @@
 """Load test: RefRun served by gunicorn against PostgreSQL, 50 logged-in shifters.
 
     .venv/bin/python bench/load_test.py [--clients 50] [--duration 120] [--workers 3] [--write]
+    .venv/bin/python bench/load_test.py --base-url http://127.0.0.1:PORT [--server-pid PID]
+
+With --base-url it starts no gunicorn and loads a server already running on this
+machine on the same database (e.g. the web container, deploy/README.md); the CPU
+figure then counts the children of --server-pid (the gunicorn arbiter's pid).
 
 DATABASE_URL (default postgres://postgres@127.0.0.1:5432/refrun_load) is built on
 demand: `simulate --seed 1 --runs 20000 --lumisections-for-last 300`, then `train`
@@ -15,7 +20,8 @@ Each client is a thread with its own requests.Session: it logs in through /login
 with a random think time between requests. Traffic goes to 127.0.0.1 only, bounded
 by --duration and --max-requests. At the end the Feedback rows written by the load
 users are counted in the database and must equal the feedback posts answered 201;
-then they are deleted (with their labels), so the database is left as it was.
+then they are deleted (with their labels), and so are the load users themselves,
+so the database is left as it was.
 `--write` puts the figures in the "Load" section of BENCHMARKS.md.
 """
 
@@ -307,6 +313,9 @@ def main() -> None:
     )
     parser.add_argument("--max-requests", type=int, default=200_000, help="hard cap on requests sent")
     parser.add_argument("--write", action="store_true", help="write the figures to BENCHMARKS.md")
+    parser.add_argument("--base-url", default="", help="load this running server instead of starting gunicorn")
+    parser.add_argument("--server-pid", type=int, default=0, help="with --base-url: the gunicorn arbiter's pid")
+    parser.add_argument("--port", type=int, default=0, help="port of the gunicorn it starts (default: a free one)")
     args = parser.parse_args()
     args.duration = min(args.duration, 600.0)  # bounded whatever is asked
 
@@ -336,16 +345,25 @@ def main() -> None:
     before = feedback_written()
     machine_line = machine()
 
-    port = free_port()
-    base = f"http://{HOST}:{port}"
-    server = gunicorn_start(args, env, port)
+    if args.base_url:
+        base, server = args.base_url.rstrip("/"), None
+        if not base.startswith(f"http://{HOST}:"):
+            raise SystemExit(f"--base-url must be on this machine: http://{HOST}:PORT")
+    else:
+        port = args.port or free_port()
+        base = f"http://{HOST}:{port}"
+        server = gunicorn_start(args, env, port)
     results = Results()
     try:
-        workers = children(server.pid)
-        print(
-            f"gunicorn {args.worker_class} x{args.workers} (threads {args.threads}) on {base}; warming up", flush=True
-        )
-        warm_up(base, names[0], plan, args.workers)
+        workers = children(server.pid if server else args.server_pid) if (server or args.server_pid) else []
+        if server:
+            print(
+                f"gunicorn {args.worker_class} x{args.workers} (threads {args.threads}) on {base}; warming up",
+                flush=True,
+            )
+        else:
+            print(f"the server on {base} ({len(workers)} workers seen); warming up", flush=True)
+        warm_up(base, names[0], plan, max(args.workers, len(workers)))
         gate = threading.Barrier(args.clients + 1, timeout=300)
         stop_at = [float("inf")]
         clients = [
@@ -369,11 +387,12 @@ def main() -> None:
         wall = time.perf_counter() - began
         cpu_app, cpu_all = total_cpu(workers) - cpu_app, machine_busy()[0] - busy0
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        if server:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
 
     written = feedback_written() - before
     # Leave the database as it was: the next run (and bench_run_page.py) sees the same

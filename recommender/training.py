@@ -66,6 +66,14 @@ def library_versions() -> dict[str, str]:
     }
 
 
+def _comparable(library: str, version: str | None) -> str | None:
+    """Pickles follow the Python language version, not its patch release: the image's
+    Debian Python 3.11.2 loads what a 3.11.7 trained (the libraries must match exactly)."""
+    if library == "python" and version:
+        return ".".join(version.split(".")[:2])
+    return version
+
+
 def label_fingerprint(labels: pd.DataFrame) -> str:
     """sha256 of the label set, independent of row order."""
     columns = ["run_number", "reconstruction", "reference_run_number", "reference_reconstruction", "dataset"]
@@ -159,7 +167,11 @@ def artifact_load(model_version: ModelVersion) -> Ranker:
         )
     current = library_versions()
     wanted = model_version.library_versions or {}
-    different = {name: (wanted.get(name), version) for name, version in current.items() if wanted.get(name) != version}
+    different = {
+        name: (wanted.get(name), version)
+        for name, version in current.items()
+        if _comparable(name, wanted.get(name)) != _comparable(name, version)
+    }
     if different:
         raise ArtifactVersionMismatch(f"{model_version} was trained with other library versions: {different}")
     ranker = joblib.load(io.BytesIO(data))

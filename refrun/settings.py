@@ -174,6 +174,27 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
+# --- Static files: served by gunicorn itself (whitenoise) -------------------------
+# `collectstatic` (at image build, and in `make run`) writes hashed, compressed
+# copies under STATIC_ROOT, served with far-future cache headers. STATIC_MANIFEST
+# (on in production) uses those hashed names; off, as in the tests, which never run
+# collectstatic, the files are found in place in static/ and the apps.
+STATIC_MANIFEST = envbool("STATIC_MANIFEST", "true" if PRODUCTION else "false")
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "whitenoise.middleware.WhiteNoiseMiddleware"
+)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if STATIC_MANIFEST
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+# Without the manifest, look files up at request time: nothing has been collected.
+WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
+WHITENOISE_AUTOREFRESH = not STATIC_MANIFEST
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "recommender:run_list"
 LOGOUT_REDIRECT_URL = "login"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo: `make run`. Migrates, creates the demo users and data and a model,
 # starts a local OMS (fake_oms), a Celery worker and beat in the background and
-# the web server in the foreground; Ctrl-C stops them all.
+# the web server (gunicorn, WEB_CONCURRENCY workers, default 2) in the foreground;
+# Ctrl-C stops them all.
 #
 # Without REDIS_URL Celery uses the filesystem broker under var/; with it, Redis.
 # PORT (default 8000) picks the web port, FAKE_OMS_PORT (default 8765) the local
@@ -69,7 +70,11 @@ from recommender.tasks import refresh_recommendations
 echo "local OMS on $OMS_BASE; Celery worker and beat started (logs in $VAR_DIR/log/); broker: ${REDIS_URL:-filesystem under $VAR_DIR}"
 echo "RefRun demo on http://127.0.0.1:$PORT/ (users shifter/shifter, leader/leader, admin/admin); Ctrl-C stops it"
 
+# Served as in production: gunicorn (refrun/gunicorn.conf.py) with the static
+# files collected, hashed and compressed, then served by whitenoise.
+export STATIC_MANIFEST=true
+"$PY" manage.py collectstatic --no-input -v 0
 # Not exec: the trap must outlive the web server to stop the others.
-"$PY" manage.py runserver "127.0.0.1:$PORT" --noreload --insecure &
+GUNICORN_BIND="127.0.0.1:$PORT" "$PY" -m gunicorn --config refrun/gunicorn.conf.py refrun.wsgi:application &
 pids+=($!)
 wait "${pids[-1]}"

@@ -115,6 +115,17 @@ def test_it_refuses_an_artifact_from_other_library_versions(model_dir, labelled_
         artifact_load(version)
 
 
+def test_it_loads_an_artifact_from_another_patch_release_of_python(model_dir, labelled_history):
+    # The container's Debian Python and a developer's pyenv Python differ only in the patch release.
+    version = model_train().model_version
+    major, minor, _ = version.library_versions["python"].split(".")
+    version.library_versions = {**version.library_versions, "python": f"{major}.{minor}.0"}
+    assert artifact_load(version) is not None
+    version.library_versions = {**version.library_versions, "python": f"{major}.{int(minor) + 1}.0"}
+    with pytest.raises(ArtifactVersionMismatch):
+        artifact_load(version)
+
+
 def test_it_refuses_a_missing_artifact(model_dir):
     with pytest.raises(ArtifactIntegrityError):
         artifact_load(ModelVersionFactory())
