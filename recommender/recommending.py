@@ -278,7 +278,9 @@ def recommendations_for(*, run_number: int, reconstruction: str, limit: int = 5)
     if not pool:
         return []
     features = pair_features(history, target, pool, runs, curated=curated)
-    ranked, scores = ranker.order(pool, features)
+    # The decision layer, as evaluated: rank 1 stays persistence's pick unless the model is
+    # confident of a switch (recommender.ml.model.decide).
+    ranked, scores = ranker.order(pool, features, persistence=persistence_ranking(history, target))
     chosen = ranked[:limit]
     position = {c: i for i, c in enumerate(pool)}
     rows = [position[c] for c in chosen]
@@ -287,10 +289,22 @@ def recommendations_for(*, run_number: int, reconstruction: str, limit: int = 5)
         RecommendationResult(
             reference_run_number=ref,
             rank=i + 1,
-            score=round(float(scores[i]), 6),
+            score=round(float(probability), 6),
             reasons=reasons[i],
             side_by_side=_side_by_side(runs, run_number, ref),
             model_version_id=version.pk if version else None,
         )
-        for i, ref in enumerate(chosen)
+        for i, (ref, probability) in enumerate(
+            zip(chosen, displayed_scores(ranker, scores[: len(chosen)]), strict=True)
+        )
     ]
+
+
+def displayed_scores(ranker: Ranker, raw: np.ndarray) -> np.ndarray:
+    """Rank 1: the calibrated probability that it is the reference the shifter will use
+    (isotonic map fitted out of period at training). Lower ranks: the same map, capped at
+    what rank 1 leaves (only one reference is used), so the scores never rise down the list."""
+    probabilities = ranker.confidence(np.asarray(raw, dtype=float))
+    if len(probabilities) > 1:
+        probabilities[1:] = np.minimum(probabilities[1:], 1.0 - probabilities[0])
+    return probabilities

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ingestion.parsers import parse_certhelper_pairs
 from recommender.ml.dataset import labels_from_pair_rows, run_classes_of, run_features_frame
-from recommender.ml.evaluation import evaluation_report, format_report
+from recommender.ml.evaluation import breakdowns_json, evaluation_report, format_report
 
 
 def _labels(path: str, run_classes, stderr):
@@ -53,6 +53,7 @@ class Command(BaseCommand):
                 keys.append("model_without_oms")
             out = {k: report["summary"][k] for k in keys}
             out["seconds"] = report["seconds"]
+            out["by"] = breakdowns_json(report["records"], keys)
             self.stdout.write(json.dumps(out))
         else:
             self.stdout.write(format_report(report))
