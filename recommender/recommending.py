@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from django.conf import settings
 from django.db.models import Count, Max
 
 from ingestion.models import Run
@@ -22,6 +23,7 @@ from ingestion.models import Run
 from .exceptions import UnknownRunReconstruction
 from .ml.baselines import persistence_ranking
 from .ml.candidates import candidate_pool
+from .ml.certification import with_good_lumisections
 from .ml.dataset import label_run_class, labels_frame, run_features_frame
 from .ml.features import FEATURE_DESCRIPTIONS, SIDE_BY_SIDE, History, RunTable, Target, pair_features
 from .ml.model import Ranker
@@ -84,7 +86,8 @@ class _ServingCache:
     def run_table(self) -> RunTable:
         key = tuple(Run.objects.aggregate(n=Count("id"), t=Max("updated_at")).values())
         if key != self.runs_key or self.runs is None:
-            self.runs = RunTable(run_features_frame())
+            # certified-good lumisections from the certification masks, where REFRUN_DATA has them
+            self.runs = RunTable(with_good_lumisections(run_features_frame(), settings.REFRUN_DATA))
             self.runs_key = key
         return self.runs
 

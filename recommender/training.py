@@ -29,6 +29,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .exceptions import ArtifactIntegrityError, ArtifactVersionMismatch, ModelArtifactError, NotEnoughLabels
+from .ml.certification import with_good_lumisections
 from .ml.crossval import DEFAULT_CONFIDENCE_THRESHOLDS, confidence_thresholds, fit_calibrator
 from .ml.dataset import labels_frame, run_features_frame
 from .ml.evaluation import prequential_records, summary
@@ -145,7 +146,7 @@ def model_train(*, force: bool = False, holdout_fraction: float = HOLDOUT_FRACTI
     train, newest = _split_newest(labels, holdout_fraction)
     if int(train["is_positive"].sum()) < MIN_TRAINING_LABELS:
         raise NotEnoughLabels(f"{int(train['is_positive'].sum())} labels; at least {MIN_TRAINING_LABELS} are needed")
-    runs = RunTable(run_features_frame())
+    runs = RunTable(with_good_lumisections(run_features_frame(), settings.REFRUN_DATA))
     ranker = fit_ranker(train, runs)
 
     rankers = {"new": ranker}

@@ -49,6 +49,17 @@ def test_it_writes_an_artifact_and_an_active_model_version(model_dir, labelled_h
     assert isinstance(artifact_load(version), Ranker)
 
 
+def test_it_writes_confidence_thresholds_from_the_newest_labels(model_dir, labelled_history):
+    version = model_train().model_version
+    thresholds = version.evaluation["confidence_thresholds"]
+    assert set(thresholds) == {"high", "medium"}
+    assert 0.0 <= thresholds["medium"] <= thresholds["high"] <= 1.0
+    ranker = artifact_load(version)
+    probabilities = ranker.confidence(np.array([0.0, 0.5, 1.0]))
+    assert ((probabilities >= 0) & (probabilities <= 1)).all()
+    assert (np.diff(probabilities) >= 0).all()  # a higher model score never means less confidence
+
+
 def test_it_skips_when_the_labels_did_not_change(model_dir, labelled_history):
     model_train()
     again = model_train()

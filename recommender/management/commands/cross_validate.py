@@ -6,10 +6,12 @@ import pickle
 import time
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from recommender.management.commands.evaluate import _labels
 from recommender.ml import crossval
+from recommender.ml.certification import with_good_lumisections
 from recommender.ml.dataset import run_classes_of, run_features_frame
 from recommender.ml.features import RunTable
 
@@ -32,19 +34,34 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--pairs", required=True, help="Certhelper pairs file (CSV or JSON, .gz ok)")
+        parser.add_argument(
+            "--certification-dir",
+            default=settings.REFRUN_DATA,
+            help="directory with certification_json_*.json masks (default: REFRUN_DATA)",
+        )
         parser.add_argument("--json", action="store_true", help="print one JSON object")
         parser.add_argument(
             "--cache-dir", help="keep the pool/feature table here between runs (keyed by data and code)"
         )
         parser.add_argument("--fold", action="append", help="only the folds with these names (repeatable)")
+        parser.add_argument(
+            "--origin",
+            action="append",
+            type=int,
+            help="custom origins instead of the standard folds: each window runs to the next origin (repeatable)",
+        )
 
     def handle(self, *args, **options):
         started = time.perf_counter()
-        runs_frame = run_features_frame()
+        runs_frame = with_good_lumisections(run_features_frame(), options["certification_dir"])
         labels = _labels(options["pairs"], run_classes_of(runs_frame), self.stderr)
         if labels.empty:
             raise CommandError("no pairs")
         folds = crossval.FOLDS
+        if options["origin"]:
+            origins = sorted(set(options["origin"]))
+            ends = [*origins[1:], int(labels["run_number"].max()) + 1]
+            folds = tuple(crossval.Fold(f"from {o}", "custom", o, e) for o, e in zip(origins, ends, strict=True))
         if options["fold"]:
             folds = tuple(f for f in folds if f.name in set(options["fold"]))
             if not folds:

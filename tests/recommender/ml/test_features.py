@@ -101,12 +101,14 @@ def test_it_gives_two_of_the_five_places_to_the_newest_never_used_runs():
         }
     )
     ranker = _FixedScores([0.9, 0.8, 0.7, 0.6, 0.5, 0.01, 0.02, 0.03])
+    ranker.reserved_new_slots = 2
     ranked, scores = ranker.order(candidates, features)
     assert ranked[:5] == [100, 101, 102, 107, 106]  # the two newest never-used runs, in score order
     assert sorted(ranked) == candidates
     assert len(scores) == len(candidates)
     # a never-used run the model already ranks high keeps its place
     ranker = _FixedScores([0.9, 0.8, 0.7, 0.6, 0.5, 0.85, 0.02, 0.03])
+    ranker.reserved_new_slots = 2
     ranked, _ = ranker.order(candidates, features)
     assert ranked[:5] == [100, 105, 101, 107, 106]
 
