@@ -290,19 +290,28 @@ DEFAULT_CONFIDENCE_THRESHOLDS = {"high": 0.97, "medium": 0.8}
 
 
 def confidence_thresholds(probabilities: np.ndarray, correct: np.ndarray) -> dict[str, float]:
-    """The calibrated rank-1 probabilities above which rank 1 was right at least 97% ("high")
-    and 80% ("medium") of the time on the out-of-period pairs they were measured on."""
+    """Calibrated rank-1 probabilities that split the out-of-period pairs into confidence words:
+    "high" is the lowest probability above which rank 1 was right at least 97% of the time;
+    "medium" the lowest below "high" above which (and below "high") it was right at least 80%."""
     out = dict(DEFAULT_CONFIDENCE_THRESHOLDS)
-    order = np.argsort(-probabilities, kind="stable")
-    p, c = probabilities[order], correct[order].astype(float)
+    p = np.asarray(probabilities, dtype=float)
+    c = np.asarray(correct, dtype=float)
+    ok = ~np.isnan(p)
+    p, c = p[ok], c[ok]
     if len(p) == 0:
         return out
-    precision = np.cumsum(c) / np.arange(1, len(c) + 1)
-    for name, aim in (("high", 0.97), ("medium", 0.8)):
-        ok = np.flatnonzero(precision >= aim)
-        out[name] = float(round(p[ok[-1]], 4)) if len(ok) else 1.0
-    if out["medium"] > out["high"]:
-        out["medium"] = out["high"]
+
+    def lowest(values, outcomes, aim):
+        # precision of "probability >= v" at each distinct v (ties decide together), highest v first
+        levels = np.unique(values)[::-1]
+        hits = [v for v in levels if outcomes[values >= v].mean() >= aim]
+        return float(min(hits)) if hits else None
+
+    high = lowest(p, c, 0.97)
+    out["high"] = round(high, 4) if high is not None else 1.0
+    below = p < out["high"]
+    medium = lowest(p[below], c[below], 0.8) if below.any() else None
+    out["medium"] = round(medium, 4) if medium is not None else out["high"]
     return out
 
 
@@ -415,7 +424,7 @@ def _new_interval(pooled: pd.DataFrame) -> dict:
     for method in ("model", "persistence"):
         for name in ("switch", "new"):
             ranks = head.loc[head[name].to_numpy(dtype=bool), f"rank_{method}"].to_numpy(dtype=float)
-            m = {"n": len(ranks), **{k: float((ranks <= k).mean()) if len(ranks) else 0.0 for k in (1, 3, 5)}}
+            m = {"n": len(ranks), **{f"top{k}": float((ranks <= k).mean()) if len(ranks) else 0.0 for k in (1, 3, 5)}}
             m["interval"] = {k: list(v) for k, v in bootstrap_intervals(ranks).items()}
             out[f"{method}_{name}"] = m
     return out
@@ -449,7 +458,7 @@ def class_summary(windows: list[pd.DataFrame], methods: list[str]) -> list[dict]
     for run_class, part in pooled.groupby("run_class", sort=True):
         row: dict = {"run_class": run_class, "n": len(part)}
         for method in methods:
-            row[method] = {k: float((part[f"rank_{method}"] <= k).mean()) for k in (1, 3, 5)}
+            row[method] = {f"top{k}": float((part[f"rank_{method}"] <= k).mean()) for k in (1, 3, 5)}
         worst = None
         for fold, fpart in part.groupby("fold", sort=False):
             gap1 = 100 * ((fpart["rank_model"] <= 1).mean() - (fpart["rank_persistence"] <= 1).mean())
@@ -514,7 +523,7 @@ def format_cross_validation(report: dict) -> str:
         for key, m in pn.items():
             iv = m["interval"]
             cells = ", ".join(
-                f"top-{k} {pct(m[k])}" + (f" [{pct(iv[f'top{k}'][0])}, {pct(iv[f'top{k}'][1])}]" if iv else "")
+                f"top-{k} {pct(m[f'top{k}'])}" + (f" [{pct(iv[f'top{k}'][0])}, {pct(iv[f'top{k}'][1])}]" if iv else "")
                 for k in (1, 3, 5)
             )
             lines.append(f"- {key} (n {m['n']}): {cells}")
@@ -526,8 +535,8 @@ def format_cross_validation(report: dict) -> str:
     for r in report["by_class"]:
         w = r["worst_fold"]
         lines.append(
-            f"| {r['run_class']} | {r['n']} | {pct(r['model'][1])} | {pct(r['persistence'][1])} | "
-            f"{pct(r['model'][5])} | {pct(r['persistence'][5])} | {w['fold']} (n {w['n']}: {w['top1_gap']:+.1f}, "
+            f"| {r['run_class']} | {r['n']} | {pct(r['model']['top1'])} | {pct(r['persistence']['top1'])} | "
+            f"{pct(r['model']['top5'])} | {pct(r['persistence']['top5'])} | {w['fold']} (n {w['n']}: {w['top1_gap']:+.1f}, "
             f"{w['top5_gap']:+.1f}) |"
         )
     yc = [e for e in report["by"]["year_class"]]
