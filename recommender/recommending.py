@@ -11,6 +11,7 @@ import bisect
 import math
 import pickle
 import threading
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -213,7 +214,12 @@ def _reasons(ranker: Ranker, features: pd.DataFrame, rows: list[int], scores: np
     One predict call for all rows and features.
     """
     columns = ranker.numeric + ranker.categorical
-    typical = {c: features[c].median() for c in ranker.numeric}
+    # one nanmedian over the block: a pandas median per column cost ~10 ms per recommendation
+    values = features[ranker.numeric].to_numpy(dtype=float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column's median is NaN, as pandas gives
+        medians = np.nanmedian(values, axis=0) if len(values) else np.full(len(ranker.numeric), np.nan)
+    typical = dict(zip(ranker.numeric, medians.tolist(), strict=True))
     typical.update({c: features[c].mode().iat[0] for c in ranker.categorical})
     if not rows:
         return []

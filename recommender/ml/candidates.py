@@ -1,14 +1,16 @@
 """Candidate references for a run reconstruction, and the rules shifters rarely break.
 
 The pool (evaluation.md, "candidate recall matters first"):
-(a) references in use: every reference the run class used before the target (its
-    own group's first), and the shift leaders' active curated references;
-(b) earlier certified runs of the same class that could become a new reference:
-    the most recent ones.
+(a) references in use, *protected*: every reference the group and its run class used
+    before the target, and those in use by the classes it borrowed from before; only
+    an impossible one (later than the run, except rereco) leaves, so persistence's
+    answer is always a candidate;
+(b) the references everyone used most recently, the shift leaders' active curated
+    references, and the most recent certified runs of the class, which the rules filter.
 
 Rules are checked only where both values are known: a missing B field or APV mode
-never removes a candidate. Which rules are hard filters was decided on the labels
-(`rule_violations`, figures in EVALUATION.md); the others stay as model features.
+never removes a candidate. "Same run class" stands down for a class with no reference
+of its own yet and for the classes it borrowed from (EVALUATION.md, "The pool").
 """
 
 from __future__ import annotations
