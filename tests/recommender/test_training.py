@@ -95,7 +95,9 @@ def test_it_does_not_activate_a_worse_model(model_dir, labelled_history, monkeyp
 
     def backwards(*args, **kwargs):
         good = fit(*args, **kwargs)
-        return BackwardsRanker(**{k: getattr(good, k) for k in good.__dataclass_fields__})
+        # and it overrules persistence at rank 1 on any margin: the decision layer alone
+        # would otherwise keep a backwards model's first choice right
+        return BackwardsRanker(**{**{k: getattr(good, k) for k in good.__dataclass_fields__}, "switch_threshold": -1.0})
 
     monkeypatch.setattr(training, "fit_ranker", backwards)
     result = model_train(force=True)
