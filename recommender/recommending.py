@@ -312,8 +312,8 @@ def recommendations_for(*, run_number: int, reconstruction: str, limit: int = 5)
 def displayed_scores(ranker: Ranker, raw: np.ndarray) -> np.ndarray:
     """Rank 1: the calibrated probability that it is the reference the shifter will use
     (isotonic map fitted out of period at training). Lower ranks: the same map, capped at
-    what rank 1 leaves (only one reference is used), so the scores never rise down the list."""
-    probabilities = ranker.confidence(np.asarray(raw, dtype=float))
+    what rank 1 leaves (only one reference is used). Without a map: the raw model scores."""
+    probabilities = np.array(ranker.confidence(np.asarray(raw, dtype=float)), dtype=float)
     if len(probabilities) > 1:
         probabilities[1:] = np.minimum(probabilities[1:], 1.0 - probabilities[0])
     return probabilities
