@@ -11,10 +11,12 @@ import bisect
 import math
 import pickle
 import threading
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from django.conf import settings
 from django.db.models import Count, Max
 
 from ingestion.models import Run
@@ -22,6 +24,7 @@ from ingestion.models import Run
 from .exceptions import UnknownRunReconstruction
 from .ml.baselines import persistence_ranking
 from .ml.candidates import candidate_pool
+from .ml.certification import with_good_lumisections
 from .ml.dataset import label_run_class, labels_frame, run_features_frame
 from .ml.features import FEATURE_DESCRIPTIONS, SIDE_BY_SIDE, History, RunTable, Target, pair_features
 from .ml.model import Ranker
@@ -84,7 +87,8 @@ class _ServingCache:
     def run_table(self) -> RunTable:
         key = tuple(Run.objects.aggregate(n=Count("id"), t=Max("updated_at")).values())
         if key != self.runs_key or self.runs is None:
-            self.runs = RunTable(run_features_frame())
+            # certified-good lumisections from the certification masks, where REFRUN_DATA has them
+            self.runs = RunTable(with_good_lumisections(run_features_frame(), settings.REFRUN_DATA))
             self.runs_key = key
         return self.runs
 
@@ -210,7 +214,12 @@ def _reasons(ranker: Ranker, features: pd.DataFrame, rows: list[int], scores: np
     One predict call for all rows and features.
     """
     columns = ranker.numeric + ranker.categorical
-    typical = {c: features[c].median() for c in ranker.numeric}
+    # one nanmedian over the block: a pandas median per column cost ~10 ms per recommendation
+    values = features[ranker.numeric].to_numpy(dtype=float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column's median is NaN, as pandas gives
+        medians = np.nanmedian(values, axis=0) if len(values) else np.full(len(ranker.numeric), np.nan)
+    typical = dict(zip(ranker.numeric, medians.tolist(), strict=True))
     typical.update({c: features[c].mode().iat[0] for c in ranker.categorical})
     if not rows:
         return []
@@ -278,7 +287,9 @@ def recommendations_for(*, run_number: int, reconstruction: str, limit: int = 5)
     if not pool:
         return []
     features = pair_features(history, target, pool, runs, curated=curated)
-    ranked, scores = ranker.order(pool, features)
+    # The decision layer, as evaluated: rank 1 stays persistence's pick unless the model is
+    # confident of a switch (recommender.ml.model.decide).
+    ranked, scores = ranker.order(pool, features, persistence=persistence_ranking(history, target))
     chosen = ranked[:limit]
     position = {c: i for i, c in enumerate(pool)}
     rows = [position[c] for c in chosen]
@@ -287,10 +298,22 @@ def recommendations_for(*, run_number: int, reconstruction: str, limit: int = 5)
         RecommendationResult(
             reference_run_number=ref,
             rank=i + 1,
-            score=round(float(scores[i]), 6),
+            score=round(float(probability), 6),
             reasons=reasons[i],
             side_by_side=_side_by_side(runs, run_number, ref),
             model_version_id=version.pk if version else None,
         )
-        for i, ref in enumerate(chosen)
+        for i, (ref, probability) in enumerate(
+            zip(chosen, displayed_scores(ranker, scores[: len(chosen)]), strict=True)
+        )
     ]
+
+
+def displayed_scores(ranker: Ranker, raw: np.ndarray) -> np.ndarray:
+    """Rank 1: the calibrated probability that it is the reference the shifter will use
+    (isotonic map fitted out of period at training). Lower ranks: the same map, capped at
+    what rank 1 leaves (only one reference is used). Without a map: the raw model scores."""
+    probabilities = np.array(ranker.confidence(np.asarray(raw, dtype=float)), dtype=float)
+    if len(probabilities) > 1:
+        probabilities[1:] = np.minimum(probabilities[1:], 1.0 - probabilities[0])
+    return probabilities

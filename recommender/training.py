@@ -33,6 +33,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from .exceptions import ArtifactIntegrityError, ArtifactVersionMismatch, ModelArtifactError, NotEnoughLabels
+from .ml.certification import with_good_lumisections
+from .ml.crossval import DEFAULT_CONFIDENCE_THRESHOLDS, confidence_thresholds, fit_calibrator
 from .ml.dataset import labels_frame, run_features_frame
 from .ml.evaluation import prequential_records, summary
 from .ml.features import RunTable
@@ -222,7 +224,7 @@ def model_train(*, force: bool = False, holdout_fraction: float = HOLDOUT_FRACTI
     train, newest = _split_newest(labels, holdout_fraction)
     if int(train["is_positive"].sum()) < MIN_TRAINING_LABELS:
         raise NotEnoughLabels(f"{int(train['is_positive'].sum())} labels; at least {MIN_TRAINING_LABELS} are needed")
-    runs = RunTable(run_features_frame())
+    runs = RunTable(with_good_lumisections(run_features_frame(), settings.REFRUN_DATA))
     ranker = fit_ranker(train, runs)
 
     rankers = {"new": ranker}
@@ -240,7 +242,9 @@ def model_train(*, force: bool = False, holdout_fraction: float = HOLDOUT_FRACTI
     if not judged.empty:
         records = prequential_records(history, judged, runs, rankers=rankers, predecessor=False)
         figures = summary(records, [*rankers, "persistence"])
+        figures.update(_calibrate(ranker, records))
     figures["holdout_run_min"] = int(newest["run_number"].min()) if not newest.empty else None
+    figures.setdefault("confidence_thresholds", dict(DEFAULT_CONFIDENCE_THRESHOLDS))
 
     data, sha = artifact_serialize(ranker)
     counts = labels.groupby(["source", "is_positive"]).size()
@@ -262,6 +266,25 @@ def model_train(*, force: bool = False, holdout_fraction: float = HOLDOUT_FRACTI
         model_version_activate(model_version_id=version.id)
         version.refresh_from_db()
     return TrainResult(status="trained", model_version=version, activated=activate)
+
+
+def _calibrate(ranker: Ranker, records: pd.DataFrame) -> dict:
+    """Fit the rank-1 calibration on the newest labels, which the ranker never saw (out of
+    period, as on the folds), and derive the confidence thresholds from it (EVALUATION.md)."""
+    head = records[~records["excluded"].to_numpy(dtype=bool)] if len(records) else records
+    if head.empty or "top_score_new" not in head:
+        return {}
+    raw = head["top_score_new"].to_numpy(dtype=float)
+    correct = (head["rank_new"] == 1).to_numpy()
+    calibrator = fit_calibrator(raw, correct)
+    if calibrator is None:
+        return {}
+    ranker.calibrator = calibrator
+    probabilities = ranker.confidence(np.nan_to_num(raw))
+    return {
+        "confidence_thresholds": confidence_thresholds(probabilities, correct),
+        "calibration": {"pairs": len(raw), "rank1_correct": float(correct.mean())},
+    }
 
 
 def _not_worse(figures: dict) -> bool:

@@ -1,14 +1,16 @@
 """Candidate references for a run reconstruction, and the rules shifters rarely break.
 
 The pool (evaluation.md, "candidate recall matters first"):
-(a) references in use: every reference the run class used before the target (its
-    own group's first), and the shift leaders' active curated references;
-(b) earlier certified runs of the same class that could become a new reference:
-    the most recent ones.
+(a) references in use, *protected*: every reference the group and its run class used
+    before the target, and those in use by the classes it borrowed from before; only
+    an impossible one (later than the run, except rereco) leaves, so persistence's
+    answer is always a candidate;
+(b) the references everyone used most recently, the shift leaders' active curated
+    references, and the most recent certified runs of the class, which the rules filter.
 
 Rules are checked only where both values are known: a missing B field or APV mode
-never removes a candidate. Which rules are hard filters was decided on the labels
-(`rule_violations`, figures in EVALUATION.md); the others stay as model features.
+never removes a candidate. "Same run class" stands down for a class with no reference
+of its own yet and for the classes it borrowed from (EVALUATION.md, "The pool").
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from .features import B_FIELD_ON_T, History, RunTable, Target
 
 RECENT_CERTIFIED = 100
 RECENT_ANY_CLASS = 30
+# References in use by each class this class borrowed from before.
+BORROWED_RECENT = 5
 RERECO_TYPES = frozenset({"rereco", "rerecoul"})
 COMMISSIONING = "commissioning"
 
@@ -87,6 +91,17 @@ def rule_applicable(rule: str, target: Target, candidate: int, ctx: RuleContext)
     raise ValueError(f"unknown rule {rule!r}")
 
 
+def borrowed_classes(history: History, run_class: str, ctx: RuleContext) -> frozenset[str]:
+    """Classes whose runs this class has used as references before (its own excluded)."""
+    uses = history.run_class_uses(run_class)
+    return frozenset(c for ref in uses.last_run if (c := ctx.run_class(ref)) and c != run_class)
+
+
+def has_own_reference(history: History, run_class: str, ctx: RuleContext) -> bool:
+    """Whether the class has used a run of its own class as a reference yet."""
+    return any(ctx.run_class(ref) == run_class for ref in history.run_class_uses(run_class).last_run)
+
+
 def candidate_pool(
     history: History,
     target: Target,
@@ -96,22 +111,58 @@ def candidate_pool(
     recent_certified: int = RECENT_CERTIFIED,
     hard_rules: frozenset[str] = HARD_RULES,
 ) -> list[int]:
-    """Candidate reference runs for the target, references in use first."""
-    seen: dict[int, None] = {}
+    """Candidate reference runs for the target, references in use first.
+
+    The references the group and its run class used are *protected*: only an impossible
+    candidate (a run later than the target, except for rereco) leaves the pool, so the pool
+    always holds persistence's answer, including a reference borrowed from another class.
+    The other rules filter only the runs nobody of this class used yet, and "same run class"
+    stands down for a class with no reference of its own and for the classes it borrowed from.
+    """
+    ctx = RuleContext(history, runs)
+    protected: dict[int, None] = {}
     for ref in history.group(target).order():
-        seen[ref] = None
+        protected[ref] = None
     for ref in history.run_class_uses(target.run_class).order():
-        seen[ref] = None
+        protected[ref] = None
+    borrowed = borrowed_classes(history, target.run_class, ctx)
+    # The references the lending classes use now: a class without its own reference keeps
+    # following the class it borrowed from (evaluation.md, "out of period").
+    for lender in sorted(borrowed):
+        for ref in history.run_class_uses(lender).order()[:BORROWED_RECENT]:
+            protected[ref] = None
+    others: dict[int, None] = {}
     # References other classes just chose: commissioning and unlabelled runs borrow them.
     for ref in history.everyone.order()[:RECENT_ANY_CLASS]:
-        seen[ref] = None
+        others[ref] = None
     for ref in sorted(curated, reverse=True):
-        seen[ref] = None
+        others[ref] = None
     for run in history.recent_certified(target.run_class, recent_certified, before_run=target.run_number):
-        seen[run] = None
-    seen.pop(target.run_number, None)  # a run is never its own reference
-    ctx = RuleContext(history, runs)
-    return [c for c in seen if not any(breaks_rule(rule, target, c, ctx) for rule in hard_rules)]
+        others[run] = None
+    own = has_own_reference(history, target.run_class, ctx)
+    pool: list[int] = []
+    seen: set[int] = {target.run_number}  # a run is never its own reference
+    for c in protected:
+        if c in seen:
+            continue
+        seen.add(c)
+        if "not_later" in hard_rules and breaks_rule("not_later", target, c, ctx):
+            continue
+        pool.append(c)
+    for c in others:
+        if c in seen:
+            continue
+        seen.add(c)
+        broken = False
+        for rule in hard_rules:
+            if rule == "same_run_class" and (not own or ctx.run_class(c) in borrowed):
+                continue  # stands down: the class has no reference of its own, or borrows from there
+            if breaks_rule(rule, target, c, ctx):
+                broken = True
+                break
+        if not broken:
+            pool.append(c)
+    return pool
 
 
 def rule_violations(labels: pd.DataFrame, runs: RunTable) -> pd.DataFrame:

@@ -40,6 +40,7 @@ RUN_FEATURE_COLUMNS = [
     "pileup",  # mean LS pileup, else the fill's peak pileup
     "era",
     "hlt_physics_rate",
+    "good_ls",  # certified-good lumisections (certification JSON masks, 2017-2018); NaN elsewhere
 ]
 
 LABEL_COLUMNS = [

@@ -75,6 +75,7 @@ def prequential_records(
     pred = PredecessorRanker(runs) if predecessor else None
     records: list[dict] = []
     pools: list[list[int]] = []
+    persistences: list[list[int]] = []
     feature_frames: list[pd.DataFrame] = []
     for history, rows in walk(both):
         for row in rows:
@@ -84,6 +85,7 @@ def prequential_records(
             record, pool, features = _prepare_one(history, row.target, row.reference, runs, pred, curated_for)
             records.append(record)
             pools.append(pool)
+            persistences.append(persistence_ranking(history, row.target))
             feature_frames.append(features)
     # The model is fixed during the test, so every pair is scored in one call.
     if records and rankers:
@@ -97,8 +99,11 @@ def prequential_records(
                 if hi == lo:
                     record[f"rank_{name}"] = math.inf
                     continue
-                ranked, _ = ranker.order(pools[i], feature_frames[i], scores=scores[lo:hi])
+                ranked, ranked_scores = ranker.order(
+                    pools[i], feature_frames[i], scores=scores[lo:hi], persistence=persistences[i]
+                )
                 record[f"rank_{name}"] = _rank_of(ranked, record["reference"])
+                record[f"top_score_{name}"] = float(ranked_scores[0])
     return pd.DataFrame(records)
 
 
@@ -179,6 +184,26 @@ def breakdown(records: pd.DataFrame, methods: list[str], by: str) -> pd.DataFram
             m = metrics(part[f"rank_{method}"].to_numpy(dtype=float))
             rows.append({by: value, "method": method, **m})
     return pd.DataFrame(rows)
+
+
+def breakdowns_json(records: pd.DataFrame, methods: list[str]) -> dict[str, list[dict]]:
+    """{"year": [...], "run_class": [...], "year_class": [...]}: one entry per key and method,
+    {"key", "method", "n", "top1", "top3", "top5", "mrr"}, headline pairs only."""
+    if records.empty:
+        return {"year": [], "run_class": [], "year_class": []}
+    records = records.assign(year_class=records["year"].astype(str) + " " + records["run_class"].astype(str))
+    out: dict[str, list[dict]] = {}
+    for by in ("year", "run_class", "year_class"):
+        table = breakdown(records, methods, by)
+        out[by] = [
+            {"key": str(row[by]), "method": row["method"], **{k: row[k] for k in ("n", "top1", "top3", "top5", "mrr")}}
+            for row in table.to_dict("records")
+        ]
+        for entry in out[by]:
+            entry["n"] = int(entry["n"])
+            for k in ("top1", "top3", "top5", "mrr"):
+                entry[k] = float(entry[k])
+    return out
 
 
 def recall(records: pd.DataFrame) -> dict:

@@ -64,6 +64,11 @@ HISTORY_COLUMNS = [
     "ds_era_same",
     "client_era_same",
     "cur_era_same",
+    # run classes: a class without a reference of its own borrows one from another class
+    "same_class",
+    "lender_class",
+    # what makes a good new reference: among the first certified runs of its era
+    "cand_era_pos",
 ]
 OMS_COLUMNS = [
     "d_log_duration",
@@ -88,6 +93,9 @@ OMS_COLUMNS = [
     "cur_d_log_duration",
     "cand_vs_cur_d_log_duration",
     "cand_vs_cur_d_bunches",
+    # what makes a good reference: long against the other candidates, certified good
+    "cand_ls_pct",
+    "cand_good_frac",
 ]
 CATEGORICAL_COLUMNS = ["reconstruction", "run_class"]
 FEATURE_COLUMNS = HISTORY_COLUMNS + OMS_COLUMNS + CATEGORICAL_COLUMNS
@@ -145,6 +153,11 @@ FEATURE_DESCRIPTIONS = {
     "ds_era_same": "certified in the run's era (dataset name)",
     "client_era_same": "last used for a run of the run's era (dataset name)",
     "cur_era_same": "the group's last label was of the run's era (dataset name)",
+    "same_class": "a run of the same run class",
+    "lender_class": "a run of a class this run class borrowed references from",
+    "cand_era_pos": "among the first certified runs of its era",
+    "cand_ls_pct": "longer than most candidates (lumisections)",
+    "cand_good_frac": "share of its lumisections certified good",
     "d_log_duration": "duration",
     "d_bunches": "colliding bunches",
     "d_log_init_lumi": "initial luminosity",
@@ -298,6 +311,9 @@ class History:
         self.certified_class: dict[int, str] = {}
         # era of each certified run, from its labels' dataset names
         self.certified_era: dict[int, str] = {}
+        # position of each certified run among the certified runs of its era (0: the first)
+        self.era_pos: dict[int, int] = {}
+        self.era_count: dict[str, int] = {}
         self.max_run: int | None = None
         self.n_labels = 0
         self._rank_cache: dict = {}
@@ -346,8 +362,9 @@ class History:
             self.certified.setdefault(run_class, []).append(run_number)
             self.certified_class.setdefault(run_number, run_class)
         era = dataset_era(dataset)
-        if era:
-            self.certified_era.setdefault(run_number, era)
+        if era and run_number not in self.certified_era:
+            self.certified_era[run_number] = era
+            self.era_pos[run_number] = self.era_count[era] = self.era_count.get(era, -1) + 1
         if not is_positive:
             return  # a rejected reference is not a use
         self.n_labels += 1
@@ -447,6 +464,8 @@ def pair_features(
         "cand_is_later": (cand > t).astype(float),
     }
     data.update(_other_groups_and_eras(history, target, candidates, g, k, cand, data["ever_used"]))
+    data.update(_run_classes(history, target, candidates, runs, k))
+    data["cand_era_pos"] = np.fromiter((history.era_pos.get(c, nan) for c in candidates), dtype=float, count=n)
     data.update(_oms_differences(runs, t, candidates))
     data.update(_changes_since_current(runs, t, g.last_ref, data))
     frame = pd.DataFrame(data)
@@ -502,6 +521,23 @@ def _other_groups_and_eras(
         "ds_era_same": era_same(history.certified_era),
         "client_era_same": era_same(k.client_era),
         "cur_era_same": np.full(n, float(era == g.last_era) if era and g.last_era else nan),
+    }
+
+
+def _run_classes(history: History, target: Target, candidates: list[int], runs: RunTable, k: _Uses) -> dict:
+    """The candidate's run class (as its labels said, else OMS's) against the run's, and
+    whether this class took references from the candidate's class before."""
+    n = len(candidates)
+
+    def class_of(run: int) -> str:
+        return history.certified_class.get(run) or runs.run_class(run)
+
+    classes = [class_of(c) for c in candidates]
+    lenders = {c for ref in k.last_run if (c := class_of(ref)) and c != target.run_class}
+    own = target.run_class or ""
+    return {
+        "same_class": np.fromiter(((float(c == own) if c and own else np.nan) for c in classes), dtype=float, count=n),
+        "lender_class": np.fromiter((float(c in lenders) for c in classes), dtype=float, count=n),
     }
 
 
@@ -563,4 +599,21 @@ def _oms_differences(runs: RunTable, target_run: int, candidates: list[int]) -> 
         "cand_log_duration": cols["log_duration"][ci].astype(float),
         "target_log_duration": np.full(len(candidates), float(cols["log_duration"][ti])),
         "target_bunches": np.full(len(candidates), float(cols["bunches_colliding"][ti])),
+        "cand_ls_pct": _percentile_among(cols["ls_count"][ci].astype(float)),
+        "cand_good_frac": _ratio(cols["good_ls"][ci].astype(float), cols["ls_count"][ci].astype(float)),
     }
+
+
+def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(b > 0, np.minimum(a / np.where(b > 0, b, 1.0), 1.0), np.nan)
+
+
+def _percentile_among(values: np.ndarray) -> np.ndarray:
+    """Each value's share of the known values below it (NaN stays NaN)."""
+    known = ~np.isnan(values)
+    out = np.full(len(values), np.nan)
+    if known.sum() > 1:
+        ranks = values[known].argsort(kind="stable").argsort(kind="stable")
+        out[known] = ranks / (known.sum() - 1)
+    return out

@@ -44,6 +44,20 @@ def test_it_recommends_with_reasons_and_side_by_side_values(trained):
     assert rows["duration"].run_value == 3100
     assert rows["duration"].reference_value is not None
     assert best.model_version_id is not None
+    assert all(0.0 <= r.score <= 1.0 for r in results)  # probabilities (calibrated when training could)
+    assert all(r.score <= 1.0 - best.score + 1e-9 for r in results[1:])
+
+
+def test_it_keeps_persistences_pick_at_rank_one_when_serving(trained):
+    from recommender.ml.baselines import persistence_ranking
+    from recommender.ml.features import Target
+    from recommender.recommending import _history_for
+
+    _, run_number = trained
+    results = recommendations_for(run_number=run_number, reconstruction="express")
+    target_history = _history_for(run_number)
+    pick = persistence_ranking(target_history, Target(run_number, "express", "collisions_pp"))[0]
+    assert results[0].reference_run_number == pick
 
 
 def test_it_falls_back_to_persistence_without_a_model(db):

@@ -72,6 +72,15 @@ def test_it_still_loads_a_file_version_after_switching_to_the_database(model_dir
     assert (old.store, new.store) == ("files", "database")
     assert isinstance(artifact_load(old), Ranker)
     assert isinstance(artifact_load(new), Ranker)
+def test_it_writes_confidence_thresholds_from_the_newest_labels(model_dir, labelled_history):
+    version = model_train().model_version
+    thresholds = version.evaluation["confidence_thresholds"]
+    assert set(thresholds) == {"high", "medium"}
+    assert 0.0 <= thresholds["medium"] <= thresholds["high"] <= 1.0
+    ranker = artifact_load(version)
+    probabilities = ranker.confidence(np.array([0.0, 0.5, 1.0]))
+    assert ((probabilities >= 0) & (probabilities <= 1)).all()
+    assert (np.diff(probabilities) >= 0).all()  # a higher model score never means less confidence
 
 
 def test_it_skips_when_the_labels_did_not_change(model_dir, labelled_history):
@@ -141,7 +150,9 @@ def test_it_does_not_activate_a_worse_model(model_dir, labelled_history, monkeyp
 
     def backwards(*args, **kwargs):
         good = fit(*args, **kwargs)
-        return BackwardsRanker(**{k: getattr(good, k) for k in good.__dataclass_fields__})
+        # and it overrules persistence at rank 1 on any margin: the decision layer alone
+        # would otherwise keep a backwards model's first choice right
+        return BackwardsRanker(**{**{k: getattr(good, k) for k in good.__dataclass_fields__}, "switch_threshold": -1.0})
 
     monkeypatch.setattr(training, "fit_ranker", backwards)
     result = model_train(force=True)

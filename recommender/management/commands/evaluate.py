@@ -3,11 +3,13 @@
 import json
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ingestion.parsers import parse_certhelper_pairs
+from recommender.ml.certification import with_good_lumisections
 from recommender.ml.dataset import labels_from_pair_rows, run_classes_of, run_features_frame
-from recommender.ml.evaluation import evaluation_report, format_report
+from recommender.ml.evaluation import breakdowns_json, evaluation_report, format_report
 
 
 def _labels(path: str, run_classes, stderr):
@@ -30,6 +32,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--train-pairs", required=True, help="Certhelper pairs file (CSV or JSON, .gz ok)")
         parser.add_argument("--test-pairs", required=True, help="Certhelper pairs file scored prequentially")
+        parser.add_argument(
+            "--certification-dir",
+            default=settings.REFRUN_DATA,
+            help="directory with certification_json_*.json masks (default: REFRUN_DATA)",
+        )
         parser.add_argument("--json", action="store_true", help="print one JSON object of the headline figures")
         parser.add_argument(
             "--compare-without-oms",
@@ -39,7 +46,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         started = time.perf_counter()
-        runs = run_features_frame()
+        runs = with_good_lumisections(run_features_frame(), options["certification_dir"])
         classes = run_classes_of(runs)
         train = _labels(options["train_pairs"], classes, self.stderr)
         test = _labels(options["test_pairs"], classes, self.stderr)
@@ -53,6 +60,7 @@ class Command(BaseCommand):
                 keys.append("model_without_oms")
             out = {k: report["summary"][k] for k in keys}
             out["seconds"] = report["seconds"]
+            out["by"] = breakdowns_json(report["records"], keys)
             self.stdout.write(json.dumps(out))
         else:
             self.stdout.write(format_report(report))

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from recommender.ml.candidates import HARD_RULES, RuleContext, breaks_rule, candidate_pool, rule_violations
@@ -89,3 +90,74 @@ def test_it_counts_rule_violations_on_labels():
     b_field = table.set_index("rule").loc["same_b_field_state"]
     assert b_field["applicable"] == 2
     assert b_field["violations"] == 1
+
+
+HI = "/Express/HIPhysics2023/DQM"
+
+
+def test_it_keeps_a_reference_borrowed_from_another_class_and_ranks_it_by_persistence():
+    """A run class with no reference of its own (heavy ion, its first weeks) keeps using a pp
+    run: that reference stays a candidate and, below the switch threshold, is rank 1."""
+    from recommender.ml.model import Ranker
+
+    runs = RunTable(
+        runs_frame(
+            {
+                **{r: {"run_class": "collisions_pp", "b_field": 3.8} for r in (100, 101, 102)},
+                **{r: {"run_class": "heavy_ion", "b_field": 3.8} for r in (200, 201, 202, 203)},
+            }
+        )
+    )
+    history = History.from_labels(
+        labels(
+            [
+                (101, "express", 100, PP),
+                (102, "express", 100, PP),
+                (200, "express", 100, HI),  # heavy ion borrows the pp reference
+                (201, "express", 100, HI),
+                (202, "express", 100, HI),
+            ]
+        )
+    )
+    target = Target(203, "express", "heavy_ion", HI)
+    pool = candidate_pool(history, target, runs)
+    assert 100 in pool
+
+    class Prefers201(Ranker):
+        def __init__(self):
+            super().__init__(pipeline=None, numeric=[], categorical=[], switch_threshold=0.5)
+
+        def scores(self, features):
+            return np.where(np.asarray(pool) == 201, 0.6, 0.2)
+
+    from recommender.ml.baselines import persistence_ranking
+    from recommender.ml.features import pair_features
+
+    features = pair_features(history, target, pool, runs)
+    ranked, _ = Prefers201().order(pool, features, persistence=persistence_ranking(history, target))
+    assert ranked[0] == 100  # persistence's pick: the model is not confident enough of a switch
+    assert 201 in ranked[:5]
+
+
+def test_it_filters_another_classs_unused_runs_once_the_class_has_its_own_reference():
+    runs = RunTable(
+        runs_frame(
+            {
+                **{r: {"run_class": "collisions_pp", "b_field": 3.8} for r in (100, 101, 102)},
+                **{r: {"run_class": "heavy_ion", "b_field": 3.8} for r in (200, 201, 202, 203)},
+            }
+        )
+    )
+    history = History.from_labels(
+        labels([(101, "express", 100, PP), (102, "express", 101, PP), (201, "express", 200, HI)])
+    )
+    pool = candidate_pool(history, Target(203, "express", "heavy_ion", HI), runs)
+    assert 200 in pool
+    # pp references in use: the class has its own and never borrowed from pp
+    assert 100 not in pool
+    assert 101 not in pool
+    borrowing = History.from_labels(
+        labels([(101, "express", 100, PP), (102, "express", 101, PP), (200, "express", 100, HI)])
+    )
+    pool = candidate_pool(borrowing, Target(203, "express", "heavy_ion", HI), runs)
+    assert {100, 101} <= set(pool)  # no reference of its own: the lender's references in use stay

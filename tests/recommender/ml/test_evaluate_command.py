@@ -21,7 +21,7 @@ def _run(tmp_path, *extra):
 
 def test_it_prints_the_json_shape(tmp_path):
     result = json.loads(_run(tmp_path, "--json"))
-    assert set(result) == {"model", "persistence", "predecessor", "seconds"}
+    assert set(result) == {"model", "persistence", "predecessor", "seconds", "by"}
     assert isinstance(result["seconds"], float)
     for method in ("model", "persistence", "predecessor"):
         assert set(result[method]) == {"all", "switch", "new"}
@@ -39,3 +39,16 @@ def test_it_prints_tables_with_breakdowns(tmp_path):
     assert "| year |" in text
     assert "| reconstruction |" in text
     assert "| run_class |" in text
+
+
+def test_it_adds_machine_readable_breakdowns(tmp_path):
+    by = json.loads(_run(tmp_path, "--json"))["by"]
+    assert set(by) == {"year", "run_class", "year_class"}
+    rows = by["year_class"]
+    assert {r["method"] for r in rows} == {"model", "persistence", "predecessor"}
+    assert {r["key"] for r in rows} == {"2024 collisions_pp"}
+    for row in rows:
+        assert set(row) == {"key", "method", "n", "top1", "top3", "top5", "mrr"}
+        assert row["n"] == 40
+    persistence = next(r for r in by["year"] if r["method"] == "persistence")
+    assert persistence["top1"] == json.loads(_run(tmp_path, "--json"))["persistence"]["all"]["top1"]

@@ -101,11 +101,38 @@ def test_it_gives_two_of_the_five_places_to_the_newest_never_used_runs():
         }
     )
     ranker = _FixedScores([0.9, 0.8, 0.7, 0.6, 0.5, 0.01, 0.02, 0.03])
+    ranker.reserved_new_slots = 2
     ranked, scores = ranker.order(candidates, features)
     assert ranked[:5] == [100, 101, 102, 107, 106]  # the two newest never-used runs, in score order
     assert sorted(ranked) == candidates
     assert len(scores) == len(candidates)
     # a never-used run the model already ranks high keeps its place
     ranker = _FixedScores([0.9, 0.8, 0.7, 0.6, 0.5, 0.85, 0.02, 0.03])
+    ranker.reserved_new_slots = 2
     ranked, _ = ranker.order(candidates, features)
     assert ranked[:5] == [100, 105, 101, 107, 106]
+
+
+def test_it_keeps_persistences_pick_at_rank_one_below_the_switch_threshold():
+    from recommender.ml.model import decide
+
+    candidates = [100, 101, 102, 103, 104, 105, 106]
+    common = {
+        "never_used": np.array([False] * 6 + [True]),
+        "run_gap": np.array([10, 9, 8, 7, 6, 5, 4]),
+        "persistence": [102, 100],
+        "reserved_new_slots": 1,
+        "keep_persistence": 2,
+        "new_slot_window": 1,
+    }
+    scores = np.array([0.1, 0.7, 0.3, 0.05, 0.04, 0.02, 0.01])  # the model prefers 101 by 0.4
+    below = decide(candidates, scores, switch_threshold=0.5, **common)
+    assert candidates[below[0]] == 102
+    top5 = [candidates[i] for i in below[:5]]
+    assert set(top5) >= {101, 100, 106}  # the model's favourite, persistence's second, the newest unused run
+    above = decide(candidates, scores, switch_threshold=0.3, **common)
+    assert candidates[above[0]] == 101  # confident enough: the switch takes rank 1
+    assert candidates[above[1]] == 102
+    # without any persistence answer (a new group) the model's order stands
+    alone = decide(candidates, scores, switch_threshold=0.5, **{**common, "persistence": []})
+    assert candidates[alone[0]] == 101

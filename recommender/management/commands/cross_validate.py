@@ -1,0 +1,92 @@
+"""Forward-chaining validation over many origins (recommender.ml.crossval.FOLDS)."""
+
+import hashlib
+import json
+import pickle
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from recommender.management.commands.evaluate import _labels
+from recommender.ml import crossval
+from recommender.ml.certification import with_good_lumisections
+from recommender.ml.dataset import run_classes_of, run_features_frame
+from recommender.ml.features import RunTable
+
+
+def _cache_key(labels, runs) -> str:
+    """Labels, run features and the code that turns them into pools and features."""
+    digest = hashlib.sha256()
+    digest.update(pickle.dumps((labels, runs), protocol=5))
+    ml = Path(crossval.__file__).parent
+    for name in ("candidates.py", "features.py", "baselines.py", "model.py", "crossval.py"):
+        digest.update((ml / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+class Command(BaseCommand):
+    help = (
+        "Train on everything before each origin and score the next period prequentially, for origins over every "
+        "year of the pairs; every fold, the mean and the worst fold, per run class. Run features from the database."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--pairs", required=True, help="Certhelper pairs file (CSV or JSON, .gz ok)")
+        parser.add_argument(
+            "--certification-dir",
+            default=settings.REFRUN_DATA,
+            help="directory with certification_json_*.json masks (default: REFRUN_DATA)",
+        )
+        parser.add_argument("--json", action="store_true", help="print one JSON object")
+        parser.add_argument(
+            "--cache-dir", help="keep the pool/feature table here between runs (keyed by data and code)"
+        )
+        parser.add_argument("--fold", action="append", help="only the folds with these names (repeatable)")
+        parser.add_argument(
+            "--origin",
+            action="append",
+            type=int,
+            help="custom origins instead of the standard folds: each window runs to the next origin (repeatable)",
+        )
+
+    def handle(self, *args, **options):
+        started = time.perf_counter()
+        runs_frame = with_good_lumisections(run_features_frame(), options["certification_dir"])
+        labels = _labels(options["pairs"], run_classes_of(runs_frame), self.stderr)
+        if labels.empty:
+            raise CommandError("no pairs")
+        folds = crossval.FOLDS
+        if options["origin"]:
+            origins = sorted(set(options["origin"]))
+            ends = [*origins[1:], int(labels["run_number"].max()) + 1]
+            folds = tuple(crossval.Fold(f"from {o}", "custom", o, e) for o, e in zip(origins, ends, strict=True))
+        if options["fold"]:
+            folds = tuple(f for f in folds if f.name in set(options["fold"]))
+            if not folds:
+                raise CommandError(f"no fold named {options['fold']}; folds: {[f.name for f in crossval.FOLDS]}")
+        full_from = min(f.origin for f in folds)
+        table = None
+        cache = None
+        if options["cache_dir"]:
+            cache = Path(options["cache_dir"]) / f"pools-{_cache_key(labels, runs_frame)}-{full_from}.pickle"
+            if cache.exists():
+                with cache.open("rb") as handle:
+                    table = pickle.load(handle)
+        if table is None:
+            table = crossval.pool_table(labels, RunTable(runs_frame), full_from=full_from, predecessor=True)
+            if cache is not None:
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                temp = cache.with_suffix(".part")
+                with temp.open("wb") as handle:
+                    pickle.dump(table, handle, protocol=5)
+                temp.replace(cache)
+        self.stderr.write(f"pools and features of {len(table.records)} labels: {time.perf_counter() - started:.0f} s")
+        report = crossval.cross_validation_report(table, folds, log=self.stderr.write)
+        report["seconds"] = round(time.perf_counter() - started, 1)
+        if options["json"]:
+            self.stdout.write(json.dumps(report, default=float))
+        else:
+            self.stdout.write(crossval.format_cross_validation(report))
+            self.stdout.write(f"\n{report['seconds']} s")

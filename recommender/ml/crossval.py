@@ -1,0 +1,555 @@
+"""Forward-chaining validation: train on everything before an origin, score the next period.
+
+The candidate pool and pair features of a label depend only on the labels of earlier runs
+and on the run features, never on the fold, so they are built once for every label in one
+prequential walk (`PoolTable`); each fold then fits on the rows of the labels before its
+origin and scores the labels of its window. That is the same protocol as `evaluate` on one
+cut (docs/evaluation.md), for many cuts at the price of one walk.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.isotonic import IsotonicRegression
+
+from .baselines import PredecessorRanker, persistence_ranking
+from .candidates import candidate_pool
+from .features import (
+    CATEGORICAL_COLUMNS,
+    FEATURE_COLUMNS,
+    HISTORY_COLUMNS,
+    OMS_COLUMNS,
+    RunTable,
+    Target,
+    pair_features,
+)
+from .model import (
+    EASY_NEGATIVE_KEEP,
+    KEEP_PERSISTENCE,
+    NEW_SLOT_WINDOW,
+    RESERVED_NEW_SLOTS,
+    SWITCH_THRESHOLD,
+    Ranker,
+    decide,
+    walk,
+)
+from .pipeline import RANDOM_STATE, build_pipeline
+
+
+@dataclass(frozen=True)
+class Fold:
+    name: str
+    family: str
+    origin: int  # first run of the scored window; the model is fitted on the labels before it
+    end: int  # first run after the window
+
+
+# Origins over every year of the shared pairs: the starts of eras (2018, Run 3 in 2021,
+# 2022, 2023, 2024), the heavy-ion periods (2022 HI special runs, 2023 PbPb), and mid-era
+# windows. The first 2023-24 cut (train < 362800) is kept as one fold of its own.
+FOLDS = (
+    Fold("2018 A-B (era start)", "era start", 313000, 317000),
+    Fold("2018 C-D", "mid era", 317000, 320000),
+    Fold("2018 D, end", "mid era", 320000, 343000),
+    Fold("2021 Run 3 start", "era start", 343000, 348000),
+    Fold("2022 start", "era start", 348000, 355000),
+    Fold("2022 Collisions2022", "mid era", 355000, 362000),
+    Fold("2022 HI special, end", "heavy ion", 362000, 362800),
+    Fold("2023 start", "era start", 362800, 368000),
+    Fold("2023 mid", "mid era", 368000, 374000),
+    Fold("2023 PbPb", "heavy ion", 374000, 376000),
+    Fold("2024", "era start", 376000, 400000),
+    Fold("2023-24 cut", "long cut", 362800, 400000),
+)
+
+
+@dataclass
+class PoolTable:
+    """Every positive label's pool, features and baselines, in run order."""
+
+    records: pd.DataFrame  # one row per positive label; start/stop index its rows
+    features: pd.DataFrame  # stacked pair features (FEATURE_COLUMNS)
+    candidates: np.ndarray  # candidate run of each feature row
+    chosen: np.ndarray  # the row is the label's reference
+    draw: np.ndarray  # a fixed uniform draw per row, for the easy-negative sample
+    full: np.ndarray  # the label's rows are all kept (scored labels); else easy negatives are sampled
+    persistence: list[list[int]] = field(default_factory=list)
+
+    def rows_before(self, run: int) -> np.ndarray:
+        """Training rows: labels of runs before `run` whose reference is a candidate."""
+        rec = self.records
+        labels = np.flatnonzero((rec["run_number"].to_numpy() < run) & rec["in_pool"].to_numpy())
+        return _rows_of(rec, labels)
+
+
+def _rows_of(records: pd.DataFrame, labels: np.ndarray) -> np.ndarray:
+    starts = records["start"].to_numpy()[labels]
+    stops = records["stop"].to_numpy()[labels]
+    if len(labels) == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.concatenate([np.arange(a, b) for a, b in zip(starts, stops, strict=True)])
+
+
+def _is_easy(features: pd.DataFrame, chosen: np.ndarray) -> np.ndarray:
+    # Never-used candidates far down the certified list (model.training_rows' rule).
+    return (features["ever_used"].to_numpy() == 0) & ~(features["cert_rank"].to_numpy() < 10) & ~chosen
+
+
+def pool_table(
+    labels: pd.DataFrame,
+    runs: RunTable,
+    *,
+    full_from: int | None = None,
+    predecessor: bool = False,
+    curated_for: Callable[[Target], frozenset[int]] | None = None,
+) -> PoolTable:
+    """One prequential walk over `labels`: each positive label's pool and features.
+
+    Labels of runs before `full_from` are only training material: their easy negatives are
+    sampled as in `model.training_rows`, which keeps the table small.
+    """
+    from .evaluation import year_of
+
+    rng = np.random.default_rng(RANDOM_STATE)
+    pred = PredecessorRanker(runs) if predecessor else None
+    records, frames, cands, chosen, draws, persist = [], [], [], [], [], []
+    offset = 0
+    for history, rows in walk(labels):
+        for row in rows:
+            target, truth = row.target, row.reference
+            curated = curated_for(target) if curated_for else frozenset()
+            pool = candidate_pool(history, target, runs, curated=curated)
+            persistence = persistence_ranking(history, target)
+            full = full_from is None or target.run_number >= full_from
+            record = {
+                "run_number": target.run_number,
+                "reconstruction": target.reconstruction,
+                "run_class": target.run_class or "unknown",
+                "year": year_of(target.run_number),
+                "reference": truth,
+                "excluded": truth >= target.run_number,
+                "switch": history.group(target).last_ref != truth,
+                "new": truth not in history.everyone.last_run,
+                "in_pool": truth in pool,
+                "pool_size": len(pool),
+                "rank_persistence": _rank_of(persistence, truth),
+                "full": full,
+            }
+            if pred is not None:
+                record["rank_predecessor"] = _rank_of(pred.rank(target, pool), truth)
+            if pool:
+                x = pair_features(history, target, pool, runs, curated=curated)
+                y = np.fromiter((c == truth for c in pool), dtype=bool, count=len(pool))
+                u = rng.random(len(pool))
+                keep = np.ones(len(pool), dtype=bool)
+                if not full:
+                    keep = ~_is_easy(x, y) | (u < EASY_NEGATIVE_KEEP)
+                frames.append(x[keep])
+                cands.append(np.asarray(pool, dtype=np.int64)[keep])
+                chosen.append(y[keep])
+                draws.append(u[keep])
+                size = int(keep.sum())
+            else:
+                size = 0
+            record["start"], record["stop"] = offset, offset + size
+            offset += size
+            records.append(record)
+            persist.append(persistence)
+    features = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=FEATURE_COLUMNS)
+    numeric = [c for c in features.columns if c not in CATEGORICAL_COLUMNS]
+    features[numeric] = features[numeric].astype(np.float32)
+    return PoolTable(
+        records=pd.DataFrame(records),
+        features=features,
+        candidates=np.concatenate(cands) if cands else np.zeros(0, dtype=np.int64),
+        chosen=np.concatenate(chosen) if chosen else np.zeros(0, dtype=bool),
+        draw=np.concatenate(draws) if draws else np.zeros(0),
+        full=np.asarray([r["full"] for r in records], dtype=bool),
+        persistence=persist,
+    )
+
+
+def _rank_of(ranking: list[int], truth: int) -> float:
+    try:
+        return float(ranking.index(truth) + 1)
+    except ValueError:
+        return math.inf
+
+
+def fit_on_table(
+    table: PoolTable,
+    before_run: int,
+    *,
+    numeric: list[str] | None = None,
+    categorical: list[str] | None = None,
+    **params,
+) -> Ranker:
+    """Fit on the labels of runs before `before_run` (easy negatives sampled and reweighted)."""
+    rows = table.rows_before(before_run)
+    x = table.features.iloc[rows]
+    y = table.chosen[rows]
+    easy = _is_easy(x, y)
+    # rows of fully kept labels are sampled here with their fixed draw, like the others at build time
+    label_full = np.repeat(table.full, (table.records["stop"] - table.records["start"]).to_numpy())[rows]
+    keep = ~(easy & label_full) | (table.draw[rows] < EASY_NEGATIVE_KEEP)
+    x, y = x[keep], y[keep]
+    w = np.where(easy[keep], 1.0 / EASY_NEGATIVE_KEEP, 1.0)
+    numeric = list(HISTORY_COLUMNS + OMS_COLUMNS if numeric is None else numeric)
+    numeric = [c for c in numeric if x[c].nunique(dropna=True) >= 2] if len(x) else numeric
+    pipeline = build_pipeline(numeric=numeric, categorical=categorical, **params)
+    numeric_cols = list(pipeline.named_steps["columns"].transformers[0][2])
+    categorical_cols = list(pipeline.named_steps["columns"].transformers[1][2])
+    if y.sum() == 0 or y.all():
+        raise ValueError("too few labels to fit: need both chosen and not-chosen candidates")
+    pipeline.fit(x[numeric_cols + categorical_cols], y, model__sample_weight=w)
+    return Ranker(
+        pipeline=pipeline,
+        numeric=numeric_cols,
+        categorical=categorical_cols,
+        meta={"training_rows": len(y), "training_labels": int(y.sum())},
+    )
+
+
+def label_scores(table: PoolTable, ranker: Ranker, labels: np.ndarray) -> np.ndarray:
+    """Raw model scores of every row of the given labels (one predict call)."""
+    rows = _rows_of(table.records, labels)
+    out = np.full(len(table.features), np.nan)
+    if len(rows):
+        out[rows] = ranker.scores(table.features.iloc[rows])
+    return out
+
+
+def window_labels(table: PoolTable, lo: int, hi: int) -> np.ndarray:
+    runs = table.records["run_number"].to_numpy()
+    return np.flatnonzero((runs >= lo) & (runs < hi))
+
+
+def ranked_window(
+    table: PoolTable,
+    labels: np.ndarray,
+    scores: np.ndarray,
+    *,
+    switch_threshold: float = SWITCH_THRESHOLD,
+    reserved_new_slots: int = RESERVED_NEW_SLOTS,
+    keep_persistence: int = KEEP_PERSISTENCE,
+    new_slot_window: int = NEW_SLOT_WINDOW,
+    name: str = "model",
+) -> pd.DataFrame:
+    """The window's records with the model's rank of the truth, and rank 1's raw score and outcome."""
+    rec = table.records.iloc[labels].copy()
+    ranks, top_scores, top_is_persistence = [], [], []
+    ever = table.features["ever_used"].to_numpy()
+    gap = table.features["run_gap"].to_numpy()
+    for i in labels:
+        a, b = int(table.records["start"].iat[i]), int(table.records["stop"].iat[i])
+        if b == a:
+            ranks.append(math.inf)
+            top_scores.append(np.nan)
+            top_is_persistence.append(False)
+            continue
+        cands = table.candidates[a:b].tolist()
+        order = decide(
+            cands,
+            scores[a:b],
+            never_used=ever[a:b] == 0,
+            run_gap=gap[a:b],
+            persistence=table.persistence[i],
+            switch_threshold=switch_threshold,
+            reserved_new_slots=reserved_new_slots,
+            keep_persistence=keep_persistence,
+            new_slot_window=new_slot_window,
+        )
+        ranked = [cands[j] for j in order]
+        ranks.append(_rank_of(ranked, int(table.records["reference"].iat[i])))
+        top_scores.append(float(scores[a + order[0]]))
+        persistence = table.persistence[i]
+        top_is_persistence.append(bool(persistence) and ranked[0] == persistence[0])
+    rec[f"rank_{name}"] = ranks
+    rec["top_score"] = top_scores
+    rec["top_is_persistence"] = top_is_persistence
+    return rec
+
+
+def fit_calibrator(raw_top_scores: np.ndarray, correct: np.ndarray) -> IsotonicRegression | None:
+    """Isotonic map from rank 1's raw score to the chance that rank 1 is the shifter's reference."""
+    ok = ~np.isnan(raw_top_scores)
+    if ok.sum() < 20 or len(np.unique(correct[ok])) < 2:
+        return None
+    calibrator = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip", increasing=True)
+    calibrator.fit(raw_top_scores[ok], correct[ok].astype(float))
+    return calibrator
+
+
+# Used when there are too few held-out labels to derive them (probabilities of rank 1 being right).
+DEFAULT_CONFIDENCE_THRESHOLDS = {"high": 0.97, "medium": 0.8}
+
+
+def confidence_thresholds(probabilities: np.ndarray, correct: np.ndarray) -> dict[str, float]:
+    """Calibrated rank-1 probabilities that split the out-of-period pairs into confidence words:
+    "high" is the lowest probability above which rank 1 was right at least 97% of the time;
+    "medium" the lowest below "high" above which (and below "high") it was right at least 80%."""
+    out = dict(DEFAULT_CONFIDENCE_THRESHOLDS)
+    p = np.asarray(probabilities, dtype=float)
+    c = np.asarray(correct, dtype=float)
+    ok = ~np.isnan(p)
+    p, c = p[ok], c[ok]
+    if len(p) == 0:
+        return out
+
+    def lowest(values, outcomes, aim):
+        # precision of "probability >= v" at each distinct v (ties decide together), highest v first
+        levels = np.unique(values)[::-1]
+        hits = [v for v in levels if outcomes[values >= v].mean() >= aim]
+        return float(min(hits)) if hits else None
+
+    high = lowest(p, c, 0.97)
+    out["high"] = round(high, 4) if high is not None else 1.0
+    below = p < out["high"]
+    medium = lowest(p[below], c[below], 0.8) if below.any() else None
+    out["medium"] = round(medium, 4) if medium is not None else out["high"]
+    return out
+
+
+def folds_in(table: PoolTable, folds: Iterable[Fold]) -> list[Fold]:
+    """The folds whose window holds labels and whose origin has labels before it."""
+    runs = table.records["run_number"].to_numpy()
+    return [f for f in folds if ((runs >= f.origin) & (runs < f.end)).any() and (runs < f.origin).any()]
+
+
+# --- the report ------------------------------------------------------------------------------
+
+METHODS = ("model", "persistence", "predecessor")
+
+
+def _slice_metrics(rec: pd.DataFrame, method: str) -> dict:
+    from .evaluation import metrics
+
+    head = rec[~rec["excluded"].to_numpy(dtype=bool)]
+    out = {}
+    for name, part in (("all", head), ("switch", head[head["switch"]]), ("new", head[head["new"]])):
+        out[name] = metrics(part[f"rank_{method}"].to_numpy(dtype=float))
+    return out
+
+
+def reliability(probabilities: np.ndarray, correct: np.ndarray, bins: int = 10) -> dict:
+    """Expected calibration error and the mean predicted vs observed rate (equal-count bins)."""
+    ok = ~np.isnan(probabilities)
+    p, c = probabilities[ok], correct[ok].astype(float)
+    if len(p) == 0:
+        return {"n": 0, "ece": float("nan"), "mean_p": float("nan"), "rate": float("nan")}
+    order = np.argsort(p, kind="stable")
+    ece = 0.0
+    for part in np.array_split(order, min(bins, len(p))):
+        ece += len(part) / len(p) * abs(p[part].mean() - c[part].mean())
+    return {"n": len(p), "ece": float(ece), "mean_p": float(p.mean()), "rate": float(c.mean())}
+
+
+def cross_validation_report(
+    table: PoolTable,
+    folds: Iterable[Fold] = FOLDS,
+    *,
+    log: Callable[[str], None] | None = None,
+    **decision,
+) -> dict:
+    """Fit and score every fold; figures per fold, mean and worst, per run class and (year, class).
+
+    Each fold's calibrator is the isotonic map fitted on the previous fold's window as its own
+    model scored it: out of period, as training fits it on its newest labels.
+    """
+    import time
+
+    from .evaluation import breakdowns_json
+
+    fold_rows, windows = [], []
+    previous: pd.DataFrame | None = None
+    for fold in folds_in(table, folds):
+        started = time.perf_counter()
+        ranker = fit_on_table(table, fold.origin)
+        labels = window_labels(table, fold.origin, fold.end)
+        rec = ranked_window(table, labels, label_scores(table, ranker, labels), **decision)
+        rec["fold"] = fold.name
+        correct = (rec["rank_model"] == 1).to_numpy()
+        calibration = {}
+        if previous is not None and fold.family != "long cut":
+            calibrator = fit_calibrator(
+                previous["top_score"].to_numpy(dtype=float), (previous["rank_model"] == 1).to_numpy()
+            )
+            if calibrator is not None:
+                probabilities = calibrator.predict(np.nan_to_num(rec["top_score"].to_numpy(dtype=float)))
+                calibration = reliability(np.where(rec["top_score"].isna(), np.nan, probabilities), correct)
+        row = {
+            "fold": fold.name,
+            "family": fold.family,
+            "origin": fold.origin,
+            "end": fold.end,
+            "train_labels": int((table.records["run_number"] < fold.origin).sum()),
+            "seconds": round(time.perf_counter() - started, 1),
+            "calibration": calibration,
+        }
+        for method in METHODS:
+            if f"rank_{method}" in rec:
+                row[method] = _slice_metrics(rec, method)
+        fold_rows.append(row)
+        if fold.family != "long cut":
+            windows.append(rec)
+            previous = rec
+        if log:
+            m, p = row["model"]["all"], row["persistence"]["all"]
+            log(
+                f"{fold.name}: n {m['n']}, model top-1 {100 * m['top1']:.1f}% / persistence {100 * p['top1']:.1f}%, "
+                f"top-5 {100 * m['top5']:.1f}% / {100 * p['top5']:.1f}% ({row['seconds']} s)"
+            )
+    pooled = pd.concat(windows, ignore_index=True) if windows else pd.DataFrame()
+    methods = [m for m in METHODS if f"rank_{m}" in pooled]
+    return {
+        "folds": fold_rows,
+        "summary": fold_summary(fold_rows, methods),
+        "by_class": class_summary(windows, methods),
+        "by": breakdowns_json(pooled, methods),
+        "pooled_new": _new_interval(pooled) if len(pooled) else {},
+        "methods": methods,
+    }
+
+
+def _new_interval(pooled: pd.DataFrame) -> dict:
+    from .evaluation import bootstrap_intervals
+
+    head = pooled[~pooled["excluded"].to_numpy(dtype=bool)]
+    out = {}
+    for method in ("model", "persistence"):
+        for name in ("switch", "new"):
+            ranks = head.loc[head[name].to_numpy(dtype=bool), f"rank_{method}"].to_numpy(dtype=float)
+            m = {"n": len(ranks), **{f"top{k}": float((ranks <= k).mean()) if len(ranks) else 0.0 for k in (1, 3, 5)}}
+            m["interval"] = {k: list(v) for k, v in bootstrap_intervals(ranks).items()}
+            out[f"{method}_{name}"] = m
+    return out
+
+
+def fold_summary(fold_rows: list[dict], methods: list[str]) -> dict:
+    """Mean over the one-period folds (the long cut left out: it overlaps them) and the worst fold."""
+    rows = [r for r in fold_rows if r["family"] != "long cut"]
+    out: dict = {"folds": len(rows)}
+    for method in methods:
+        out[method] = {}
+        for s in ("all", "switch", "new"):
+            values = {k: [r[method][s][k] for r in rows if r[method][s]["n"]] for k in ("top1", "top3", "top5", "mrr")}
+            out[method][s] = {k: float(np.mean(v)) if v else float("nan") for k, v in values.items()}
+    gaps = [(100 * (r["model"]["all"]["top1"] - r["persistence"]["all"]["top1"]), r["fold"]) for r in fold_rows]
+    gaps5 = [(100 * (r["model"]["all"]["top5"] - r["persistence"]["all"]["top5"]), r["fold"]) for r in fold_rows]
+    out["worst_top1_gap"] = {"points": round(min(gaps)[0], 2), "fold": min(gaps)[1]} if gaps else {}
+    out["worst_top5_gap"] = {"points": round(min(gaps5)[0], 2), "fold": min(gaps5)[1]} if gaps5 else {}
+    worst = min(rows, key=lambda r: r["model"]["all"]["top1"]) if rows else None
+    out["worst_fold"] = worst["fold"] if worst else ""
+    return out
+
+
+def class_summary(windows: list[pd.DataFrame], methods: list[str]) -> list[dict]:
+    """Per run class: pooled figures over the folds, and its worst fold (model top-1 minus persistence's)."""
+    if not windows:
+        return []
+    pooled = pd.concat(windows, ignore_index=True)
+    pooled = pooled[~pooled["excluded"].to_numpy(dtype=bool)]
+    out = []
+    for run_class, part in pooled.groupby("run_class", sort=True):
+        row: dict = {"run_class": run_class, "n": len(part)}
+        for method in methods:
+            row[method] = {f"top{k}": float((part[f"rank_{method}"] <= k).mean()) for k in (1, 3, 5)}
+        worst = None
+        for fold, fpart in part.groupby("fold", sort=False):
+            gap1 = 100 * ((fpart["rank_model"] <= 1).mean() - (fpart["rank_persistence"] <= 1).mean())
+            gap5 = 100 * ((fpart["rank_model"] <= 5).mean() - (fpart["rank_persistence"] <= 5).mean())
+            if worst is None or gap1 < worst["top1_gap"]:
+                worst = {"fold": fold, "n": len(fpart), "top1_gap": round(gap1, 2), "top5_gap": round(gap5, 2)}
+        row["worst_fold"] = worst
+        out.append(row)
+    return out
+
+
+def format_cross_validation(report: dict) -> str:
+    def pct(x):
+        return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}%"
+
+    lines = []
+    families = []
+    for r in report["folds"]:
+        if r["family"] not in families:
+            families.append(r["family"])
+    for family in families:
+        lines += [
+            "",
+            f"Fold family: {family}",
+            "",
+            "| fold | train labels | n | model top-1 | pers. top-1 | model top-3 | pers. top-3 | model top-5 | "
+            "pers. top-5 | switch n | model sw. top-3 | pers. sw. top-3 | new n | model new top-5 | "
+            "calibration ECE |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in report["folds"]:
+            if r["family"] != family:
+                continue
+            m, p = r["model"], r["persistence"]
+            ece = r["calibration"].get("ece") if r["calibration"] else None
+            lines.append(
+                f"| {r['fold']} | {r['train_labels']} | {m['all']['n']} | {pct(m['all']['top1'])} | "
+                f"{pct(p['all']['top1'])} | {pct(m['all']['top3'])} | {pct(p['all']['top3'])} | "
+                f"{pct(m['all']['top5'])} | {pct(p['all']['top5'])} | {m['switch']['n']} | "
+                f"{pct(m['switch']['top3'])} | {pct(p['switch']['top3'])} | {m['new']['n']} | "
+                f"{pct(m['new']['top5'])} | {'—' if ece is None else f'{ece:.3f}'} |"
+            )
+    s = report["summary"]
+    lines += ["", f"Mean over {s['folds']} one-period folds (the long cut left out):", ""]
+    lines += ["| method | all top-1 | all top-3 | all top-5 | switch top-3 | switch top-5 | new top-5 |"]
+    lines += ["|---|---|---|---|---|---|---|"]
+    for method in report["methods"]:
+        a, w, n = s[method]["all"], s[method]["switch"], s[method]["new"]
+        lines.append(
+            f"| {method} | {pct(a['top1'])} | {pct(a['top3'])} | {pct(a['top5'])} | {pct(w['top3'])} | "
+            f"{pct(w['top5'])} | {pct(n['top5'])} |"
+        )
+    lines += [
+        "",
+        f"Worst fold (model top-1): {s['worst_fold']}; worst model-minus-persistence top-1: "
+        f"{s['worst_top1_gap']['points']} points ({s['worst_top1_gap']['fold']}); top-5: "
+        f"{s['worst_top5_gap']['points']} points ({s['worst_top5_gap']['fold']})",
+    ]
+    pn = report.get("pooled_new", {})
+    if pn:
+        lines += ["", "Pooled over the one-period folds, 95% bootstrap intervals:"]
+        for key, m in pn.items():
+            iv = m["interval"]
+            cells = ", ".join(
+                f"top-{k} {pct(m[f'top{k}'])}" + (f" [{pct(iv[f'top{k}'][0])}, {pct(iv[f'top{k}'][1])}]" if iv else "")
+                for k in (1, 3, 5)
+            )
+            lines.append(f"- {key} (n {m['n']}): {cells}")
+    lines += [
+        "",
+        "| run class | n | model top-1 | pers. top-1 | model top-5 | pers. top-5 | worst fold (top-1 gap, top-5 gap) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in report["by_class"]:
+        w = r["worst_fold"]
+        lines.append(
+            f"| {r['run_class']} | {r['n']} | {pct(r['model']['top1'])} | {pct(r['persistence']['top1'])} | "
+            f"{pct(r['model']['top5'])} | {pct(r['persistence']['top5'])} | {w['fold']} (n {w['n']}: {w['top1_gap']:+.1f}, "
+            f"{w['top5_gap']:+.1f}) |"
+        )
+    yc = [e for e in report["by"]["year_class"]]
+    keys = sorted({e["key"] for e in yc})
+    lines += [
+        "",
+        "| year, run class | n | model top-1 | pers. top-1 | model top-5 | pers. top-5 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for key in keys:
+        m = next(e for e in yc if e["key"] == key and e["method"] == "model")
+        p = next(e for e in yc if e["key"] == key and e["method"] == "persistence")
+        lines.append(
+            f"| {key} | {m['n']} | {pct(m['top1'])} | {pct(p['top1'])} | {pct(m['top5'])} | {pct(p['top5'])} |"
+        )
+    return "\n".join(lines).lstrip()
