@@ -53,3 +53,12 @@ def test_it_runs_as_a_numeric_non_root_user_in_the_final_stage():
 def test_it_has_a_syntactically_valid_entrypoint():
     result = subprocess.run(["sh", "-n", str(REPO / "deploy" / "entrypoint.sh")], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_it_copies_every_application_of_the_project():
+    # An app left out of the image fails only at `collectstatic` inside the build.
+    from django.conf import settings
+
+    local_apps = {app.split(".")[0] for app in settings.INSTALLED_APPS if (REPO / app.split(".")[0]).is_dir()}
+    copied = set(re.findall(r"^COPY (\w+) \./\1$", CONTAINERFILE.read_text(), flags=re.M))
+    assert local_apps <= copied, f"not copied into the image: {sorted(local_apps - copied)}"
