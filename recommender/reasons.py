@@ -63,6 +63,9 @@ class Context:
 # Feature-name patterns -> kind. Order matters: the first match wins.
 KINDS: list[tuple[str, re.Pattern]] = [
     ("curated", re.compile(r"curated")),
+    ("run_class", re.compile(r"^(same_class|lender_class)$")),
+    ("certified_good", re.compile(r"good_frac")),
+    ("era_start", re.compile(r"era_pos")),
     ("sibling", re.compile(r"^(sib_|k_newer_than_group|k_first_after_group|other_last)")),
     ("group", re.compile(r"^(g_|target_current_ref|k_last_minus_current|a_last_minus_current)")),
     ("about_the_run", re.compile(r"^target_|^reconstruction$|^run_class$")),
@@ -76,7 +79,7 @@ KINDS: list[tuple[str, re.Pattern]] = [
     ("lumi", re.compile(r"lumi|_pv$|^d_pv|pileup")),
     ("energy", re.compile(r"energy")),
     ("time_gap", re.compile(r"time_gap|run_gap|cand_is_later")),
-    ("size", re.compile(r"^cand_log_ls")),
+    ("size", re.compile(r"^cand_log_ls|^cand_ls_pct")),
 ]
 
 
@@ -188,6 +191,15 @@ def _sentence(kind: str, feature: str, description: str, effect: float, context:
             note = f": “{facts.curated_note}”" if facts.curated_note else ""
             return f"on the shift leaders' reference list{note}"
         return "not on the shift leaders' reference list"
+    if kind == "run_class":
+        words = RUN_CLASS_WORDS.get(context.run_class, context.run_class or "this run class")
+        if feature == "lender_class":
+            return f"a reference {words} runs borrowed from another run class before" if effect > 0 else None
+        return f"a {words} run, like this one" if effect > 0 else f"not a {words} run"
+    if kind == "certified_good":
+        return "certified good in the Tracker certification" if effect > 0 else "few of its lumisections certified good"
+    if kind == "era_start":
+        return "among the first good runs of its era" if effect > 0 else None
     if kind in ("apv", "b_field", "era"):
         name = {"apv": "apv_mode", "b_field": "b_field", "era": "era"}[kind]
         label = {"apv": "APV mode", "b_field": "B field", "era": "era"}[kind]

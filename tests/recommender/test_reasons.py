@@ -146,3 +146,15 @@ def test_it_tells_an_old_switch_of_another_reconstruction_from_a_new_one():
     facts = _facts(is_group_current=False, other_reco_first_use={"prompt": NOW - dt.timedelta(days=40)})
     out = sentences(reasons=[_reason("sib_switched_to", 0.2)], context=_context(facts))
     assert out[0].text == "also the prompt reference, first used 40 days ago"
+
+
+def test_it_says_a_borrowed_reference_and_certification_in_words():
+    out = sentences(
+        reasons=[_reason("lender_class", 0.3), _reason("cand_good_frac", 0.2), _reason("cand_era_pos", 0.1)],
+        context=_context(),
+    )
+    assert [s.text for s in out] == [
+        "a reference cosmics runs borrowed from another run class before",
+        "certified good in the Tracker certification",
+        "among the first good runs of its era",
+    ]
