@@ -72,6 +72,8 @@ def test_it_still_loads_a_file_version_after_switching_to_the_database(model_dir
     assert (old.store, new.store) == ("files", "database")
     assert isinstance(artifact_load(old), Ranker)
     assert isinstance(artifact_load(new), Ranker)
+
+
 def test_it_writes_confidence_thresholds_from_the_newest_labels(model_dir, labelled_history):
     version = model_train().model_version
     thresholds = version.evaluation["confidence_thresholds"]
