@@ -101,10 +101,7 @@ def sync_certhelper(force: bool = False, job_id: int | None = None) -> str:
 @shared_task(acks_late=True)
 def jobs_sweep() -> str:
     """Beat, every 10 minutes: fail jobs of every kind whose worker was killed, so the
-    jobs page stops waiting for them and the next trigger can start; and drop login
-    counters that no longer matter (the recommender's, looked up here at the edge)."""
-    from recommender.login import login_records_prune
-
+    jobs page stops waiting for them and the next trigger can start."""
     from .services import jobs_stale_fail
 
-    return f"{jobs_stale_fail()} stale jobs failed, {login_records_prune()} login records pruned"
+    return f"{jobs_stale_fail()} stale jobs failed"

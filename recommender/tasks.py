@@ -24,3 +24,11 @@ def refresh_recommendations(newest_runs: int = 200) -> str:
     from .services import recommendations_refresh
 
     return f"stored recommendations for {recommendations_refresh(newest_runs=newest_runs)} run reconstructions"
+
+
+@shared_task(acks_late=True)
+def login_records_prune() -> str:
+    """Beat, hourly: drop login-failure counters and known addresses that no longer matter."""
+    from .login import login_records_prune as prune
+
+    return f"{prune()} login records pruned"
