@@ -131,7 +131,22 @@ class Ranker:
         # One recommendation scores a few hundred rows: OpenMP threads cost more than they
         # save there, and on a busy machine their spin-waits cost ten times the predict.
         with _single_thread():
-            return self.pipeline.predict_proba(x)[:, 1]
+            return self._serving_predict(x)
+
+    def _serving_predict(self, x: pd.DataFrame) -> np.ndarray:
+        """The pipeline's predict_proba for a few hundred rows, without the per-call
+        DataFrame validation of ColumnTransformer and OrdinalEncoder (about half of a
+        recommendation's time): the fitted encoder's categories are applied directly.
+        Equal to `pipeline.predict_proba` (tests/recommender/ml/test_serving_predict.py)."""
+        columns, model = self.pipeline.named_steps["columns"], self.pipeline.named_steps["model"]
+        encoder = columns.named_transformers_["cat"]
+        numeric = x[self.numeric].to_numpy(dtype=float)
+        encoded = np.empty((len(x), len(self.categorical)), dtype=float)
+        for j, (column, categories) in enumerate(zip(self.categorical, encoder.categories_, strict=True)):
+            # Missing and unknown values are both -1, as the encoder was configured.
+            index = {value: float(i) for i, value in enumerate(categories) if not pd.isna(value)}
+            encoded[:, j] = [index.get(value, -1.0) if not pd.isna(value) else -1.0 for value in x[column]]
+        return model.predict_proba(np.hstack([numeric, encoded]))[:, 1]
 
     def order(
         self,
