@@ -22,8 +22,6 @@ from .candidates import candidate_pool
 from .features import (
     CATEGORICAL_COLUMNS,
     FEATURE_COLUMNS,
-    HISTORY_COLUMNS,
-    OMS_COLUMNS,
     RunTable,
     Target,
     pair_features,
@@ -36,9 +34,10 @@ from .model import (
     SWITCH_THRESHOLD,
     Ranker,
     decide,
+    ranker_fit,
     walk,
 )
-from .pipeline import RANDOM_STATE, build_pipeline
+from .pipeline import RANDOM_STATE
 
 
 @dataclass(frozen=True)
@@ -199,20 +198,7 @@ def fit_on_table(
     keep = ~(easy & label_full) | (table.draw[rows] < EASY_NEGATIVE_KEEP)
     x, y = x[keep], y[keep]
     w = np.where(easy[keep], 1.0 / EASY_NEGATIVE_KEEP, 1.0)
-    numeric = list(HISTORY_COLUMNS + OMS_COLUMNS if numeric is None else numeric)
-    numeric = [c for c in numeric if x[c].nunique(dropna=True) >= 2] if len(x) else numeric
-    pipeline = build_pipeline(numeric=numeric, categorical=categorical, **params)
-    numeric_cols = list(pipeline.named_steps["columns"].transformers[0][2])
-    categorical_cols = list(pipeline.named_steps["columns"].transformers[1][2])
-    if y.sum() == 0 or y.all():
-        raise ValueError("too few labels to fit: need both chosen and not-chosen candidates")
-    pipeline.fit(x[numeric_cols + categorical_cols], y, model__sample_weight=w)
-    return Ranker(
-        pipeline=pipeline,
-        numeric=numeric_cols,
-        categorical=categorical_cols,
-        meta={"training_rows": len(y), "training_labels": int(y.sum())},
-    )
+    return ranker_fit(x, y, w, numeric=numeric, categorical=categorical, **params)
 
 
 def label_scores(table: PoolTable, ranker: Ranker, labels: np.ndarray) -> np.ndarray:

@@ -258,6 +258,19 @@ def fit_ranker(
     **params,
 ) -> Ranker:
     x, y, w = training_rows(labels, runs, curated_for=curated_for)
+    return ranker_fit(x, y, w, numeric=numeric, categorical=categorical, **params)
+
+
+def ranker_fit(
+    x: pd.DataFrame,
+    y: np.ndarray,
+    w: np.ndarray,
+    *,
+    numeric: list[str] | None = None,
+    categorical: list[str] | None = None,
+    **params,
+) -> Ranker:
+    """The pipeline fitted on pair rows, their chosen flags and sample weights."""
     numeric = list(HISTORY_COLUMNS + OMS_COLUMNS if numeric is None else numeric)
     # A feature with fewer than two distinct values in training (energy before the
     # importer fills it, say) cannot split; HistGradientBoosting refuses such columns.
