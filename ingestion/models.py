@@ -152,10 +152,6 @@ class Run(TimeStampedModel):
     def __str__(self) -> str:
         return f"Run {self.run_number}"
 
-    @property
-    def lumisection_count(self) -> int | None:
-        return self.last_lumisection_number
-
 
 class Lumisection(models.Model):
     """One lumisection of a run, as OMS reports it.

@@ -17,10 +17,6 @@ class ArtifactVersionMismatch(ModelArtifactError):
     """The model was trained with other library versions than this process runs."""
 
 
-class NoActiveModel(RecommenderError):
-    """No model version is active."""
-
-
 class NotEnoughLabels(RecommenderError):
     """Too few labels to train a model."""
 

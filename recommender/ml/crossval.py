@@ -4,7 +4,7 @@ The candidate pool and pair features of a label depend only on the labels of ear
 and on the run features, never on the fold, so they are built once for every label in one
 prequential walk (`PoolTable`); each fold then fits on the rows of the labels before its
 origin and scores the labels of its window. That is the same protocol as `evaluate` on one
-cut (docs/evaluation.md), for many cuts at the price of one walk.
+cut (../shared/docs/evaluation.md), for many cuts at the price of one walk.
 """
 
 from __future__ import annotations

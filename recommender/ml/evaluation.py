@@ -1,4 +1,4 @@
-"""The prequential evaluation of docs/evaluation.md.
+"""The prequential evaluation of ../shared/docs/evaluation.md.
 
 Pairs are scored in run order. A test pair sees every label of a smaller run number
 (training and earlier test pairs alike) and the run features; never its own label
@@ -19,7 +19,7 @@ import pandas as pd
 
 from .baselines import PredecessorRanker, persistence_ranking
 from .candidates import candidate_pool
-from .features import History, RunTable, Target, pair_features
+from .features import RunTable, Target, pair_features
 from .model import Ranker, walk
 
 TOP_K = (1, 3, 5)
@@ -212,10 +212,6 @@ def recall(records: pd.DataFrame) -> dict:
         mask = slice_mask(records, s)
         out[s] = float(records.loc[mask, "in_pool"].mean()) if mask.any() else float("nan")
     return out
-
-
-def fresh_history(labels: pd.DataFrame, *, before_run: int) -> History:
-    return History.from_labels(labels, before_run=before_run)
 
 
 def evaluation_report(

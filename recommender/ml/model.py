@@ -10,7 +10,6 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 from threadpoolctl import ThreadpoolController
 
-from .baselines import persistence_ranking
 from .candidates import HARD_RULES, candidate_pool
 from .features import FEATURE_COLUMNS, HISTORY_COLUMNS, OMS_COLUMNS, History, RunTable, Target, pair_features
 from .pipeline import RANDOM_STATE, build_pipeline
@@ -287,19 +286,3 @@ def ranker_fit(
         categorical=categorical_cols,
         meta={"training_rows": len(y), "training_labels": int(y.sum())},
     )
-
-
-def rank_candidates(
-    ranker: Ranker,
-    history: History,
-    target: Target,
-    runs: RunTable,
-    *,
-    curated: frozenset[int] = frozenset(),
-) -> tuple[list[int], np.ndarray, pd.DataFrame]:
-    pool = candidate_pool(history, target, runs, curated=curated, hard_rules=ranker.hard_rules)
-    if not pool:
-        return [], np.zeros(0), pd.DataFrame(columns=FEATURE_COLUMNS)
-    features = pair_features(history, target, pool, runs, curated=curated)
-    ranked, scores = ranker.order(pool, features, persistence=persistence_ranking(history, target))
-    return ranked, scores, features

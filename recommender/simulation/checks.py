@@ -1,6 +1,6 @@
 """What the recommender will see in simulated labels: the persistence baseline.
 
-The same rule as docs/evaluation.md: predict the reference most recently used
+The same rule as ../shared/docs/evaluation.md: predict the reference most recently used
 for the same (reconstruction, run class), in run order, leaving out references
 later than the target. Works on any iterable of label-like records, so the
 tests and the command can both report it.

@@ -1,4 +1,4 @@
-"""Fit on one pairs file, score another prequentially (docs/evaluation.md)."""
+"""Fit on one pairs file, score another prequentially (../shared/docs/evaluation.md)."""
 
 import json
 import time
