@@ -112,17 +112,23 @@ class ModelVersionFactory(factory.django.DjangoModelFactory):
     status = "candidate"
 
 
+def run_existing_or_new(run_number: int) -> Run:
+    """The run with that number, made only if missing: RunFactory's get-or-create still
+    builds its SubFactory fill first, which would leave a stray fill beside a synced run."""
+    return Run.objects.filter(run_number=run_number).first() or RunFactory(run_number=run_number)
+
+
 def ranking_shown(*, run_number: int, reconstruction: str, references: list[int], version=None):
     """The ranking RefRun showed for a run reconstruction, stored as a model version's
     recommendations (ranks 1..n), so a decision on any of them is taken; returns the version."""
     from recommender.models import Recommendation
 
     version = version or ModelVersionFactory(status="active")
-    target = RunReconstructionFactory(run=RunFactory(run_number=run_number), reconstruction=reconstruction)
+    target = RunReconstructionFactory(run=run_existing_or_new(run_number), reconstruction=reconstruction)
     for rank, number in enumerate(references, start=1):
         Recommendation.objects.create(
             run_reconstruction=target,
-            reference=RunFactory(run_number=number),
+            reference=run_existing_or_new(number),
             model_version=version,
             rank=rank,
             score=0.5,

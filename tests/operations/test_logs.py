@@ -125,7 +125,7 @@ def test_it_logs_each_request_when_asked(client, shifter_sam, log_lines, setting
     client.force_login(shifter_sam)
 
     client.get("/healthz")  # probes and static files are left out: noise
-    client.get("/static/refrun.css").close()  # whitenoise streams the file: close it
+    b"".join(client.get("/static/refrun.css").streaming_content)  # read to the end: the client then closes it
     client.get("/runs/381234/express/", HTTP_X_REQUEST_ID="req-1")
 
     access = [r for r in _records(stream) if r["logger"] == "refrun.access"]
