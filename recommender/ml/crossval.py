@@ -19,6 +19,7 @@ from sklearn.isotonic import IsotonicRegression
 
 from .baselines import PredecessorRanker, persistence_ranking
 from .candidates import candidate_pool
+from .evaluation import rank_of, year_of
 from .features import (
     CATEGORICAL_COLUMNS,
     FEATURE_COLUMNS,
@@ -112,7 +113,6 @@ def pool_table(
     Labels of runs before `full_from` are only training material: their easy negatives are
     sampled as in `model.training_rows`, which keeps the table small.
     """
-    from .evaluation import year_of
 
     rng = np.random.default_rng(RANDOM_STATE)
     pred = PredecessorRanker(runs) if predecessor else None
@@ -136,11 +136,11 @@ def pool_table(
                 "new": truth not in history.everyone.last_run,
                 "in_pool": truth in pool,
                 "pool_size": len(pool),
-                "rank_persistence": _rank_of(persistence, truth),
+                "rank_persistence": rank_of(persistence, truth),
                 "full": full,
             }
             if pred is not None:
-                record["rank_predecessor"] = _rank_of(pred.rank(target, pool), truth)
+                record["rank_predecessor"] = rank_of(pred.rank(target, pool), truth)
             if pool:
                 x = pair_features(history, target, pool, runs, curated=curated)
                 y = np.fromiter((c == truth for c in pool), dtype=bool, count=len(pool))
@@ -171,13 +171,6 @@ def pool_table(
         full=np.asarray([r["full"] for r in records], dtype=bool),
         persistence=persist,
     )
-
-
-def _rank_of(ranking: list[int], truth: int) -> float:
-    try:
-        return float(ranking.index(truth) + 1)
-    except ValueError:
-        return math.inf
 
 
 def fit_on_table(
@@ -251,7 +244,7 @@ def ranked_window(
             new_slot_window=new_slot_window,
         )
         ranked = [cands[j] for j in order]
-        ranks.append(_rank_of(ranked, int(table.records["reference"].iat[i])))
+        ranks.append(rank_of(ranked, int(table.records["reference"].iat[i])))
         top_scores.append(float(scores[a + order[0]]))
         persistence = table.persistence[i]
         top_is_persistence.append(bool(persistence) and ranked[0] == persistence[0])

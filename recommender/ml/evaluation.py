@@ -44,7 +44,7 @@ def year_of(run_number: int) -> str:
     return "<=2016" if i == 0 else _YEAR_STARTS[i - 1][1]
 
 
-def _rank_of(ranking: list[int], truth: int) -> float:
+def rank_of(ranking: list[int], truth: int) -> float:
     try:
         return float(ranking.index(truth) + 1)
     except ValueError:
@@ -102,7 +102,7 @@ def prequential_records(
                 ranked, ranked_scores = ranker.order(
                     pools[i], feature_frames[i], scores=scores[lo:hi], persistence=persistences[i]
                 )
-                record[f"rank_{name}"] = _rank_of(ranked, record["reference"])
+                record[f"rank_{name}"] = rank_of(ranked, record["reference"])
                 record[f"top_score_{name}"] = float(ranked_scores[0])
     return pd.DataFrame(records)
 
@@ -123,9 +123,9 @@ def _prepare_one(history, target, truth, runs, pred, curated_for):
     pool = candidate_pool(history, target, runs, curated=curated)
     record["in_pool"] = truth in pool
     record["pool_size"] = len(pool)
-    record["rank_persistence"] = _rank_of(persistence_ranking(history, target), truth)
+    record["rank_persistence"] = rank_of(persistence_ranking(history, target), truth)
     if pred is not None:
-        record["rank_predecessor"] = _rank_of(pred.rank(target, pool), truth)
+        record["rank_predecessor"] = rank_of(pred.rank(target, pool), truth)
     features = pair_features(history, target, pool, runs, curated=curated) if pool else pd.DataFrame()
     return record, pool, features
 
