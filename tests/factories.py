@@ -60,6 +60,16 @@ class RunFactory(factory.django.DjangoModelFactory):
     init_lumi = 1.8
     end_lumi = 1.2
 
+    @classmethod
+    def _generate(cls, strategy, params):
+        # get-or-create by run number, but factory_boy resolves the fill SubFactory before
+        # the get: asking first leaves no stray fill beside a run that already exists.
+        if strategy == factory.CREATE_STRATEGY and "run_number" in params:
+            existing = Run.objects.filter(run_number=params["run_number"]).first()
+            if existing is not None:
+                return existing
+        return super()._generate(strategy, params)
+
 
 class LumisectionFactory(factory.django.DjangoModelFactory):
     class Meta:
@@ -112,23 +122,17 @@ class ModelVersionFactory(factory.django.DjangoModelFactory):
     status = "candidate"
 
 
-def run_existing_or_new(run_number: int) -> Run:
-    """The run with that number, made only if missing: RunFactory's get-or-create still
-    builds its SubFactory fill first, which would leave a stray fill beside a synced run."""
-    return Run.objects.filter(run_number=run_number).first() or RunFactory(run_number=run_number)
-
-
 def ranking_shown(*, run_number: int, reconstruction: str, references: list[int], version=None):
     """The ranking RefRun showed for a run reconstruction, stored as a model version's
     recommendations (ranks 1..n), so a decision on any of them is taken; returns the version."""
     from recommender.models import Recommendation
 
     version = version or ModelVersionFactory(status="active")
-    target = RunReconstructionFactory(run=run_existing_or_new(run_number), reconstruction=reconstruction)
+    target = RunReconstructionFactory(run=RunFactory(run_number=run_number), reconstruction=reconstruction)
     for rank, number in enumerate(references, start=1):
         Recommendation.objects.create(
             run_reconstruction=target,
-            reference=run_existing_or_new(number),
+            reference=RunFactory(run_number=number),
             model_version=version,
             rank=rank,
             score=0.5,
