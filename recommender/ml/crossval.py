@@ -19,7 +19,7 @@ from sklearn.isotonic import IsotonicRegression
 
 from .baselines import PredecessorRanker, persistence_ranking
 from .candidates import candidate_pool
-from .evaluation import rank_of, year_of
+from .evaluation import pair_record, rank_of
 from .features import (
     CATEGORICAL_COLUMNS,
     FEATURE_COLUMNS,
@@ -125,22 +125,7 @@ def pool_table(
             pool = candidate_pool(history, target, runs, curated=curated)
             persistence = persistence_ranking(history, target)
             full = full_from is None or target.run_number >= full_from
-            record = {
-                "run_number": target.run_number,
-                "reconstruction": target.reconstruction,
-                "run_class": target.run_class or "unknown",
-                "year": year_of(target.run_number),
-                "reference": truth,
-                "excluded": truth >= target.run_number,
-                "switch": history.group(target).last_ref != truth,
-                "new": truth not in history.everyone.last_run,
-                "in_pool": truth in pool,
-                "pool_size": len(pool),
-                "rank_persistence": rank_of(persistence, truth),
-                "full": full,
-            }
-            if pred is not None:
-                record["rank_predecessor"] = rank_of(pred.rank(target, pool), truth)
+            record = pair_record(history, target, truth, pool, persistence, pred) | {"full": full}
             if pool:
                 x = pair_features(history, target, pool, runs, curated=curated)
                 y = np.fromiter((c == truth for c in pool), dtype=bool, count=len(pool))

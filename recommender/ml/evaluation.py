@@ -107,9 +107,8 @@ def prequential_records(
     return pd.DataFrame(records)
 
 
-def _prepare_one(history, target, truth, runs, pred, curated_for):
-    group = history.group(target)
-    curated = curated_for(target) if curated_for else frozenset()
+def pair_record(history, target, truth: int, pool: list[int], persistence: list[int], pred) -> dict:
+    """What the slices and the tables need of one scored pair, before any model ranks it."""
     record = {
         "run_number": target.run_number,
         "reconstruction": target.reconstruction,
@@ -117,15 +116,21 @@ def _prepare_one(history, target, truth, runs, pred, curated_for):
         "year": year_of(target.run_number),
         "reference": truth,
         "excluded": truth >= target.run_number,
-        "switch": group.last_ref != truth,
+        "switch": history.group(target).last_ref != truth,
         "new": truth not in history.everyone.last_run,
+        "in_pool": truth in pool,
+        "pool_size": len(pool),
+        "rank_persistence": rank_of(persistence, truth),
     }
-    pool = candidate_pool(history, target, runs, curated=curated)
-    record["in_pool"] = truth in pool
-    record["pool_size"] = len(pool)
-    record["rank_persistence"] = rank_of(persistence_ranking(history, target), truth)
     if pred is not None:
         record["rank_predecessor"] = rank_of(pred.rank(target, pool), truth)
+    return record
+
+
+def _prepare_one(history, target, truth, runs, pred, curated_for):
+    curated = curated_for(target) if curated_for else frozenset()
+    pool = candidate_pool(history, target, runs, curated=curated)
+    record = pair_record(history, target, truth, pool, persistence_ranking(history, target), pred)
     features = pair_features(history, target, pool, runs, curated=curated) if pool else pd.DataFrame()
     return record, pool, features
 
