@@ -111,6 +111,8 @@ def test_it_extends_the_cached_history_when_labels_are_only_added_after_it(monke
     make_labels(pair_rows(numbers))
     monkeypatch.setattr(recommending, "CHECKPOINT_LABELS", 7)
     cache = recommending._cache
+    # parts are read after the change counters, as recommendations_for does
+    cache.revalidate()
     cache.label_history()
     cache.history_before(numbers[10])
     checkpoints = cache.checkpoints
@@ -125,12 +127,14 @@ def test_it_extends_the_cached_history_when_labels_are_only_added_after_it(monke
         run_reconstruction=RunReconstructionFactory(run=newest, reconstruction="express", dataset=DATASETS["express"]),
         reference=RunReconstructionFactory(run__run_number=numbers[0], reconstruction="express"),
     )
+    cache.revalidate()
     _, history = cache.label_history()
     assert cache.checkpoints is checkpoints
     assert state(history) == state(History.from_labels(labels_frame()))
 
     # A label removed (a shifter's replaced decision): rebuilt from scratch.
     ReferencePair.objects.filter(run_reconstruction__run__run_number=numbers[5]).delete()
+    cache.revalidate()
     _, history = cache.label_history()
     assert cache.checkpoints is None
     assert state(history) == state(History.from_labels(labels_frame()))
