@@ -234,16 +234,19 @@ def _side_by_side(runs: RunTable, run_number: int, reference: int) -> list[SideB
     ]
 
 
-def _reasons(ranker: Ranker, features: pd.DataFrame, rows: list[int], scores: np.ndarray) -> list[list[Reason]]:
+def _reasons(
+    ranker: Ranker, features: pd.DataFrame, rows: list[int], scores: np.ndarray, *, numeric: np.ndarray | None = None
+) -> list[list[Reason]]:
     """Per chosen row, the features whose value moved its score most.
 
     Each feature in turn is set to the candidate pool's median (its mode for
     categories) and the row rescored; the score change is the feature's effect.
-    One predict call for all rows and features.
+    One predict call for all rows and features. `numeric`: the numeric columns of
+    `features` as one array, when the caller has them.
     """
     columns = ranker.numeric + ranker.categorical
     # one nanmedian over the block: a pandas median per column cost ~10 ms per recommendation
-    values = features[ranker.numeric].to_numpy(dtype=float)
+    values = features[ranker.numeric].to_numpy(dtype=float) if numeric is None else numeric
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column's median is NaN, as pandas gives
         medians = np.nanmedian(values, axis=0) if len(values) else np.full(len(ranker.numeric), np.nan)
@@ -252,19 +255,28 @@ def _reasons(ranker: Ranker, features: pd.DataFrame, rows: list[int], scores: np
     if not rows:
         return []
     n_cols = len(columns)
-    n_num = len(ranker.numeric)
-    # row i * n_cols + j is chosen row i with feature j set to its typical value;
+    chosen = values[rows]
+    # A feature already at its typical value cannot move the score (the probe would be the
+    # row itself: effect exactly 0); about half the probes, so only the others are scored.
+    typical_numeric = medians[np.newaxis, :]
+    moves = ~((chosen == typical_numeric) | (np.isnan(chosen) & np.isnan(typical_numeric)))
+    category_values = [features[c].to_numpy(dtype=object)[rows] for c in ranker.categorical]
+    category_moves = [values_k != typical[c] for c, values_k in zip(ranker.categorical, category_values, strict=True)]
+    moves = np.column_stack([moves, *category_moves]) if category_moves else moves
+    probe_row, probe_column = np.nonzero(moves)
+    # probe p is chosen row probe_row[p] with feature probe_column[p] set to its typical value,
     # scored from arrays, without building a probe DataFrame
-    step = np.arange(len(rows)) * n_cols
-    numeric = np.repeat(values[rows], n_cols, axis=0)
-    for j, column in enumerate(ranker.numeric):
-        numeric[step + j, j] = typical[column]
+    numeric = chosen[probe_row]
+    is_numeric = probe_column < len(ranker.numeric)
+    numeric[np.flatnonzero(is_numeric), probe_column[is_numeric]] = medians[probe_column[is_numeric]]
     categorical = []
     for k, column in enumerate(ranker.categorical):
-        probe_values = np.repeat(features[column].to_numpy(dtype=object)[rows], n_cols)
-        probe_values[step + n_num + k] = typical[column]
+        probe_values = category_values[k][probe_row]
+        probe_values[probe_column == len(ranker.numeric) + k] = typical[column]
         categorical.append(probe_values)
-    probe_scores = ranker.serving_scores(numeric, categorical).reshape(len(rows), n_cols)
+    probe_scores = np.repeat(np.asarray(scores, dtype=float)[: len(rows), np.newaxis], n_cols, axis=1)
+    if len(probe_row):
+        probe_scores[probe_row, probe_column] = ranker.serving_scores(numeric, categorical)
     out = []
     for i, _row in enumerate(rows):
         effects = scores[i] - probe_scores[i]
@@ -319,11 +331,14 @@ def recommendations_for(*, run_number: int, reconstruction: str, limit: int = 5)
     features = pair_features(history, target, pool, runs, curated=curated)
     # The decision layer, as evaluated: rank 1 stays persistence's pick unless the model is
     # confident of a switch (recommender.ml.model.decide).
-    ranked, scores = ranker.order(pool, features, persistence=persistence_ranking(history, target))
+    # the numeric block once, for the pool's scores and for the reasons' probes
+    numeric = features[ranker.numeric].to_numpy(dtype=float)
+    pool_scores = ranker.serving_scores(numeric, [features[c].to_numpy(dtype=object) for c in ranker.categorical])
+    ranked, scores = ranker.order(pool, features, scores=pool_scores, persistence=persistence_ranking(history, target))
     chosen = ranked[:limit]
     position = {c: i for i, c in enumerate(pool)}
     rows = [position[c] for c in chosen]
-    reasons = _reasons(ranker, features, rows, scores[: len(chosen)])
+    reasons = _reasons(ranker, features, rows, scores[: len(chosen)], numeric=numeric)
     return [
         RecommendationResult(
             reference_run_number=ref,

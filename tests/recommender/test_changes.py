@@ -8,7 +8,6 @@ import threading
 
 import pytest
 from django.db import connection, connections
-from django.test import override_settings
 from django.utils import timezone
 
 from ingestion.models import Run
@@ -16,7 +15,6 @@ from recommender import recommending
 from recommender.changes import COUNTED, change_counters, change_triggers_install
 from recommender.models import CuratedReference, ModelVersion, ModelVersionStatus
 from recommender.recommending import recommendations_for, serving_cache_clear
-from recommender.training import model_train
 from tests.conftest import IN_CI, REPO_ROOT
 from tests.factories import (
     CuratedReferenceFactory,
@@ -26,7 +24,7 @@ from tests.factories import (
     RunReconstructionFactory,
 )
 
-from .ml.synthetic import DATASETS, make_labels, make_runs, pair_rows
+from .ml.synthetic import DATASETS
 
 pytestmark = pytest.mark.django_db
 
@@ -77,17 +75,6 @@ def test_it_puts_back_a_trigger_a_table_rebuild_dropped():
     change_triggers_install()  # idempotent: post_migrate runs it after every migrate
     Run.objects.update(duration=8)
     assert change_counters()["runs"] != before
-
-
-@pytest.fixture
-def trained(tmp_path):
-    with override_settings(MODEL_DIR=tmp_path / "models"):
-        numbers = make_runs(48)
-        make_labels(pair_rows(numbers))
-        model_train()
-        new_run = RunFactory(run_number=numbers[-1] + 1, run_class="collisions_pp", duration=3100)
-        RunReconstructionFactory(run=new_run, reconstruction="express", dataset=DATASETS["express"])
-        yield numbers, new_run.run_number
 
 
 def _duration_shown(results) -> object:
