@@ -73,13 +73,15 @@ def main() -> None:
     for name, targets in (("new runs (later than every label)", newest), ("older, labelled runs", older)):
         if not targets:
             continue
-        samples = []
+        samples, cpu = [], []
         for i in range(max(args.calls, len(targets))):
             run_number, reco = targets[i % len(targets)]
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             recommendations_for(run_number=run_number, reconstruction=reco)
             samples.append(time.perf_counter() - t0)
-        print(f"warm, {name}: {timings_line(samples)}")
+            cpu.append(time.process_time() - c0)
+        # CPU time of this process per call: on a shared machine it moves far less with the load than wall time
+        print(f"warm, {name}: {timings_line(samples)}; CPU {timings_line(cpu)}")
 
 
 if __name__ == "__main__":
