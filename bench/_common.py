@@ -1,5 +1,6 @@
-"""Helpers shared by the benchmarks in bench/: the machine, percentiles, a benchmark
-database built on demand, and writing one section of BENCHMARKS.md between markers."""
+"""Helpers shared by the benchmarks in bench/: the machine, percentiles, scratch
+directories, a benchmark database built on demand, runs the shifter has not certified
+yet, and writing one section of BENCHMARKS.md between markers."""
 
 from __future__ import annotations
 
@@ -9,13 +10,22 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 BENCHMARKS = REPO / "BENCHMARKS.md"
 LOAD_DB = "postgres://postgres@127.0.0.1:5432/refrun_load"
-LOAD_MODEL_DIR = Path(os.getenv("REFRUN_BENCH_DIR", "/tmp/refrun_load")) / "models"
+
+
+def scratch_dir(name: str) -> Path:
+    """Where a benchmark keeps its databases and models between runs: REFRUN_BENCH_DIR
+    if set, else a directory named after the benchmark in the system's temporary directory."""
+    return Path(os.getenv("REFRUN_BENCH_DIR") or Path(tempfile.gettempdir()) / f"refrun_{name}")
+
+
+LOAD_MODEL_DIR = scratch_dir("load") / "models"
 
 
 def machine() -> str:
@@ -42,6 +52,33 @@ def percentile(samples: list[float], q: float) -> float:
 
 def median(samples: list[float]) -> float:
     return statistics.median(samples) if samples else float("nan")
+
+
+def timings_line(samples: list[float]) -> str:
+    """Median and p95 of durations in seconds, in milliseconds."""
+    return f"median {median(samples) * 1000:.1f} ms, p95 {percentile(samples, 95) * 1000:.1f} ms, n {len(samples)}"
+
+
+def new_runs(*, after: int, n: int) -> list[tuple[int, str]]:
+    """(run number, reconstruction) of `n` runs the shifter has not certified yet, later
+    than run `after`: copies of the newest run up to it, made if missing. Needs Django set up."""
+    from ingestion.models import Run
+    from recommender.models import RunReconstruction
+
+    template = Run.objects.filter(run_number__lte=after).order_by("-run_number").first()
+    reconstruction = RunReconstruction.objects.filter(run=template).first()
+    out = []
+    for i in range(1, n + 1):
+        run = Run.objects.filter(run_number=after + 100 + i).first()
+        if run is None:
+            run = Run.objects.get(pk=template.pk)
+            run.pk, run.run_number = None, after + 100 + i
+            run.save()
+        RunReconstruction.objects.get_or_create(
+            run=run, reconstruction=reconstruction.reconstruction, defaults={"dataset": reconstruction.dataset}
+        )
+        out.append((run.run_number, reconstruction.reconstruction))
+    return out
 
 
 def ensure_postgres_database(url: str) -> None:

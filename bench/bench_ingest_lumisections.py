@@ -23,20 +23,11 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from bench._common import ensure_postgres_database, section_write  # noqa: E402
+
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/refrun_bench"
 FIRST_RUN, LAST_RUN = 314206, 316082  # the runs of the lumisection dump
-SECTION_START = "<!-- ingestion-benchmark:start -->"
-SECTION_END = "<!-- ingestion-benchmark:end -->"
-
-
-def ensure_database(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    admin_url = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def start_fake_oms(data: Path) -> tuple[subprocess.Popen, str]:
@@ -73,8 +64,7 @@ def main() -> None:
     os.environ.setdefault("DATABASE_URL", DEFAULT_DB)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "refrun.settings")
     os.environ["REFRUN_DATA"] = ""  # no APV/PV enrichment: measure the OMS path alone
-    sys.path.insert(0, str(REPO))
-    ensure_database(os.environ["DATABASE_URL"])
+    ensure_postgres_database(os.environ["DATABASE_URL"])
 
     import django
 
@@ -142,42 +132,36 @@ def main() -> None:
 
 
 def write_section(lines: list[str]) -> None:
-    path = REPO / "BENCHMARKS.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    body = "\n".join(
-        [
-            SECTION_START,
-            "## Ingestion",
-            "",
-            "OMS lumisections through fake_oms (own process), the real OmsClient (one request per run, token, "
-            "retries; no rate limit) and `ingestion.sync.runs_sync` into PostgreSQL: lumisections fetched by a "
-            "prefetch thread up to 20 runs ahead; whole runs (a run and all its lumisections) written several per "
-            "transaction (up to OMS_SYNC_WRITE_BATCH_LS=10,000 lumisections), with the chunk claim extended in "
-            "the same transaction. The mirror's tables are TRUNCATEd first (a DELETE left dead rows that slowed "
-            "every later run: CI's PostgreSQL has autovacuum off).",
-            "",
-            *lines,
-            "",
-            "Where the time goes (timers on the syncing thread, CPU of each process; 2026-11-27, with other "
-            "engineers' jobs keeping the load average at 4-6 on the 2 cores): `lumisections_upsert` now takes "
-            "PostgreSQL's COPY path (COPY into a temporary table, one INSERT ... ON CONFLICT DO UPDATE ... WHERE "
-            "IS DISTINCT FROM): 1.5 s for the 100,000 rows, was 4.6-8.4 s through the ORM, and the syncing "
-            "process needs 3.6-4.0 s CPU, was 7.1-7.9 s. The writer is no longer the bottleneck: of about 10 s "
-            "wall, it waits 4.5-5.5 s for the prefetch thread and flushes for 4 s (lumisections 1.5 s, the two "
-            "run upserts and the pileup mean 1.5 s, commits with the deferred foreign-key checks 0.8 s). "
-            "Fetching alone (client 2.1 s CPU: HTTP, JSON, `parsers.oms.lumisection_data` 0.8 s; fake_oms 1.2 s "
-            "CPU) runs at 23,000-29,000 lumisections/s, and it shares the GIL with the writer. What is left "
-            "unoverlapped is per chunk of 100 runs: its last flush, the claim, the runs and fills requests "
-            "and the first lumisection fetch run one after the other, 19 times. The prefetch thread now holds "
-            "up to 20 runs (was 3, which left it blocked about 2 s while the writer flushed).",
-            SECTION_END,
-        ]
+    section_write(
+        "ingestion-benchmark",
+        "\n".join(
+            [
+                "## Ingestion",
+                "",
+                "OMS lumisections through fake_oms (own process), the real OmsClient (one request per run, token, "
+                "retries; no rate limit) and `ingestion.sync.runs_sync` into PostgreSQL: lumisections fetched by a "
+                "prefetch thread up to 20 runs ahead; whole runs (a run and all its lumisections) written several per "
+                "transaction (up to OMS_SYNC_WRITE_BATCH_LS=10,000 lumisections), with the chunk claim extended in "
+                "the same transaction. The mirror's tables are TRUNCATEd first (a DELETE left dead rows that slowed "
+                "every later run: CI's PostgreSQL has autovacuum off).",
+                "",
+                *lines,
+                "",
+                "Where the time goes (timers on the syncing thread, CPU of each process; 2026-11-27, with other "
+                "engineers' jobs keeping the load average at 4-6 on the 2 cores): `lumisections_upsert` now takes "
+                "PostgreSQL's COPY path (COPY into a temporary table, one INSERT ... ON CONFLICT DO UPDATE ... WHERE "
+                "IS DISTINCT FROM): 1.5 s for the 100,000 rows, was 4.6-8.4 s through the ORM, and the syncing "
+                "process needs 3.6-4.0 s CPU, was 7.1-7.9 s. The writer is no longer the bottleneck: of about 10 s "
+                "wall, it waits 4.5-5.5 s for the prefetch thread and flushes for 4 s (lumisections 1.5 s, the two "
+                "run upserts and the pileup mean 1.5 s, commits with the deferred foreign-key checks 0.8 s). "
+                "Fetching alone (client 2.1 s CPU: HTTP, JSON, `parsers.oms.lumisection_data` 0.8 s; fake_oms 1.2 s "
+                "CPU) runs at 23,000-29,000 lumisections/s, and it shares the GIL with the writer. What is left "
+                "unoverlapped is per chunk of 100 runs: its last flush, the claim, the runs and fills requests "
+                "and the first lumisection fetch run one after the other, 19 times. The prefetch thread now holds "
+                "up to 20 runs (was 3, which left it blocked about 2 s while the writer flushed).",
+            ]
+        ),
     )
-    if SECTION_START in text:
-        text = re.sub(re.escape(SECTION_START) + r".*?" + re.escape(SECTION_END), lambda m: body, text, flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + body + "\n"
-    path.write_text(text)
 
 
 if __name__ == "__main__":

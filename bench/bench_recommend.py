@@ -1,6 +1,9 @@
 """Latency of one recommendation from a warm process, with ~20,000 runs in the database.
 
-    DATABASE_URL=sqlite:////tmp/bench.sqlite3 .venv/bin/python bench/bench_recommend.py --runs 20000
+    DATABASE_URL=sqlite:///$TMP/bench.sqlite3 MODEL_DIR=$TMP/models \
+        .venv/bin/python bench/bench_recommend.py --runs 20000 --calls 200
+
+($TMP: any scratch directory; DATABASE_URL may name a PostgreSQL database instead.)
 
 Builds the database if it is empty (migrate, `simulate --runs N`, `train`), then asks
 for recommendations for the newest run reconstructions (the shifter's case: a run
@@ -9,7 +12,6 @@ later than every label) and, separately, for older runs (history rebuilt before 
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -18,6 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "refrun.settings")
 
 import django
+
+from bench._common import machine, new_runs, timings_line
 
 django.setup()
 
@@ -29,31 +33,6 @@ from recommender.recommending import recommendations_for  # noqa: E402
 from recommender.training import model_train  # noqa: E402
 
 
-def _percentiles(samples: list[float]) -> str:
-    ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
-    return f"median {statistics.median(ordered) * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms, n {len(ordered)}"
-
-
-def _new_runs(after: int, n: int) -> list[tuple[int, str]]:
-    """Runs the shifter has not certified yet: copies of the newest labelled run's values."""
-    template = Run.objects.filter(run_number__lte=after).order_by("-run_number").first()
-    reco = RunReconstruction.objects.filter(run=template).first()
-    out = []
-    for i in range(1, n + 1):
-        run = Run.objects.filter(run_number=after + 100 + i).first()
-        if run is None:
-            run = Run.objects.get(pk=template.pk)
-            run.pk = None
-            run.run_number = after + 100 + i
-            run.save()
-        RunReconstruction.objects.get_or_create(
-            run=run, reconstruction=reco.reconstruction, defaults={"dataset": reco.dataset}
-        )
-        out.append((run.run_number, reco.reconstruction))
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=20000)
@@ -61,6 +40,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=200)
     args = parser.parse_args()
 
+    print(machine())
     call_command("migrate", verbosity=0)
     if not Run.objects.exists():
         started = time.perf_counter()
@@ -79,7 +59,7 @@ def main() -> None:
         .values_list("run__run_number", "reconstruction")[: args.calls]
     )
     if not newest:  # every run labelled: add a few runs the shifter has not certified yet
-        newest = _new_runs(labelled_max, 20)
+        newest = new_runs(after=labelled_max, n=20)
     older = list(
         RunReconstruction.objects.filter(run__run_number__lte=labelled_max)
         .order_by("-run__run_number")
@@ -93,13 +73,15 @@ def main() -> None:
     for name, targets in (("new runs (later than every label)", newest), ("older, labelled runs", older)):
         if not targets:
             continue
-        samples = []
+        samples, cpu = [], []
         for i in range(max(args.calls, len(targets))):
             run_number, reco = targets[i % len(targets)]
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             recommendations_for(run_number=run_number, reconstruction=reco)
             samples.append(time.perf_counter() - t0)
-        print(f"warm, {name}: {_percentiles(samples)}")
+            cpu.append(time.process_time() - c0)
+        # CPU time of this process per call: on a shared machine it moves far less with the load than wall time
+        print(f"warm, {name}: {timings_line(samples)}; CPU {timings_line(cpu)}")
 
 
 if __name__ == "__main__":

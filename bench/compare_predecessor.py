@@ -2,10 +2,11 @@
 recommendation time grows with the number of runs in the database.
 
     .venv/bin/python bench/compare_predecessor.py [--sizes 1000,10000,30000,100000] [--write]
+        [--data ../shared/data] [--work-dir $TMP/compare] [--real-database FILE]
 
 1. Real pairs. Run features from a SQLite database filled by
-   `import_oms_dump /work/shared/data` (a copy of /tmp/h3.sqlite3 when it exists, else
-   built), pairs from /work/shared/data/certhelper_pairs.csv.gz, split at run 362800
+   `import_oms_dump ../shared/data` (--real-database: a copy of a database already
+   filled so, else built), pairs from ../shared/data/certhelper_pairs.csv.gz, split at run 362800
    (train before, test from; EVALUATION.md's cut 1). RefRun's ranker is fitted on the
    train pairs; both methods rank the SAME candidate pool for the SAME test targets,
    prequentially (recommender.ml.evaluation). Accuracy: top-1/top-5 of headline pairs.
@@ -21,9 +22,9 @@ recommendation time grows with the number of runs in the database.
    first call, and the predecessor's ranking of the same pools.
 
 OMP_NUM_THREADS=1 unless set (see the report: OpenMP threads on a shared 2-core
-machine slow scikit-learn's predict by an order of magnitude). Files go to
-REFRUN_COMPARE_DIR (default /tmp/refrun_compare). `--write` puts the tables in the
-"Side by side" section of BENCHMARKS.md.
+machine slow scikit-learn's predict by an order of magnitude). Files go to --work-dir
+(default: REFRUN_BENCH_DIR, else refrun_compare in the system's temporary directory).
+`--write` puts the tables in the "Side by side" section of BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -41,9 +42,20 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._common import REPO, database_prepare, machine, manage, median, percentile, section_write
+from bench._common import (
+    REPO,
+    database_prepare,
+    machine,
+    manage,
+    median,
+    new_runs,
+    percentile,
+    scratch_dir,
+    section_write,
+)
 
-WORK = Path(os.getenv("REFRUN_COMPARE_DIR", "/tmp/refrun_compare"))
+# set from the command line in main(); the defaults are what a plain run uses
+WORK = scratch_dir("compare")
 DATA = REPO.parent / "shared" / "data"
 CUT = 362800
 MODEL_SIZE = 10000
@@ -124,12 +136,12 @@ def real_pairs(every: int) -> dict:
     }
 
 
-def real_database() -> Path:
-    """Our own copy of the database with the real run features."""
-    target = WORK / "h3.sqlite3"
+def real_database(existing: Path | None) -> Path:
+    """Our own copy of the database with the real run features (`existing`, or built)."""
+    target = WORK / "real.sqlite3"
     if not target.exists():
-        if Path("/tmp/h3.sqlite3").exists():
-            shutil.copyfile("/tmp/h3.sqlite3", target)
+        if existing is not None:
+            shutil.copyfile(existing, target)
         else:
             env = {"DATABASE_URL": f"sqlite:///{target}"}
             manage(env, "migrate", "--verbosity", "0")
@@ -155,19 +167,9 @@ def scaling_child(model: dict) -> dict:
         ModelVersion.objects.filter(status=ModelVersionStatus.ACTIVE).update(status=ModelVersionStatus.RETIRED)
         ModelVersion.objects.create(**model, status=ModelVersionStatus.ACTIVE)
     labelled_max = max(ReferencePair.objects.values_list("run_reconstruction__run__run_number", flat=True))
+    targets = new_runs(after=labelled_max, n=NEW_RUNS)
     template = Run.objects.filter(run_number__lte=labelled_max).order_by("-run_number").first()
     reco = RunReconstruction.objects.filter(run=template).first()
-    targets = []
-    for i in range(1, NEW_RUNS + 1):
-        run = Run.objects.filter(run_number=labelled_max + 100 + i).first()
-        if run is None:
-            run = Run.objects.get(pk=template.pk)
-            run.pk, run.run_number = None, labelled_max + 100 + i
-            run.save()
-        RunReconstruction.objects.get_or_create(
-            run=run, reconstruction=reco.reconstruction, defaults={"dataset": reco.dataset}
-        )
-        targets.append((run.run_number, reco.reconstruction))
 
     started = time.perf_counter()
     recommending.recommendations_for(run_number=targets[0][0], reconstruction=targets[0][1])
@@ -275,7 +277,7 @@ def report(real: dict | None, scale: list[dict], args, machine_line: str) -> str
         s = real["figures"]["persistence"]
         lines += [
             "",
-            f"Real pairs (certhelper_pairs.csv.gz, run features from `import_oms_dump /work/shared/data`, "
+            f"Real pairs (certhelper_pairs.csv.gz, run features from `import_oms_dump ../shared/data`, "
             f"{real['runs']:,} runs): fit on {real['train_pairs']:,} pairs before run {CUT}, "
             f"{real['test_pairs']:,} test pairs from {CUT} scored prequentially; both methods rank the same "
             "candidate pool (RefRun's) for the same targets; headline pairs.",
@@ -329,13 +331,18 @@ def report(real: dict | None, scale: list[dict], args, machine_line: str) -> str
 
 
 def main() -> None:
+    global WORK, DATA
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000,10000,30000,100000")
     parser.add_argument("--every", type=int, default=10, help="time every n-th test pair")
     parser.add_argument("--skip-real", action="store_true")
     parser.add_argument("--write", action="store_true")
+    parser.add_argument("--data", type=Path, default=DATA, help="the shared data directory (../shared/data)")
+    parser.add_argument("--work-dir", type=Path, default=WORK, help="databases and models, kept between runs")
+    parser.add_argument("--real-database", type=Path, help="a SQLite database filled by import_oms_dump, copied")
     parser.add_argument("--scaling-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    WORK, DATA = args.work_dir, args.data
 
     import django
 
@@ -350,7 +357,7 @@ def main() -> None:
     scale = scaling(sizes) if sizes else []
     real = None
     if not args.skip_real:
-        os.environ["DATABASE_URL"] = f"sqlite:///{real_database()}"
+        os.environ["DATABASE_URL"] = f"sqlite:///{real_database(args.real_database)}"
         os.environ["REFRUN_VAR_DIR"] = str(WORK / "var")
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "refrun.settings")
         django.setup()

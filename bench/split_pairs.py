@@ -1,7 +1,9 @@
 """Split a Certhelper pairs export chronologically for `manage.py evaluate`.
 
-    .venv/bin/python bench/split_pairs.py ../shared/data/certhelper_pairs.csv.gz 362800 /tmp/pairs
-    -> /tmp/pairs/train_362800.csv (run_number < 362800), /tmp/pairs/test_362800.csv (the rest)
+    .venv/bin/python bench/split_pairs.py ../shared/data/certhelper_pairs.csv.gz 362800 $TMP/pairs
+    -> $TMP/pairs/train_362800.csv (run_number < 362800), $TMP/pairs/test_362800.csv (the rest)
+
+($TMP: any scratch directory.)
 
 The files keep the export's columns, so `evaluate` reads them with the same parser as `import_pairs`.
 """

@@ -279,3 +279,15 @@ class LoginKnownAddress(models.Model):
 
     def __str__(self) -> str:
         return f"{self.username_key[:12]}… @ {self.address[:12]}…"
+
+
+class ChangeCounter(models.Model):
+    """A value rewritten by a database trigger on every change of one table
+    (recommender.changes), so that each process's serving cache notices a change with
+    one small read instead of an aggregate over the table."""
+
+    name = models.CharField(max_length=40, primary_key=True, help_text="The counted table, e.g. runs, labels")
+    value = models.BigIntegerField(help_text="Never the same twice: a sequence (PostgreSQL) or a random number")
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.value}"

@@ -1,8 +1,9 @@
 """The read path: which reference a run reconstruction should be compared with, and why.
 
-The active model, the run features and the label history are loaded once per
-process and reloaded only when the database says they changed (a cheap aggregate
-query each), so one recommendation is a pool, a feature table and one predict.
+The active model, the run features, the label history and the curated references are
+loaded once per process and reloaded only when the database says they changed (the
+change counters, one small query: recommender.changes), so one recommendation is a
+pool, a feature table and two predicts (the pool, then the probes of its reasons).
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from django.conf import settings
-from django.db.models import Count, Max
 
 from ingestion.models import Run
 
+from .changes import change_counters
 from .exceptions import UnknownRunReconstruction
 from .ml.baselines import persistence_ranking
 from .ml.candidates import candidate_pool
@@ -28,7 +29,7 @@ from .ml.certification import with_good_lumisections
 from .ml.dataset import label_run_class, labels_frame, run_features_frame
 from .ml.features import FEATURE_DESCRIPTIONS, SIDE_BY_SIDE, History, RunTable, Target, pair_features
 from .ml.model import Ranker
-from .models import CuratedReference, ModelVersion, ModelVersionStatus, ReferencePair, RunReconstruction
+from .models import CuratedReference, ModelVersion, ModelVersionStatus, RunReconstruction
 
 REASONS_PER_RECOMMENDATION = 3
 
@@ -58,49 +59,70 @@ class RecommendationResult:
     model_version_id: int | None = None
 
 
+# The key of a part not loaded yet: equal to no key the counters can give.
+_UNLOADED = object()
+
+
 class _ServingCache:
-    """Per-process state, each part keyed by what invalidates it."""
+    """Per-process state, each part keyed by the change counters of the tables it is
+    built from (recommender.changes); the counters are read once per recommendation."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.model_key = None
+        self.counters: dict[str, int] = {}
+        self.model_key = _UNLOADED
+        self.version: tuple[int, str] | None = None  # (id, sha256) of the active model
         self.ranker: Ranker | None = None
-        self.runs_key = None
+        self.runs_key = _UNLOADED
         self.runs: RunTable | None = None
-        self.labels_key = None
+        self.labels_key = _UNLOADED
         self.labels: pd.DataFrame | None = None
         self.history: History | None = None
         self.checkpoints: list[tuple[int, bytes]] | None = None
+        self.curated_key = _UNLOADED
+        self.curated: dict[str, frozenset[int]] = {}
 
-    def model(self) -> tuple[ModelVersion | None, Ranker | None]:
+    def revalidate(self) -> None:
+        """Read the counters, before any part is loaded: a change that commits while a
+        part loads then costs one more load, never a stale part."""
+        self.counters = change_counters()
+
+    def _key(self, *tables: str) -> tuple:
+        return tuple(self.counters.get(table) for table in tables)
+
+    def model(self) -> tuple[int | None, Ranker | None]:
+        """The active model version's id and its ranker (None, None without one)."""
         from .training import artifact_load
 
-        version = ModelVersion.objects.filter(status=ModelVersionStatus.ACTIVE).first()
-        if version is None:
-            return None, None
-        key = (version.pk, version.sha256)
+        key = self._key("models")
         if key != self.model_key:
-            self.ranker = artifact_load(version)
+            version = ModelVersion.objects.filter(status=ModelVersionStatus.ACTIVE).first()
+            if version is None:
+                self.version, self.ranker = None, None
+            elif (version.pk, version.sha256) != self.version:
+                self.ranker = artifact_load(version)
+                self.version = (version.pk, version.sha256)
             self.model_key = key
-        return version, self.ranker
+        return (self.version[0] if self.version else None), self.ranker
 
     def run_table(self) -> RunTable:
-        key = tuple(Run.objects.aggregate(n=Count("id"), t=Max("updated_at")).values())
-        if key != self.runs_key or self.runs is None:
+        key = self._key("runs", "fills")
+        if key != self.runs_key:
             # certified-good lumisections from the certification masks, where REFRUN_DATA has them
             self.runs = RunTable(with_good_lumisections(run_features_frame(), settings.REFRUN_DATA))
             self.runs_key = key
         return self.runs
 
     def label_history(self) -> tuple[pd.DataFrame, History]:
-        key = tuple(ReferencePair.objects.aggregate(n=Count("id"), t=Max("updated_at")).values())
-        if key != self.labels_key or self.labels is None:
+        # a label's run class and dataset come from its run and run reconstruction
+        key = self._key("labels", "run_reconstructions", "runs")
+        if key != self.labels_key:
             labels = labels_frame()
             appended = _appended_labels(self.labels, self.history, labels)
             if appended is None:
                 self.history = History.from_labels(labels)
                 self.checkpoints = None
-            else:
+            elif len(appended):
                 # The usual change, a decision on the newest run, only adds labels
                 # after every cached one: extend a copy of the history (callers may
                 # still hold the old one) and keep the checkpoints, which it cannot affect.
@@ -110,6 +132,19 @@ class _ServingCache:
             self.labels = labels
             self.labels_key = key
         return self.labels, self.history
+
+    def curated_for(self, run_class: str) -> frozenset[int]:
+        """Run numbers of the shift leaders' references in use for a run class (all classes for "")."""
+        key = self._key("curated", "run_reconstructions")
+        if key != self.curated_key:
+            self.curated = {}
+            self.curated_key = key
+        if run_class not in self.curated:
+            rows = CuratedReference.objects.filter(active_until__isnull=True)
+            if run_class:
+                rows = rows.filter(run_class=run_class)
+            self.curated[run_class] = frozenset(rows.values_list("run_reconstruction__run__run_number", flat=True))
+        return self.curated[run_class]
 
     def history_before(self, target_run: int) -> History:
         """The history of the labels of runs before `target_run`, for a run that
@@ -186,13 +221,6 @@ def _history_for(target_run: int) -> History:
     return _cache.history_before(target_run)
 
 
-def _curated_for(run_class: str) -> frozenset[int]:
-    rows = CuratedReference.objects.filter(active_until__isnull=True)
-    if run_class:
-        rows = rows.filter(run_class=run_class)
-    return frozenset(rows.values_list("run_reconstruction__run__run_number", flat=True))
-
-
 def _display(value):
     if isinstance(value, float | np.floating):
         return None if math.isnan(value) else round(float(value), 4)
@@ -206,16 +234,19 @@ def _side_by_side(runs: RunTable, run_number: int, reference: int) -> list[SideB
     ]
 
 
-def _reasons(ranker: Ranker, features: pd.DataFrame, rows: list[int], scores: np.ndarray) -> list[list[Reason]]:
+def _reasons(
+    ranker: Ranker, features: pd.DataFrame, rows: list[int], scores: np.ndarray, *, numeric: np.ndarray | None = None
+) -> list[list[Reason]]:
     """Per chosen row, the features whose value moved its score most.
 
     Each feature in turn is set to the candidate pool's median (its mode for
     categories) and the row rescored; the score change is the feature's effect.
-    One predict call for all rows and features.
+    One predict call for all rows and features. `numeric`: the numeric columns of
+    `features` as one array, when the caller has them.
     """
     columns = ranker.numeric + ranker.categorical
     # one nanmedian over the block: a pandas median per column cost ~10 ms per recommendation
-    values = features[ranker.numeric].to_numpy(dtype=float)
+    values = features[ranker.numeric].to_numpy(dtype=float) if numeric is None else numeric
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column's median is NaN, as pandas gives
         medians = np.nanmedian(values, axis=0) if len(values) else np.full(len(ranker.numeric), np.nan)
@@ -224,18 +255,28 @@ def _reasons(ranker: Ranker, features: pd.DataFrame, rows: list[int], scores: np
     if not rows:
         return []
     n_cols = len(columns)
-    n_num = len(ranker.numeric)
-    # row i * n_cols + j is chosen row i with feature j set to its typical value
-    step = np.arange(len(rows)) * n_cols
-    numeric = np.repeat(features[ranker.numeric].to_numpy(dtype=float)[rows], n_cols, axis=0)
-    for j, column in enumerate(ranker.numeric):
-        numeric[step + j, j] = typical[column]
-    probes = pd.DataFrame(numeric, columns=ranker.numeric)
+    chosen = values[rows]
+    # A feature already at its typical value cannot move the score (the probe would be the
+    # row itself: effect exactly 0); about half the probes, so only the others are scored.
+    typical_numeric = medians[np.newaxis, :]
+    moves = ~((chosen == typical_numeric) | (np.isnan(chosen) & np.isnan(typical_numeric)))
+    category_values = [features[c].to_numpy(dtype=object)[rows] for c in ranker.categorical]
+    category_moves = [values_k != typical[c] for c, values_k in zip(ranker.categorical, category_values, strict=True)]
+    moves = np.column_stack([moves, *category_moves]) if category_moves else moves
+    probe_row, probe_column = np.nonzero(moves)
+    # probe p is chosen row probe_row[p] with feature probe_column[p] set to its typical value,
+    # scored from arrays, without building a probe DataFrame
+    numeric = chosen[probe_row]
+    is_numeric = probe_column < len(ranker.numeric)
+    numeric[np.flatnonzero(is_numeric), probe_column[is_numeric]] = medians[probe_column[is_numeric]]
+    categorical = []
     for k, column in enumerate(ranker.categorical):
-        values = np.repeat(features[column].to_numpy(dtype=object)[rows], n_cols)
-        values[step + n_num + k] = typical[column]
-        probes[column] = values
-    probe_scores = ranker.scores(probes).reshape(len(rows), n_cols)
+        probe_values = category_values[k][probe_row]
+        probe_values[probe_column == len(ranker.numeric) + k] = typical[column]
+        categorical.append(probe_values)
+    probe_scores = np.repeat(np.asarray(scores, dtype=float)[: len(rows), np.newaxis], n_cols, axis=1)
+    if len(probe_row):
+        probe_scores[probe_row, probe_column] = ranker.serving_scores(numeric, categorical)
     out = []
     for i, _row in enumerate(rows):
         effects = scores[i] - probe_scores[i]
@@ -265,10 +306,11 @@ def recommendations_for(*, run_number: int, reconstruction: str, limit: int = 5)
     )
     target = Target(run_number, reconstruction, label_run_class(dataset or "", run.run_class), dataset or "")
     with _cache.lock:
-        version, ranker = _cache.model()
+        _cache.revalidate()
+        version_id, ranker = _cache.model()
         runs = _cache.run_table()
         history = _history_for(run_number)
-    curated = _curated_for(target.run_class)
+        curated = _cache.curated_for(target.run_class)
 
     if ranker is None:
         ranked = persistence_ranking(history, target)[:limit]
@@ -289,11 +331,14 @@ def recommendations_for(*, run_number: int, reconstruction: str, limit: int = 5)
     features = pair_features(history, target, pool, runs, curated=curated)
     # The decision layer, as evaluated: rank 1 stays persistence's pick unless the model is
     # confident of a switch (recommender.ml.model.decide).
-    ranked, scores = ranker.order(pool, features, persistence=persistence_ranking(history, target))
+    # the numeric block once, for the pool's scores and for the reasons' probes
+    numeric = features[ranker.numeric].to_numpy(dtype=float)
+    pool_scores = ranker.serving_scores(numeric, [features[c].to_numpy(dtype=object) for c in ranker.categorical])
+    ranked, scores = ranker.order(pool, features, scores=pool_scores, persistence=persistence_ranking(history, target))
     chosen = ranked[:limit]
     position = {c: i for i, c in enumerate(pool)}
     rows = [position[c] for c in chosen]
-    reasons = _reasons(ranker, features, rows, scores[: len(chosen)])
+    reasons = _reasons(ranker, features, rows, scores[: len(chosen)], numeric=numeric)
     return [
         RecommendationResult(
             reference_run_number=ref,
@@ -301,7 +346,7 @@ def recommendations_for(*, run_number: int, reconstruction: str, limit: int = 5)
             score=round(float(probability), 6),
             reasons=reasons[i],
             side_by_side=_side_by_side(runs, run_number, ref),
-            model_version_id=version.pk if version else None,
+            model_version_id=version_id,
         )
         for i, (ref, probability) in enumerate(
             zip(chosen, displayed_scores(ranker, scores[: len(chosen)]), strict=True)

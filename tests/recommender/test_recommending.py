@@ -1,9 +1,7 @@
 import pytest
-from django.test import override_settings
 
 from recommender.exceptions import UnknownRunReconstruction
 from recommender.recommending import RecommendationResult, recommendations_for, serving_cache_clear
-from recommender.training import model_train
 from tests.factories import RunFactory, RunReconstructionFactory
 
 from .ml.synthetic import DATASETS, make_labels, make_runs, pair_rows, reference_of
@@ -16,17 +14,6 @@ def fresh_cache():
     serving_cache_clear()
     yield
     serving_cache_clear()
-
-
-@pytest.fixture
-def trained(tmp_path):
-    with override_settings(MODEL_DIR=tmp_path / "models"):
-        numbers = make_runs(48)
-        make_labels(pair_rows(numbers))
-        model_train()
-        new_run = RunFactory(run_number=numbers[-1] + 1, run_class="collisions_pp", duration=3100)
-        RunReconstructionFactory(run=new_run, reconstruction="express", dataset=DATASETS["express"])
-        yield numbers, new_run.run_number
 
 
 def test_it_recommends_with_reasons_and_side_by_side_values(trained):
@@ -111,6 +98,8 @@ def test_it_extends_the_cached_history_when_labels_are_only_added_after_it(monke
     make_labels(pair_rows(numbers))
     monkeypatch.setattr(recommending, "CHECKPOINT_LABELS", 7)
     cache = recommending._cache
+    # parts are read after the change counters, as recommendations_for does
+    cache.revalidate()
     cache.label_history()
     cache.history_before(numbers[10])
     checkpoints = cache.checkpoints
@@ -125,12 +114,14 @@ def test_it_extends_the_cached_history_when_labels_are_only_added_after_it(monke
         run_reconstruction=RunReconstructionFactory(run=newest, reconstruction="express", dataset=DATASETS["express"]),
         reference=RunReconstructionFactory(run__run_number=numbers[0], reconstruction="express"),
     )
+    cache.revalidate()
     _, history = cache.label_history()
     assert cache.checkpoints is checkpoints
     assert state(history) == state(History.from_labels(labels_frame()))
 
     # A label removed (a shifter's replaced decision): rebuilt from scratch.
     ReferencePair.objects.filter(run_reconstruction__run__run_number=numbers[5]).delete()
+    cache.revalidate()
     _, history = cache.label_history()
     assert cache.checkpoints is None
     assert state(history) == state(History.from_labels(labels_frame()))
