@@ -35,62 +35,16 @@ from typing import Any
 import requests
 from django.conf import settings
 
-from .models import LUMISECTION_FLAGS, LUMISECTION_VALUES
 from .parsers.common import RowInvalid, to_required_int
+from .quantities import FILL, LUMISECTION, RUN, oms_fields
 
 logger = logging.getLogger(__name__)
 
-# Attributes we mirror (ingestion.models.Fill/Run/Lumisection). Projecting them
+# Attributes we mirror, from the catalogue (ingestion.quantities). Projecting them
 # with `fields=` keeps OMS responses small.
-RUN_FIELDS = (
-    "run_number",
-    "fill_number",
-    "start_time",
-    "end_time",
-    "duration",
-    "init_lumi",
-    "end_lumi",
-    "delivered_lumi",
-    "recorded_lumi",
-    "b_field",
-    "energy",
-    "l1_hlt_mode",
-    "hlt_key",
-    "sequence",
-    "components",
-    "stable_beam",
-    "fill_type_runtime",
-    "era",
-    "last_lumisection_number",
-    "l1_rate",
-    "hlt_physics_rate",
-    "hlt_physics_counter",
-)
-FILL_FIELDS = (
-    "fill_number",
-    "start_time",
-    "end_time",
-    "start_stable_beam",
-    "end_stable_beam",
-    "duration",
-    "bunches_colliding",
-    "bunches_target",
-    "injection_scheme",
-    "init_lumi",
-    "peak_lumi",
-    "peak_pileup",
-    "delivered_lumi",
-    "recorded_lumi",
-    "energy",
-    "b_field",
-    "fill_type_runtime",
-    "fill_type_party1",
-    "fill_type_party2",
-    "era",
-    "first_run_number",
-    "last_run_number",
-)
-LUMISECTION_FIELDS = ("run_number", "lumisection_number", *LUMISECTION_VALUES, *LUMISECTION_FLAGS)
+RUN_FIELDS = oms_fields(RUN)
+FILL_FIELDS = oms_fields(FILL)
+LUMISECTION_FIELDS = oms_fields(LUMISECTION)
 
 RUNS_PAGE_SIZE = 1000
 FILLS_PAGE_SIZE = 1000

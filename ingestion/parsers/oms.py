@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..models import LUMISECTION_FLAGS
+from .. import quantities
+from ..quantities import INSTANT_LUMI, LUMI_KINDS, Quantity
 from ..units import (
     INFERRED_SUFFIX,
     UnknownUnit,
@@ -29,7 +30,6 @@ from ..units import (
     to_canonical_integrated_lumi,
 )
 from .common import (
-    DB_BIGINT_MAX,
     DumpFileError,
     RowError,
     RowInvalid,
@@ -129,62 +129,70 @@ def _lumi(
 
 
 # --- Normalisers: attribute dict (+ units) -> record data ------------------------
+# Which attributes there are, their types, lengths and bounds come from the
+# catalogue (ingestion.quantities); only what is special about a quantity (a
+# derived duration, fill 0, the year a unit is guessed from) is written here.
+
+
+def _plain(q: Quantity, value: Any) -> Any:
+    if q.type == "datetime":
+        return to_datetime(value, q.name)
+    if q.type == "float":
+        return to_float(value, q.name)
+    if q.type == "bool":
+        return to_bool(value, q.name)
+    if q.type == "int":
+        bounds = {"maximum": q.maximum} if q.maximum is not None else {}
+        return to_int(value, q.name, minimum=q.minimum, **bounds)
+    if q.type == "text":
+        return to_str(value, q.name, max_length=q.max_length) or None
+    if q.type == "list":
+        return to_str_list(value, q.name)
+    raise AssertionError(f"catalogue type {q.type!r} of {q.entity}.{q.name} has no parser")
+
+
+def _plain_values(entity: str, attrs: dict[str, Any], *, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Every OMS attribute of the entity that is not a luminosity, converted by its catalogue type."""
+    return {
+        q.name: _plain(q, attrs.get(q.oms))
+        for q in quantities.of(entity)
+        if q.oms is not None and q.unit not in LUMI_KINDS and q.name not in skip
+    }
+
+
+def _lumi_values(
+    entity: str, attrs: dict[str, Any], units: dict[str, str], *, year: int, heavy_ion: bool | None = None
+) -> dict[str, Any]:
+    """The entity's luminosities in canonical units, with the unit OMS sent stored in
+    each value's source-unit field (values sharing one such field convert together)."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for q in quantities.of(entity):
+        if q.oms is not None and q.unit in LUMI_KINDS:
+            groups.setdefault((q.unit, q.source_unit), []).append(q.name)
+    data: dict[str, Any] = {}
+    for (kind, source_unit_field), names in groups.items():
+        guess = {"year": year} if heavy_ion is None else {"year": year, "heavy_ion": heavy_ion}
+        inferred = infer_instant_lumi_unit if kind == INSTANT_LUMI else infer_integrated_lumi_unit
+        converted, source_unit = _lumi(
+            attrs,
+            units,
+            tuple(names),
+            kind="instant" if kind == INSTANT_LUMI else "integrated",
+            inferred_unit=lambda inferred=inferred, guess=guess: inferred(**guess),
+        )
+        data.update(converted)
+        if source_unit_field:
+            data[source_unit_field] = source_unit or None
+    return data
 
 
 def fill_data(attrs: dict[str, Any], units: dict[str, str]) -> dict[str, Any]:
     fill_number = to_required_int(attrs.get("fill_number"), "fill_number")
-    start_time = to_datetime(attrs.get("start_time"), "start_time")
-    fill_type = to_str(attrs.get("fill_type_runtime"), "fill_type_runtime", max_length=40)
-    year = _fill_year(fill_number, start_time)
-    heavy_ion = _is_heavy_ion(fill_type_runtime=fill_type)
-    instant, instant_unit_init = _lumi(
-        attrs,
-        units,
-        ("init_lumi",),
-        kind="instant",
-        inferred_unit=lambda: infer_instant_lumi_unit(year=year, heavy_ion=heavy_ion),
-    )
-    peak, instant_unit_peak = _lumi(
-        attrs,
-        units,
-        ("peak_lumi",),
-        kind="instant",
-        inferred_unit=lambda: infer_instant_lumi_unit(year=year, heavy_ion=heavy_ion),
-    )
-    integrated, integrated_unit = _lumi(
-        attrs,
-        units,
-        ("delivered_lumi", "recorded_lumi"),
-        kind="integrated",
-        inferred_unit=lambda: infer_integrated_lumi_unit(year=year, heavy_ion=heavy_ion),
-    )
-    return {
-        "fill_number": fill_number,
-        "start_time": start_time,
-        "end_time": to_datetime(attrs.get("end_time"), "end_time"),
-        "start_stable_beam": to_datetime(attrs.get("start_stable_beam"), "start_stable_beam"),
-        "end_stable_beam": to_datetime(attrs.get("end_stable_beam"), "end_stable_beam"),
-        "duration": to_int(attrs.get("duration"), "duration", minimum=0),
-        # OMS has sent negative bunch counts (they broke Certhelper's DB constraint).
-        "bunches_colliding": to_int(attrs.get("bunches_colliding"), "bunches_colliding", minimum=0),
-        "bunches_target": to_int(attrs.get("bunches_target"), "bunches_target", minimum=0),
-        "injection_scheme": to_str(attrs.get("injection_scheme"), "injection_scheme", max_length=120) or None,
-        "init_lumi": instant["init_lumi"],
-        "init_lumi_source_unit": instant_unit_init or None,
-        "peak_lumi": peak["peak_lumi"],
-        "peak_lumi_source_unit": instant_unit_peak or None,
-        "peak_pileup": to_float(attrs.get("peak_pileup"), "peak_pileup"),
-        **integrated,
-        "integrated_lumi_source_unit": integrated_unit or None,
-        "energy": to_float(attrs.get("energy"), "energy"),
-        "b_field": to_float(attrs.get("b_field"), "b_field"),
-        "fill_type_runtime": fill_type or None,
-        "fill_type_party1": to_str(attrs.get("fill_type_party1"), "fill_type_party1", max_length=20) or None,
-        "fill_type_party2": to_str(attrs.get("fill_type_party2"), "fill_type_party2", max_length=20) or None,
-        "era": to_str(attrs.get("era"), "era", max_length=60) or None,
-        "first_run_number": to_int(attrs.get("first_run_number"), "first_run_number", minimum=1),
-        "last_run_number": to_int(attrs.get("last_run_number"), "last_run_number", minimum=1),
-    }
+    data = {"fill_number": fill_number, **_plain_values(quantities.FILL, attrs)}
+    year = _fill_year(fill_number, data["start_time"])
+    heavy_ion = _is_heavy_ion(fill_type_runtime=data["fill_type_runtime"] or "")
+    data.update(_lumi_values(quantities.FILL, attrs, units, year=year, heavy_ion=heavy_ion))
+    return data
 
 
 def _fill_number_or_none(value: Any) -> int | None:
@@ -194,88 +202,32 @@ def _fill_number_or_none(value: Any) -> int | None:
 
 def run_data(attrs: dict[str, Any], units: dict[str, str]) -> dict[str, Any]:
     run_number = to_required_int(attrs.get("run_number"), "run_number")
-    start_time = to_datetime(attrs.get("start_time"), "start_time")
-    end_time = to_datetime(attrs.get("end_time"), "end_time")
-    duration = to_int(attrs.get("duration"), "duration")
-    if duration is None and start_time is not None and end_time is not None:
-        duration = int((end_time - start_time).total_seconds())
-    if duration is not None and duration < 0:
-        raise RowInvalid(f"duration: negative ({duration} s)")
-    l1_hlt_mode = to_str(attrs.get("l1_hlt_mode"), "l1_hlt_mode", max_length=80)
-    fill_type = to_str(attrs.get("fill_type_runtime"), "fill_type_runtime", max_length=40)
-    year = _run_year(run_number, start_time)
-    heavy_ion = _is_heavy_ion(fill_type_runtime=fill_type, l1_hlt_mode=l1_hlt_mode)
-    instant, instant_unit = _lumi(
-        attrs,
-        units,
-        ("init_lumi", "end_lumi"),
-        kind="instant",
-        inferred_unit=lambda: infer_instant_lumi_unit(year=year, heavy_ion=heavy_ion),
-    )
-    integrated, integrated_unit = _lumi(
-        attrs,
-        units,
-        ("delivered_lumi", "recorded_lumi"),
-        kind="integrated",
-        inferred_unit=lambda: infer_integrated_lumi_unit(year=year, heavy_ion=heavy_ion),
-    )
-    return {
+    data = {
         "run_number": run_number,
         "fill_number": _fill_number_or_none(attrs.get("fill_number")),
-        "start_time": start_time,
-        "end_time": end_time,
-        "duration": duration,
-        **instant,
-        "instant_lumi_source_unit": instant_unit or None,
-        **integrated,
-        "integrated_lumi_source_unit": integrated_unit or None,
-        "b_field": to_float(attrs.get("b_field"), "b_field"),
-        "energy": to_float(attrs.get("energy"), "energy"),
-        "stable_beam": to_bool(attrs.get("stable_beam"), "stable_beam"),
-        "fill_type_runtime": fill_type or None,
-        "l1_hlt_mode": l1_hlt_mode or None,
-        "hlt_key": to_str(attrs.get("hlt_key"), "hlt_key", max_length=200) or None,
-        "sequence": to_str(attrs.get("sequence"), "sequence", max_length=40) or None,
-        "components": to_str_list(attrs.get("components"), "components"),
-        "era": to_str(attrs.get("era"), "era", max_length=60) or None,
-        "last_lumisection_number": to_int(attrs.get("last_lumisection_number"), "last_lumisection_number", minimum=0),
-        "l1_rate": to_float(attrs.get("l1_rate"), "l1_rate"),
-        "hlt_physics_rate": to_float(attrs.get("hlt_physics_rate"), "hlt_physics_rate"),
-        "hlt_physics_counter": to_int(
-            attrs.get("hlt_physics_counter"), "hlt_physics_counter", minimum=0, maximum=DB_BIGINT_MAX
-        ),
+        **_plain_values(quantities.RUN, attrs, skip=frozenset({"fill_number"})),
     }
+    start_time, end_time, duration = data["start_time"], data["end_time"], data["duration"]
+    if duration is None and start_time is not None and end_time is not None:
+        duration = data["duration"] = int((end_time - start_time).total_seconds())
+    if duration is not None and duration < 0:
+        raise RowInvalid(f"duration: negative ({duration} s)")
+    year = _run_year(run_number, start_time)
+    heavy_ion = _is_heavy_ion(fill_type_runtime=data["fill_type_runtime"] or "", l1_hlt_mode=data["l1_hlt_mode"] or "")
+    data.update(_lumi_values(quantities.RUN, attrs, units, year=year, heavy_ion=heavy_ion))
+    return data
 
 
 def lumisection_data(attrs: dict[str, Any], units: dict[str, str]) -> dict[str, Any]:
     run_number = to_required_int(attrs.get("run_number"), "run_number")
-    year = _run_year(run_number)
-    instant, _ = _lumi(
-        attrs,
-        units,
-        ("init_lumi", "end_lumi"),
-        kind="instant",
-        inferred_unit=lambda: infer_instant_lumi_unit(year=year),
-    )
-    # Per-LS delivered/recorded are cumulative since LS 1, in pb^-1 (checked in the
-    # data; the data README's "ub^-1 per LS" is wrong). Stored as they are.
-    integrated, _ = _lumi(
-        attrs,
-        units,
-        ("delivered_lumi", "recorded_lumi"),
-        kind="integrated",
-        inferred_unit=lambda: infer_integrated_lumi_unit(year=year),
-    )
-    data = {
+    # Per-LS delivered/recorded are cumulative since LS 1, in pb^-1: stored as they are.
+    lumis = _lumi_values(quantities.LUMISECTION, attrs, units, year=_run_year(run_number))
+    return {
         "run_number": run_number,
         "number": to_required_int(attrs.get("lumisection_number"), "lumisection_number"),
-        **instant,
-        **integrated,
-        "pileup": to_float(attrs.get("pileup"), "pileup"),
+        **lumis,
+        **_plain_values(quantities.LUMISECTION, attrs),
     }
-    for flag in LUMISECTION_FLAGS:
-        data[flag] = to_bool(attrs.get(flag), flag)
-    return data
 
 
 # --- Readers: one per dump format ------------------------------------------------
