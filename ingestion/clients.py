@@ -367,11 +367,7 @@ class OmsClient:
         page_size: int = RUNS_PAGE_SIZE,
     ) -> Iterator[OmsRow]:
         """Runs in [run_from, run_to], oldest first."""
-        filters: dict[tuple[str, str], Any] = {}
-        if run_from is not None:
-            filters[("run_number", "GE")] = run_from
-        if run_to is not None:
-            filters[("run_number", "LE")] = run_to
+        filters = _number_range("run_number", run_from, run_to)
         for page in self.iter_pages("runs", filters=filters, fields=fields, sort="run_number", page_size=page_size):
             yield from page
 
@@ -394,11 +390,7 @@ class OmsClient:
         page_size: int = FILLS_PAGE_SIZE,
     ) -> Iterator[OmsRow]:
         """Fills in [fill_from, fill_to], oldest first."""
-        filters: dict[tuple[str, str], Any] = {}
-        if fill_from is not None:
-            filters[("fill_number", "GE")] = fill_from
-        if fill_to is not None:
-            filters[("fill_number", "LE")] = fill_to
+        filters = _number_range("fill_number", fill_from, fill_to)
         for page in self.iter_pages("fills", filters=filters, fields=fields, sort="fill_number", page_size=page_size):
             yield from page
 
@@ -466,6 +458,16 @@ class CerthelperClient:
         if not isinstance(body, list):
             raise CerthelperError(f"Certhelper {self.url}: expected a JSON array of pairs")
         return body
+
+
+def _number_range(attribute: str, low: int | None, high: int | None) -> dict[tuple[str, str], Any]:
+    """OMS filters for low <= attribute <= high (either end open when None)."""
+    filters: dict[tuple[str, str], Any] = {}
+    if low is not None:
+        filters[(attribute, "GE")] = low
+    if high is not None:
+        filters[(attribute, "LE")] = high
+    return filters
 
 
 def _filter_value(value: Any) -> str:

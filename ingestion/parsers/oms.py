@@ -313,60 +313,49 @@ def _apv_mode(value: Any) -> str | None:
     return text
 
 
-def read_cosmics_counter(path: Path) -> RecordStream:
-    def convert(row, line):
-        return [
-            Record(
-                RUN,
-                line,
-                {
-                    "run_number": to_required_int(row.get("run_number"), "run_number"),
-                    "duration": to_int(row.get("duration"), "duration", minimum=0),
-                    "b_field": to_float(row.get("b_field"), "b_field"),
-                    "apv_mode": _apv_mode(row.get("apv_mode")),
-                    "last_lumisection_number": to_int(row.get("n_ls"), "n_ls", minimum=0),
-                },
-            )
-        ]
+def _run_file_reader(*, required: tuple[str, ...], columns: dict[str, Callable[[dict[str, str]], Any]]):
+    """A reader of a single-purpose run file: one run per row, `columns` giving each
+    run attribute from the row (each file names its columns its own way)."""
 
-    return _csv_records(path, required=("run_number", "apv_mode"), convert=convert)
-
-
-def read_apv_mode_runs(path: Path) -> RecordStream:
-    def convert(row, line):
-        data = {
-            "run_number": to_required_int(row.get("run_number"), "run_number"),
-            "apv_mode": _apv_mode(row.get("apv_mode")),
-        }
+    def convert(row: dict[str, str], line: int) -> list[Record]:
+        data = {"run_number": to_required_int(row.get("run_number"), "run_number")}
+        data.update((name, value_of(row)) for name, value_of in columns.items())
         return [Record(RUN, line, data)]
 
-    return _csv_records(path, required=("run_number", "apv_mode"), convert=convert)
+    def read(path: Path) -> RecordStream:
+        return _csv_records(path, required=required, convert=convert)
+
+    return read
 
 
-def read_run_duration_fill(path: Path) -> RecordStream:
-    def convert(row, line):
-        data = {
-            "run_number": to_required_int(row.get("run_number"), "run_number"),
-            "duration": to_int(row.get("run_duration_s"), "run_duration_s", minimum=0),
-            "fill_number": _fill_number_or_none(row.get("lhc_fill")),
-        }
-        return [Record(RUN, line, data)]
-
-    return _csv_records(path, required=("run_number", "run_duration_s"), convert=convert)
-
-
-def read_brilcalc_run_lumisections(path: Path) -> RecordStream:
-    def convert(row, line):
-        data = {
-            "run_number": to_required_int(row.get("run_number"), "run_number"),
-            "fill_number": _fill_number_or_none(row.get("fill_number")),
-            # The LS count with luminosity: a stand-in for the last LS number,
-            # used only where no OMS source gives one (lower priority).
-            "last_lumisection_number": to_int(row.get("brilcalc_nls"), "brilcalc_nls", minimum=0),
-        }
-        return [Record(RUN, line, data)]
-
-    return _csv_records(path, required=("run_number", "fill_number"), convert=convert)
+read_cosmics_counter = _run_file_reader(
+    required=("run_number", "apv_mode"),
+    columns={
+        "duration": lambda row: to_int(row.get("duration"), "duration", minimum=0),
+        "b_field": lambda row: to_float(row.get("b_field"), "b_field"),
+        "apv_mode": lambda row: _apv_mode(row.get("apv_mode")),
+        "last_lumisection_number": lambda row: to_int(row.get("n_ls"), "n_ls", minimum=0),
+    },
+)
+read_apv_mode_runs = _run_file_reader(
+    required=("run_number", "apv_mode"), columns={"apv_mode": lambda row: _apv_mode(row.get("apv_mode"))}
+)
+read_run_duration_fill = _run_file_reader(
+    required=("run_number", "run_duration_s"),
+    columns={
+        "duration": lambda row: to_int(row.get("run_duration_s"), "run_duration_s", minimum=0),
+        "fill_number": lambda row: _fill_number_or_none(row.get("lhc_fill")),
+    },
+)
+read_brilcalc_run_lumisections = _run_file_reader(
+    required=("run_number", "fill_number"),
+    columns={
+        "fill_number": lambda row: _fill_number_or_none(row.get("fill_number")),
+        # The LS count with luminosity: a stand-in for the last LS number,
+        # used only where no OMS source gives one (lower priority).
+        "last_lumisection_number": lambda row: to_int(row.get("brilcalc_nls"), "brilcalc_nls", minimum=0),
+    },
+)
 
 
 # PromptReco/ZeroBias is the offline reconstruction shifters certify; prefer it.
