@@ -394,20 +394,8 @@ def _merged_row(row: dict[str, str], line: int) -> list[Record]:
     l1_hlt_mode = to_str(row.get("l1_hlt_mode"), "l1_hlt_mode", max_length=80)
     year = _run_year(run_number)
     heavy_ion = _is_heavy_ion(fill_type_runtime=row.get("fill_type_runtime", ""), l1_hlt_mode=l1_hlt_mode)
-    instant, instant_unit = _lumi(
-        row,
-        {},
-        ("init_lumi", "end_lumi"),
-        kind="instant",
-        inferred_unit=lambda: infer_instant_lumi_unit(year=year, heavy_ion=heavy_ion),
-    )
-    integrated, integrated_unit = _lumi(
-        row,
-        {},
-        ("delivered_lumi", "recorded_lumi"),
-        kind="integrated",
-        inferred_unit=lambda: infer_integrated_lumi_unit(year=year, heavy_ion=heavy_ion),
-    )
+    # The table has no units: all of them inferred, under the OMS column names.
+    lumis = _lumi_values(quantities.RUN, row, {}, year=year, heavy_ion=heavy_ion)
     # A fill from the first/last-run range of a fill is a guess (a cosmics run
     # inherits the concurrent fill); not a fill mapping we store.
     fill_src = row.get("fill_number_src", "")
@@ -419,10 +407,7 @@ def _merged_row(row: dict[str, str], line: int) -> list[Record]:
         "run_number": run_number,
         "fill_number": fill_number,
         "duration": to_int(row.get("duration_s"), "duration_s", minimum=0),
-        **instant,
-        "instant_lumi_source_unit": instant_unit or None,
-        **integrated,
-        "integrated_lumi_source_unit": integrated_unit or None,
+        **lumis,
         "b_field": to_float(row.get("b_field"), "b_field"),
         "l1_hlt_mode": l1_hlt_mode or None,
         "last_lumisection_number": last_ls,
