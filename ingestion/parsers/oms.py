@@ -134,30 +134,55 @@ def _lumi(
 # derived duration, fill 0, the year a unit is guessed from) is written here.
 
 
-def _plain(q: Quantity, value: Any) -> Any:
+def _text_or_none(value: Any, column: str, *, max_length: int | None) -> str | None:
+    return to_str(value, column, max_length=max_length) or None
+
+
+def _converter(q: Quantity) -> tuple[Callable[..., Any], dict[str, Any]]:
+    """The parser of a catalogue type, and its options: called as parse(value, name, **options)."""
     if q.type == "datetime":
-        return to_datetime(value, q.name)
+        return to_datetime, {}
     if q.type == "float":
-        return to_float(value, q.name)
+        return to_float, {}
     if q.type == "bool":
-        return to_bool(value, q.name)
+        return to_bool, {}
     if q.type == "int":
-        bounds = {"maximum": q.maximum} if q.maximum is not None else {}
-        return to_int(value, q.name, minimum=q.minimum, **bounds)
+        return to_int, {"minimum": q.minimum} | ({"maximum": q.maximum} if q.maximum is not None else {})
     if q.type == "text":
-        return to_str(value, q.name, max_length=q.max_length) or None
+        return _text_or_none, {"max_length": q.max_length}
     if q.type == "list":
-        return to_str_list(value, q.name)
+        return to_str_list, {}
     raise AssertionError(f"catalogue type {q.type!r} of {q.entity}.{q.name} has no parser")
 
 
-def _plain_values(entity: str, attrs: dict[str, Any], *, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
-    """Every OMS attribute of the entity that is not a luminosity, converted by its catalogue type."""
-    return {
-        q.name: _plain(q, attrs.get(q.oms))
+# Built once from the catalogue: the parsers run for every one of millions of rows.
+# Parsed apart (see run_data): the run's fill, where OMS's 0 means "no fill".
+_PARSED_APART = {(quantities.RUN, "fill_number")}
+_PLAIN: dict[str, tuple[tuple[str, str, Callable[..., Any], dict[str, Any]], ...]] = {
+    entity: tuple(
+        (q.name, q.oms, *_converter(q))
         for q in quantities.of(entity)
-        if q.oms is not None and q.unit not in LUMI_KINDS and q.name not in skip
-    }
+        if q.oms is not None and q.unit not in LUMI_KINDS and (entity, q.name) not in _PARSED_APART
+    )
+    for entity in quantities.KEYS
+}
+
+
+def _lumi_groups(entity: str) -> tuple[tuple[str, tuple[str, ...], str], ...]:
+    """(kind, value names, source-unit field) per set of luminosities converted together."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for q in quantities.of(entity):
+        if q.oms is not None and q.unit in LUMI_KINDS:
+            groups.setdefault((q.unit, q.source_unit), []).append(q.name)
+    return tuple((kind, tuple(names), source_unit) for (kind, source_unit), names in groups.items())
+
+
+_LUMI_GROUPS = {entity: _lumi_groups(entity) for entity in quantities.KEYS}
+
+
+def _plain_values(entity: str, attrs: dict[str, Any]) -> dict[str, Any]:
+    """Every OMS attribute of the entity that is not a luminosity, converted by its catalogue type."""
+    return {name: parse(attrs.get(oms), name, **options) for name, oms, parse, options in _PLAIN[entity]}
 
 
 def _lumi_values(
@@ -165,21 +190,17 @@ def _lumi_values(
 ) -> dict[str, Any]:
     """The entity's luminosities in canonical units, with the unit OMS sent stored in
     each value's source-unit field (values sharing one such field convert together)."""
-    groups: dict[tuple[str, str], list[str]] = {}
-    for q in quantities.of(entity):
-        if q.oms is not None and q.unit in LUMI_KINDS:
-            groups.setdefault((q.unit, q.source_unit), []).append(q.name)
+    guess = {"year": year} if heavy_ion is None else {"year": year, "heavy_ion": heavy_ion}
     data: dict[str, Any] = {}
-    for (kind, source_unit_field), names in groups.items():
-        guess = {"year": year} if heavy_ion is None else {"year": year, "heavy_ion": heavy_ion}
-        inferred = infer_instant_lumi_unit if kind == INSTANT_LUMI else infer_integrated_lumi_unit
-        converted, source_unit = _lumi(
-            attrs,
-            units,
-            tuple(names),
-            kind="instant" if kind == INSTANT_LUMI else "integrated",
-            inferred_unit=lambda inferred=inferred, guess=guess: inferred(**guess),
-        )
+    for kind, names, source_unit_field in _LUMI_GROUPS[entity]:
+        if kind == INSTANT_LUMI:
+            converted, source_unit = _lumi(
+                attrs, units, names, kind="instant", inferred_unit=lambda: infer_instant_lumi_unit(**guess)
+            )
+        else:
+            converted, source_unit = _lumi(
+                attrs, units, names, kind="integrated", inferred_unit=lambda: infer_integrated_lumi_unit(**guess)
+            )
         data.update(converted)
         if source_unit_field:
             data[source_unit_field] = source_unit or None
@@ -205,7 +226,7 @@ def run_data(attrs: dict[str, Any], units: dict[str, str]) -> dict[str, Any]:
     data = {
         "run_number": run_number,
         "fill_number": _fill_number_or_none(attrs.get("fill_number")),
-        **_plain_values(quantities.RUN, attrs, skip=frozenset({"fill_number"})),
+        **_plain_values(quantities.RUN, attrs),
     }
     start_time, end_time, duration = data["start_time"], data["end_time"], data["duration"]
     if duration is None and start_time is not None and end_time is not None:
