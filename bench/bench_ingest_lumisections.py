@@ -1,6 +1,6 @@
 """Benchmark: the 100,000 lumisections of oms_lumisections_2018_apr_may.csv.gz,
 served by `manage.py fake_oms --data` in its own process, fetched by the real
-OmsClient and written to PostgreSQL by the real sync (ingestion.sync.runs_sync).
+OmsClient and written to PostgreSQL by the real sync (ingestion.services.runs_sync).
 
     .venv/bin/python bench/bench_ingest_lumisections.py [--data ../shared/data] [--write]
 
@@ -75,7 +75,7 @@ def main() -> None:
     from ingestion.clients import OmsClient
     from ingestion.fake_oms import TOKEN_PATH
     from ingestion.models import Fill, Lumisection, Run, SyncChunk
-    from ingestion.sync import runs_sync
+    from ingestion.services import runs_sync
 
     if connection.vendor != "postgresql":
         raise SystemExit("the benchmark measures PostgreSQL: set DATABASE_URL to a postgres:// URL")
@@ -139,7 +139,7 @@ def write_section(lines: list[str]) -> None:
                 "## Ingestion",
                 "",
                 "OMS lumisections through fake_oms (own process), the real OmsClient (one request per run, token, "
-                "retries; no rate limit) and `ingestion.sync.runs_sync` into PostgreSQL: lumisections fetched by a "
+                "retries; no rate limit) and `ingestion.services.runs_sync` into PostgreSQL: lumisections fetched by a "
                 "prefetch thread up to 20 runs ahead; whole runs (a run and all its lumisections) written several per "
                 "transaction (up to OMS_SYNC_WRITE_BATCH_LS=10,000 lumisections), with the chunk claim extended in "
                 "the same transaction. The mirror's tables are TRUNCATEd first (a DELETE left dead rows that slowed "

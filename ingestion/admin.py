@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Fill, IngestionJob, Lumisection, Run
+from .models import Fill, Lumisection, Run
 
 
 @admin.register(Fill)
@@ -33,15 +33,3 @@ class LumisectionAdmin(admin.ModelAdmin):
     list_display = ["run", "number", "init_lumi", "pileup", "physics_flag"]
     raw_id_fields = ["run"]
     search_fields = ["run__run_number"]
-
-
-@admin.register(IngestionJob)
-class IngestionJobAdmin(admin.ModelAdmin):
-    list_display = ["id", "kind", "status", "started_at", "finished_at", "rows_created", "rows_updated", "rows_skipped"]
-    list_filter = ["kind", "status"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

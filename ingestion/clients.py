@@ -35,62 +35,16 @@ from typing import Any
 import requests
 from django.conf import settings
 
-from .models import LUMISECTION_FLAGS, LUMISECTION_VALUES
 from .parsers.common import RowInvalid, to_required_int
+from .quantities import FILL, LUMISECTION, RUN, oms_fields
 
 logger = logging.getLogger(__name__)
 
-# Attributes we mirror (ingestion.models.Fill/Run/Lumisection). Projecting them
+# Attributes we mirror, from the catalogue (ingestion.quantities). Projecting them
 # with `fields=` keeps OMS responses small.
-RUN_FIELDS = (
-    "run_number",
-    "fill_number",
-    "start_time",
-    "end_time",
-    "duration",
-    "init_lumi",
-    "end_lumi",
-    "delivered_lumi",
-    "recorded_lumi",
-    "b_field",
-    "energy",
-    "l1_hlt_mode",
-    "hlt_key",
-    "sequence",
-    "components",
-    "stable_beam",
-    "fill_type_runtime",
-    "era",
-    "last_lumisection_number",
-    "l1_rate",
-    "hlt_physics_rate",
-    "hlt_physics_counter",
-)
-FILL_FIELDS = (
-    "fill_number",
-    "start_time",
-    "end_time",
-    "start_stable_beam",
-    "end_stable_beam",
-    "duration",
-    "bunches_colliding",
-    "bunches_target",
-    "injection_scheme",
-    "init_lumi",
-    "peak_lumi",
-    "peak_pileup",
-    "delivered_lumi",
-    "recorded_lumi",
-    "energy",
-    "b_field",
-    "fill_type_runtime",
-    "fill_type_party1",
-    "fill_type_party2",
-    "era",
-    "first_run_number",
-    "last_run_number",
-)
-LUMISECTION_FIELDS = ("run_number", "lumisection_number", *LUMISECTION_VALUES, *LUMISECTION_FLAGS)
+RUN_FIELDS = oms_fields(RUN)
+FILL_FIELDS = oms_fields(FILL)
+LUMISECTION_FIELDS = oms_fields(LUMISECTION)
 
 RUNS_PAGE_SIZE = 1000
 FILLS_PAGE_SIZE = 1000
@@ -413,11 +367,7 @@ class OmsClient:
         page_size: int = RUNS_PAGE_SIZE,
     ) -> Iterator[OmsRow]:
         """Runs in [run_from, run_to], oldest first."""
-        filters: dict[tuple[str, str], Any] = {}
-        if run_from is not None:
-            filters[("run_number", "GE")] = run_from
-        if run_to is not None:
-            filters[("run_number", "LE")] = run_to
+        filters = _number_range("run_number", run_from, run_to)
         for page in self.iter_pages("runs", filters=filters, fields=fields, sort="run_number", page_size=page_size):
             yield from page
 
@@ -440,11 +390,7 @@ class OmsClient:
         page_size: int = FILLS_PAGE_SIZE,
     ) -> Iterator[OmsRow]:
         """Fills in [fill_from, fill_to], oldest first."""
-        filters: dict[tuple[str, str], Any] = {}
-        if fill_from is not None:
-            filters[("fill_number", "GE")] = fill_from
-        if fill_to is not None:
-            filters[("fill_number", "LE")] = fill_to
+        filters = _number_range("fill_number", fill_from, fill_to)
         for page in self.iter_pages("fills", filters=filters, fields=fields, sort="fill_number", page_size=page_size):
             yield from page
 
@@ -512,6 +458,16 @@ class CerthelperClient:
         if not isinstance(body, list):
             raise CerthelperError(f"Certhelper {self.url}: expected a JSON array of pairs")
         return body
+
+
+def _number_range(attribute: str, low: int | None, high: int | None) -> dict[tuple[str, str], Any]:
+    """OMS filters for low <= attribute <= high (either end open when None)."""
+    filters: dict[tuple[str, str], Any] = {}
+    if low is not None:
+        filters[(attribute, "GE")] = low
+    if high is not None:
+        filters[(attribute, "LE")] = high
+    return filters
 
 
 def _filter_value(value: Any) -> str:

@@ -49,7 +49,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from .models import INSTANT_LUMI_UNIT, INTEGRATED_LUMI_UNIT, LUMISECTION_FLAGS
+from .quantities import INSTANT_LUMI_UNIT, INTEGRATED_LUMI_UNIT, lumisection_flags
+
+LUMISECTION_FLAGS = lumisection_flags()
 
 logger = logging.getLogger(__name__)
 

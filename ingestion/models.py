@@ -1,36 +1,31 @@
 """RefRun's mirror of CMS OMS: fills, runs and lumisections.
 
-Luminosities are stored in one canonical unit per quantity (below) whatever
-the unit OMS used that year; the unit OMS sent is kept beside the value so a
-shift leader can see what came in.
+Which quantities are mirrored, their help texts, lengths and units come from
+the catalogue (ingestion.quantities): add a quantity there, then its field here.
 """
 
 from django.db import models
 
-# Canonical units. OMS changed them over the years (10^30 before 2018, 10^34 for
-# 2018 pp, 10^27 for heavy ions, 10^33 in Run 3); ingestion converts to these.
-INSTANT_LUMI_UNIT = "10^{34}cm^{-2}s^{-1}"
-INTEGRATED_LUMI_UNIT = "pb^{-1}"
+from .quantities import (
+    FILL,
+    INSTANT_LUMI_UNIT,
+    INTEGRATED_LUMI_UNIT,
+    LUMISECTION,
+    RUN,
+    help_text,
+    lumisection_flags,
+    lumisection_values,
+    max_length,
+)
+
+__all__ = ["INSTANT_LUMI_UNIT", "INTEGRATED_LUMI_UNIT"]  # canonical units, defined with the catalogue
 
 # A lumisection is 2^18 LHC orbits.
 LUMISECTION_SECONDS = 23.31
 
 # The per-lumisection quantities and flags RefRun mirrors, under their OMS names.
-LUMISECTION_VALUES = ("init_lumi", "end_lumi", "delivered_lumi", "recorded_lumi", "pileup")
-LUMISECTION_FLAGS = (
-    "physics_flag",
-    "cms_active",
-    "beam1_present",
-    "beam2_present",
-    "beam1_stable",
-    "beam2_stable",
-    "bpix_ready",
-    "fpix_ready",
-    "tibtid_ready",
-    "tob_ready",
-    "tecp_ready",
-    "tecm_ready",
-)
+LUMISECTION_VALUES = lumisection_values()
+LUMISECTION_FLAGS = lumisection_flags()
 
 
 class TimeStampedModel(models.Model):
@@ -62,36 +57,50 @@ class ApvMode(models.TextChoices):
 
 class Fill(TimeStampedModel):
     fill_number = models.PositiveIntegerField(unique=True, help_text="LHC fill number")
-    start_time = models.DateTimeField(null=True, blank=True, help_text="Fill creation time (UTC)")
-    end_time = models.DateTimeField(null=True, blank=True)
-    start_stable_beam = models.DateTimeField(null=True, blank=True)
-    end_stable_beam = models.DateTimeField(null=True, blank=True)
-    duration = models.IntegerField(
-        null=True, blank=True, help_text="Stable-beam duration, s (as OMS defines it for fills)"
+    start_time = models.DateTimeField(null=True, blank=True, help_text=help_text(FILL, "start_time"))
+    end_time = models.DateTimeField(null=True, blank=True, help_text=help_text(FILL, "end_time"))
+    start_stable_beam = models.DateTimeField(null=True, blank=True, help_text=help_text(FILL, "start_stable_beam"))
+    end_stable_beam = models.DateTimeField(null=True, blank=True, help_text=help_text(FILL, "end_stable_beam"))
+    duration = models.IntegerField(null=True, blank=True, help_text=help_text(FILL, "duration"))
+    bunches_colliding = models.IntegerField(null=True, blank=True, help_text=help_text(FILL, "bunches_colliding"))
+    bunches_target = models.IntegerField(null=True, blank=True, help_text=help_text(FILL, "bunches_target"))
+    injection_scheme = models.CharField(
+        blank=True, max_length=max_length(FILL, "injection_scheme"), help_text=help_text(FILL, "injection_scheme")
     )
-    bunches_colliding = models.IntegerField(null=True, blank=True, help_text="Colliding bunch pairs")
-    bunches_target = models.IntegerField(null=True, blank=True)
-    injection_scheme = models.CharField(max_length=120, blank=True)
-    init_lumi = models.FloatField(
-        null=True, blank=True, help_text=f"Initial instantaneous luminosity, {INSTANT_LUMI_UNIT}"
+    init_lumi = models.FloatField(null=True, blank=True, help_text=help_text(FILL, "init_lumi"))
+    init_lumi_source_unit = models.CharField(
+        blank=True,
+        max_length=max_length(FILL, "init_lumi_source_unit"),
+        help_text=help_text(FILL, "init_lumi_source_unit"),
     )
-    init_lumi_source_unit = models.CharField(max_length=40, blank=True, help_text="Unit OMS reported")
-    peak_lumi = models.FloatField(
-        null=True, blank=True, help_text=f"Peak instantaneous luminosity, {INSTANT_LUMI_UNIT}"
+    peak_lumi = models.FloatField(null=True, blank=True, help_text=help_text(FILL, "peak_lumi"))
+    peak_lumi_source_unit = models.CharField(
+        blank=True,
+        max_length=max_length(FILL, "peak_lumi_source_unit"),
+        help_text=help_text(FILL, "peak_lumi_source_unit"),
     )
-    peak_lumi_source_unit = models.CharField(max_length=40, blank=True, help_text="Unit OMS reported")
-    peak_pileup = models.FloatField(null=True, blank=True, help_text="Peak mean inelastic interactions per crossing")
-    delivered_lumi = models.FloatField(null=True, blank=True, help_text=f"Delivered luminosity, {INTEGRATED_LUMI_UNIT}")
-    recorded_lumi = models.FloatField(null=True, blank=True, help_text=f"Recorded luminosity, {INTEGRATED_LUMI_UNIT}")
-    integrated_lumi_source_unit = models.CharField(max_length=40, blank=True, help_text="Unit OMS reported")
-    energy = models.FloatField(null=True, blank=True, help_text="Beam energy, GeV")
-    b_field = models.FloatField(null=True, blank=True, help_text="Solenoid field, T")
-    fill_type_runtime = models.CharField(max_length=40, blank=True, help_text="e.g. PROTONS, IONS, COSMICS")
-    fill_type_party1 = models.CharField(max_length=20, blank=True)
-    fill_type_party2 = models.CharField(max_length=20, blank=True)
-    era = models.CharField(max_length=60, blank=True, help_text="e.g. Run2018A, Commissioning2024")
-    first_run_number = models.PositiveIntegerField(null=True, blank=True)
-    last_run_number = models.PositiveIntegerField(null=True, blank=True)
+    peak_pileup = models.FloatField(null=True, blank=True, help_text=help_text(FILL, "peak_pileup"))
+    delivered_lumi = models.FloatField(null=True, blank=True, help_text=help_text(FILL, "delivered_lumi"))
+    recorded_lumi = models.FloatField(null=True, blank=True, help_text=help_text(FILL, "recorded_lumi"))
+    integrated_lumi_source_unit = models.CharField(
+        blank=True,
+        max_length=max_length(FILL, "integrated_lumi_source_unit"),
+        help_text=help_text(FILL, "integrated_lumi_source_unit"),
+    )
+    energy = models.FloatField(null=True, blank=True, help_text=help_text(FILL, "energy"))
+    b_field = models.FloatField(null=True, blank=True, help_text=help_text(FILL, "b_field"))
+    fill_type_runtime = models.CharField(
+        blank=True, max_length=max_length(FILL, "fill_type_runtime"), help_text=help_text(FILL, "fill_type_runtime")
+    )
+    fill_type_party1 = models.CharField(
+        blank=True, max_length=max_length(FILL, "fill_type_party1"), help_text=help_text(FILL, "fill_type_party1")
+    )
+    fill_type_party2 = models.CharField(
+        blank=True, max_length=max_length(FILL, "fill_type_party2"), help_text=help_text(FILL, "fill_type_party2")
+    )
+    era = models.CharField(blank=True, max_length=max_length(FILL, "era"), help_text=help_text(FILL, "era"))
+    first_run_number = models.PositiveIntegerField(null=True, blank=True, help_text=help_text(FILL, "first_run_number"))
+    last_run_number = models.PositiveIntegerField(null=True, blank=True, help_text=help_text(FILL, "last_run_number"))
 
     class Meta:
         ordering = ["-fill_number"]
@@ -103,39 +112,52 @@ class Fill(TimeStampedModel):
 class Run(TimeStampedModel):
     run_number = models.PositiveIntegerField(unique=True)
     fill = models.ForeignKey(Fill, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs")
-    start_time = models.DateTimeField(null=True, blank=True, help_text="UTC")
-    end_time = models.DateTimeField(null=True, blank=True, help_text="UTC; empty while the run is open")
-    duration = models.IntegerField(null=True, blank=True, help_text="Run duration, s")
-    init_lumi = models.FloatField(
-        null=True, blank=True, help_text=f"Instantaneous luminosity at run start, {INSTANT_LUMI_UNIT}"
-    )
-    end_lumi = models.FloatField(
-        null=True, blank=True, help_text=f"Instantaneous luminosity at run end, {INSTANT_LUMI_UNIT}"
-    )
+    start_time = models.DateTimeField(null=True, blank=True, help_text=help_text(RUN, "start_time"))
+    end_time = models.DateTimeField(null=True, blank=True, help_text=help_text(RUN, "end_time"))
+    duration = models.IntegerField(null=True, blank=True, help_text=help_text(RUN, "duration"))
+    init_lumi = models.FloatField(null=True, blank=True, help_text=help_text(RUN, "init_lumi"))
+    end_lumi = models.FloatField(null=True, blank=True, help_text=help_text(RUN, "end_lumi"))
     instant_lumi_source_unit = models.CharField(
-        max_length=40, blank=True, help_text="Unit OMS reported for init/end lumi"
+        blank=True,
+        max_length=max_length(RUN, "instant_lumi_source_unit"),
+        help_text=help_text(RUN, "instant_lumi_source_unit"),
     )
-    delivered_lumi = models.FloatField(null=True, blank=True, help_text=f"Delivered luminosity, {INTEGRATED_LUMI_UNIT}")
-    recorded_lumi = models.FloatField(null=True, blank=True, help_text=f"Recorded luminosity, {INTEGRATED_LUMI_UNIT}")
-    integrated_lumi_source_unit = models.CharField(max_length=40, blank=True, help_text="Unit OMS reported")
-    b_field = models.FloatField(null=True, blank=True, help_text="Solenoid field, T (3.8 on, ~0 off)")
-    energy = models.FloatField(null=True, blank=True, help_text="Beam energy, GeV (0 without beam)")
-    l1_hlt_mode = models.CharField(max_length=80, blank=True, help_text="e.g. collisions2018, cosmics2024")
-    hlt_key = models.CharField(max_length=200, blank=True)
-    sequence = models.CharField(max_length=40, blank=True, help_text="GLOBAL-RUN for global runs")
-    components = models.JSONField(default=list, blank=True, help_text="Subsystems in the run")
-    stable_beam = models.BooleanField(null=True, blank=True)
-    fill_type_runtime = models.CharField(max_length=40, blank=True)
-    era = models.CharField(max_length=60, blank=True)
-    last_lumisection_number = models.PositiveIntegerField(null=True, blank=True)
-    l1_rate = models.FloatField(null=True, blank=True, help_text="Hz")
-    hlt_physics_rate = models.FloatField(null=True, blank=True, help_text="Hz")
-    hlt_physics_counter = models.BigIntegerField(null=True, blank=True, help_text="Events")
+    delivered_lumi = models.FloatField(null=True, blank=True, help_text=help_text(RUN, "delivered_lumi"))
+    recorded_lumi = models.FloatField(null=True, blank=True, help_text=help_text(RUN, "recorded_lumi"))
+    integrated_lumi_source_unit = models.CharField(
+        blank=True,
+        max_length=max_length(RUN, "integrated_lumi_source_unit"),
+        help_text=help_text(RUN, "integrated_lumi_source_unit"),
+    )
+    b_field = models.FloatField(null=True, blank=True, help_text=help_text(RUN, "b_field"))
+    energy = models.FloatField(null=True, blank=True, help_text=help_text(RUN, "energy"))
+    l1_hlt_mode = models.CharField(
+        blank=True, max_length=max_length(RUN, "l1_hlt_mode"), help_text=help_text(RUN, "l1_hlt_mode")
+    )
+    hlt_key = models.CharField(blank=True, max_length=max_length(RUN, "hlt_key"), help_text=help_text(RUN, "hlt_key"))
+    sequence = models.CharField(
+        blank=True, max_length=max_length(RUN, "sequence"), help_text=help_text(RUN, "sequence")
+    )
+    components = models.JSONField(default=list, blank=True, help_text=help_text(RUN, "components"))
+    stable_beam = models.BooleanField(null=True, blank=True, help_text=help_text(RUN, "stable_beam"))
+    fill_type_runtime = models.CharField(
+        blank=True, max_length=max_length(RUN, "fill_type_runtime"), help_text=help_text(RUN, "fill_type_runtime")
+    )
+    era = models.CharField(blank=True, max_length=max_length(RUN, "era"), help_text=help_text(RUN, "era"))
+    last_lumisection_number = models.PositiveIntegerField(
+        null=True, blank=True, help_text=help_text(RUN, "last_lumisection_number")
+    )
+    l1_rate = models.FloatField(null=True, blank=True, help_text=help_text(RUN, "l1_rate"))
+    hlt_physics_rate = models.FloatField(null=True, blank=True, help_text=help_text(RUN, "hlt_physics_rate"))
+    hlt_physics_counter = models.BigIntegerField(null=True, blank=True, help_text=help_text(RUN, "hlt_physics_counter"))
     apv_mode = models.CharField(
-        max_length=4, choices=ApvMode.choices, blank=True, help_text="Strip APV readout mode (cosmics)"
+        choices=ApvMode.choices,
+        blank=True,
+        max_length=max_length(RUN, "apv_mode"),
+        help_text=help_text(RUN, "apv_mode"),
     )
-    pv_mean = models.FloatField(null=True, blank=True, help_text="Mean reconstructed primary vertices per event (DQM)")
-    pileup_mean = models.FloatField(null=True, blank=True, help_text="Mean pileup over the run's lumisections")
+    pv_mean = models.FloatField(null=True, blank=True, help_text=help_text(RUN, "pv_mean"))
+    pileup_mean = models.FloatField(null=True, blank=True, help_text=help_text(RUN, "pileup_mean"))
     run_class = models.CharField(max_length=20, choices=RunClass.choices, blank=True)
     run_class_source = models.CharField(max_length=10, choices=RunClassSource.choices, blank=True)
     # Which dump or service each group of attributes came from; a shift leader
@@ -163,25 +185,23 @@ class Lumisection(models.Model):
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="lumisections")
     number = models.PositiveIntegerField(help_text="Lumisection number, from 1")
-    init_lumi = models.FloatField(null=True, blank=True, help_text=f"{INSTANT_LUMI_UNIT}")
-    end_lumi = models.FloatField(null=True, blank=True, help_text=f"{INSTANT_LUMI_UNIT}")
-    delivered_lumi = models.FloatField(
-        null=True, blank=True, help_text=f"Cumulative since LS 1, {INTEGRATED_LUMI_UNIT}"
-    )
-    recorded_lumi = models.FloatField(null=True, blank=True, help_text=f"Cumulative since LS 1, {INTEGRATED_LUMI_UNIT}")
-    pileup = models.FloatField(null=True, blank=True, help_text="Mean pileup in the lumisection")
-    physics_flag = models.BooleanField(null=True)
-    cms_active = models.BooleanField(null=True)
-    beam1_present = models.BooleanField(null=True)
-    beam2_present = models.BooleanField(null=True)
-    beam1_stable = models.BooleanField(null=True)
-    beam2_stable = models.BooleanField(null=True)
-    bpix_ready = models.BooleanField(null=True, help_text="DCS: barrel pixel HV on")
-    fpix_ready = models.BooleanField(null=True, help_text="DCS: forward pixel HV on")
-    tibtid_ready = models.BooleanField(null=True, help_text="DCS: TIB/TID HV on")
-    tob_ready = models.BooleanField(null=True, help_text="DCS: TOB HV on")
-    tecp_ready = models.BooleanField(null=True, help_text="DCS: TEC+ HV on")
-    tecm_ready = models.BooleanField(null=True, help_text="DCS: TEC- HV on")
+    init_lumi = models.FloatField(null=True, blank=True, help_text=help_text(LUMISECTION, "init_lumi"))
+    end_lumi = models.FloatField(null=True, blank=True, help_text=help_text(LUMISECTION, "end_lumi"))
+    delivered_lumi = models.FloatField(null=True, blank=True, help_text=help_text(LUMISECTION, "delivered_lumi"))
+    recorded_lumi = models.FloatField(null=True, blank=True, help_text=help_text(LUMISECTION, "recorded_lumi"))
+    pileup = models.FloatField(null=True, blank=True, help_text=help_text(LUMISECTION, "pileup"))
+    physics_flag = models.BooleanField(null=True, help_text=help_text(LUMISECTION, "physics_flag"))
+    cms_active = models.BooleanField(null=True, help_text=help_text(LUMISECTION, "cms_active"))
+    beam1_present = models.BooleanField(null=True, help_text=help_text(LUMISECTION, "beam1_present"))
+    beam2_present = models.BooleanField(null=True, help_text=help_text(LUMISECTION, "beam2_present"))
+    beam1_stable = models.BooleanField(null=True, help_text=help_text(LUMISECTION, "beam1_stable"))
+    beam2_stable = models.BooleanField(null=True, help_text=help_text(LUMISECTION, "beam2_stable"))
+    bpix_ready = models.BooleanField(null=True, help_text=help_text(LUMISECTION, "bpix_ready"))
+    fpix_ready = models.BooleanField(null=True, help_text=help_text(LUMISECTION, "fpix_ready"))
+    tibtid_ready = models.BooleanField(null=True, help_text=help_text(LUMISECTION, "tibtid_ready"))
+    tob_ready = models.BooleanField(null=True, help_text=help_text(LUMISECTION, "tob_ready"))
+    tecp_ready = models.BooleanField(null=True, help_text=help_text(LUMISECTION, "tecp_ready"))
+    tecm_ready = models.BooleanField(null=True, help_text=help_text(LUMISECTION, "tecm_ready"))
 
     class Meta:
         ordering = ["run", "number"]
@@ -192,50 +212,6 @@ class Lumisection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id}:{self.number}"
-
-
-class JobKind(models.TextChoices):
-    OMS_DUMP_IMPORT = "oms_dump_import", "OMS dump import"
-    PAIRS_IMPORT = "pairs_import", "Certhelper pairs import"
-    OMS_SYNC = "oms_sync", "OMS sync"
-    CERTHELPER_SYNC = "certhelper_sync", "Certhelper sync"
-    TRAINING = "training", "Model training"
-
-
-class JobStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    RUNNING = "running", "Running"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
-
-
-class IngestionJob(TimeStampedModel):
-    """One import, sync or training job, so shift leaders read progress from the
-    database rather than from Celery."""
-
-    kind = models.CharField(max_length=30, choices=JobKind.choices)
-    status = models.CharField(max_length=20, choices=JobStatus.choices, default=JobStatus.PENDING)
-    parameters = models.JSONField(default=dict, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    progress_done = models.PositiveIntegerField(default=0)
-    progress_total = models.PositiveIntegerField(null=True, blank=True)
-    rows_created = models.PositiveIntegerField(default=0)
-    rows_updated = models.PositiveIntegerField(default=0)
-    rows_unchanged = models.PositiveIntegerField(default=0)
-    rows_skipped = models.PositiveIntegerField(default=0)
-    errors = models.JSONField(default=list, blank=True, help_text="Rejected rows: file, line, reason")
-    message = models.TextField(blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-        indexes = [
-            # Jobs page: the newest jobs of a kind.
-            models.Index(fields=["kind", "-created_at"], name="job_kind_created_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.get_kind_display()} #{self.pk} ({self.status})"
 
 
 class ChunkStatus(models.TextChoices):
@@ -258,7 +234,7 @@ class SyncChunk(models.Model):
     kind = models.CharField(max_length=30, help_text="What is synced, e.g. oms_runs")
     first_run = models.PositiveIntegerField()
     last_run = models.PositiveIntegerField()
-    job = models.ForeignKey(IngestionJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="chunks")
+    job = models.ForeignKey("jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="chunks")
     status = models.CharField(max_length=10, choices=ChunkStatus.choices, default=ChunkStatus.PENDING)
     claimed_by = models.CharField(max_length=64, blank=True, help_text="Claim token of the worker holding it")
     claimed_until = models.DateTimeField(null=True, blank=True)

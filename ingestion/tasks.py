@@ -1,10 +1,10 @@
 """Celery tasks for ingestion: thin. Primitives in, one service call, a short status out.
 
-Retries only for transient failures (OMS or Certhelper unreachable, 429/5xx, a chunk
-another worker holds), with exponential backoff and jitter; everything else fails
-loudly and is recorded on the job. acks_late (settings) means a worker killed
-mid-task leaves its message to be delivered again; the chunk claims make the
-second delivery safe.
+Retries only for transient failures (OMS unreachable, 429/5xx, a chunk another
+worker holds), with exponential backoff and jitter; everything else fails loudly
+and is recorded on the job. acks_late (settings) means a worker killed mid-task
+leaves its message to be delivered again; the chunk claims make the second
+delivery safe.
 
 Callers enqueue in transaction.on_commit, so a worker never looks for a job row
 that is not committed yet.
@@ -13,27 +13,26 @@ that is not committed yet.
 from celery import shared_task
 from django.conf import settings
 
-from .clients import CerthelperTransientError, OmsTransientError
-from .sync import ChunkBusy
+from jobs.services import JobAlreadyRunning
 
-TIME_LIMIT_S = settings.CELERY_TASK_TIME_LIMIT
-SOFT_TIME_LIMIT_S = settings.CELERY_TASK_SOFT_TIME_LIMIT
+from .clients import OmsTransientError
+from .services import ChunkBusy
+
+# What every OMS task shares: redelivery after a killed worker, jittered backoff
+# up to ten minutes, and the settings' time limits.
+_OMS_TASK = {
+    "acks_late": True,
+    "retry_backoff_max": 600,
+    "retry_jitter": True,
+    "time_limit": settings.CELERY_TASK_TIME_LIMIT,
+    "soft_time_limit": settings.CELERY_TASK_SOFT_TIME_LIMIT,
+}
 
 
-@shared_task(
-    acks_late=True,
-    autoretry_for=(OmsTransientError,),
-    max_retries=5,
-    retry_backoff=30,
-    retry_backoff_max=600,
-    retry_jitter=True,
-    time_limit=TIME_LIMIT_S,
-    soft_time_limit=SOFT_TIME_LIMIT_S,
-)
+@shared_task(autoretry_for=(OmsTransientError,), max_retries=5, retry_backoff=30, **_OMS_TASK)
 def sync_oms(run_from: int | None = None, run_to: int | None = None, job_id: int | None = None) -> str:
     """Incremental OMS sync (beat, every 15 minutes), or a range in one worker."""
-    from .services import JobAlreadyRunning
-    from .sync import runs_sync
+    from .services import runs_sync
 
     try:
         job = runs_sync(run_from=run_from, run_to=run_to, job_id=job_id)
@@ -44,7 +43,7 @@ def sync_oms(run_from: int | None = None, run_to: int | None = None, job_id: int
 
 def _chunk_gave_up(task, exc, task_id, args, kwargs, einfo) -> None:
     """Retries exhausted on a transient error: count the chunk as failed on its job."""
-    from .sync import job_chunk_failed
+    from .services import job_chunk_failed
 
     job_id = kwargs.get("job_id", args[0] if args else None)
     first_run = kwargs.get("first_run", args[1] if len(args) > 1 else 0)
@@ -54,54 +53,14 @@ def _chunk_gave_up(task, exc, task_id, args, kwargs, einfo) -> None:
 
 
 @shared_task(
-    acks_late=True,
     autoretry_for=(OmsTransientError, ChunkBusy),
     max_retries=8,
     retry_backoff=10,
-    retry_backoff_max=600,
-    retry_jitter=True,
-    time_limit=TIME_LIMIT_S,
-    soft_time_limit=SOFT_TIME_LIMIT_S,
     on_failure=_chunk_gave_up,
+    **_OMS_TASK,
 )
 def sync_oms_chunk(job_id: int, first_run: int, last_run: int) -> str:
     """One chunk of a backfill queued by `sync_oms --async`."""
-    from .sync import runs_chunk_sync_for_job
+    from .services import runs_chunk_sync_for_job
 
     return runs_chunk_sync_for_job(job_id=job_id, first_run=first_run, last_run=last_run)
-
-
-@shared_task(
-    acks_late=True,
-    autoretry_for=(CerthelperTransientError,),
-    max_retries=3,
-    # Certhelper must not be called twice within an hour: retry no sooner.
-    default_retry_delay=3700,
-    retry_backoff=3700,
-    retry_backoff_max=4 * 3700,
-    retry_jitter=False,
-    time_limit=TIME_LIMIT_S,
-    soft_time_limit=SOFT_TIME_LIMIT_S,
-)
-def sync_certhelper(force: bool = False, job_id: int | None = None) -> str:
-    """Certhelper's pairs (beat, daily). The label writer is the recommender's
-    service, looked up here at the edge: ingestion's core does not import it."""
-    from recommender.services import reference_pairs_import
-
-    from .services import JobAlreadyRunning
-    from .sync import certhelper_sync
-
-    try:
-        job = certhelper_sync(pairs_import=reference_pairs_import, force=force, job_id=job_id)
-    except JobAlreadyRunning as exc:
-        return f"skipped: {exc}"
-    return f"job {job.pk} {job.status}: {job.message}"
-
-
-@shared_task(acks_late=True)
-def jobs_sweep() -> str:
-    """Beat, every 10 minutes: fail jobs of every kind whose worker was killed, so the
-    jobs page stops waiting for them and the next trigger can start."""
-    from .services import jobs_stale_fail
-
-    return f"{jobs_stale_fail()} stale jobs failed"

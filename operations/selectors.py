@@ -14,7 +14,8 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.models import Count, Max
 from django.utils import timezone
 
-from ingestion.models import IngestionJob, JobKind, JobStatus, Run, SyncState
+from ingestion.models import Run, SyncState
+from jobs.models import Job, JobKind, JobStatus
 from recommender.exceptions import ModelArtifactError
 from recommender.models import Decision, Feedback, ModelVersion, ModelVersionStatus, Recommendation
 from recommender.selectors import AcceptanceRate, first_choice_acceptance
@@ -134,9 +135,7 @@ def business_figures() -> BusinessFigures:
     decisions = Decision.values
     active = ModelVersion.objects.filter(status=ModelVersionStatus.ACTIVE).first()
     success = [
-        IngestionJob.objects.filter(kind=JobKind.OMS_SYNC, status=JobStatus.SUCCEEDED).aggregate(t=Max("finished_at"))[
-            "t"
-        ],
+        Job.objects.filter(kind=JobKind.OMS_SYNC, status=JobStatus.SUCCEEDED).aggregate(t=Max("finished_at"))["t"],
         SyncState.objects.filter(key="oms_runs").values_list("last_success_at", flat=True).first(),
     ]
     success = [t for t in success if t is not None]
@@ -154,7 +153,7 @@ def business_figures() -> BusinessFigures:
         oms_sync_last_success=max(success) if success else None,
         active_model_version=active.pk if active else None,
         job_failures=_counts(
-            IngestionJob.objects.filter(status=JobStatus.FAILED).values("kind").annotate(n=Count("id")),
+            Job.objects.filter(status=JobStatus.FAILED).values("kind").annotate(n=Count("id")),
             "kind",
             JobKind.values,
         ),

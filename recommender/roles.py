@@ -17,7 +17,7 @@ SHIFT_LEADER_PERMISSIONS = [
     ("recommender", "view_runreconstruction"),
     ("ingestion", "view_run"),
     ("ingestion", "view_fill"),
-    ("ingestion", "view_ingestionjob"),
+    ("jobs", "view_job"),
 ]
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ingestion.models import JobKind, JobStatus, Run, RunClass, RunClassSource
+from ingestion.models import Run, RunClass, RunClassSource
 from ingestion.parsers import CerthelperPair, parse_certhelper_pairs
 from ingestion.run_classes import run_class_from_dataset
 from ingestion.services import (
@@ -34,11 +34,12 @@ from ingestion.services import (
     FileReport,
     ImportReport,
     UpsertCounts,
-    ingestion_job_finish,
-    ingestion_job_start,
+    import_job_finish,
     runs_ensure,
     tables_analyze,
 )
+from jobs.models import JobKind, JobStatus
+from jobs.services import Counts, job_finish, job_start
 
 from .exceptions import DecisionClosed, InvalidFeedback, ModelArtifactError
 from .models import (
@@ -204,10 +205,10 @@ def certhelper_pairs_file_import(
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
-    """Parse a Certhelper export file and import its pairs; record an IngestionJob
+    """Parse a Certhelper export file and import its pairs; record a job
     (kind pairs_import). Valid rows read before a file-level error are imported."""
     path = Path(path)
-    job = ingestion_job_start(kind=JobKind.PAIRS_IMPORT, parameters={"path": str(path)})
+    job = job_start(kind=JobKind.PAIRS_IMPORT, parameters={"path": str(path)})
     report = ImportReport()
     file_report = FileReport(name=path.name, source="certhelper")
     report.files.append(file_report)
@@ -217,7 +218,7 @@ def certhelper_pairs_file_import(
     if progress and parsed.errors:
         progress(len(parsed.errors))
     file_report.add("pair", reference_pairs_import(rows=parsed.rows, batch_size=batch_size, progress=progress))
-    ingestion_job_finish(job=job, report=report)
+    import_job_finish(job_id=job.pk, report=report)
     tables_analyze(models=[Run, RunReconstruction, ReferencePair])
     return report
 
@@ -485,26 +486,25 @@ def recommendations_store(*, run_number: int, reconstruction: str, limit: int = 
 
 
 def model_retrain(*, force: bool = False):
-    """Retrain (see training.model_train) as an IngestionJob of kind training, so
-    shift leaders follow it on the jobs page like a sync."""
+    """Retrain (see training.model_train) as a job of kind training, so shift
+    leaders follow it on the jobs page like a sync."""
     from .training import model_train
 
-    job = ingestion_job_start(kind=JobKind.TRAINING, parameters={"force": force})
+    job = job_start(kind=JobKind.TRAINING, parameters={"force": force})
     try:
         result = model_train(force=force)
     except BaseException as error:
         # Record the failure, then let it propagate: the task or command reports it.
-        job.status, job.finished_at, job.message = JobStatus.FAILED, timezone.now(), f"{type(error).__name__}: {error}"
-        job.save(update_fields=["status", "finished_at", "message", "updated_at"])
+        job_finish(job_id=job.pk, status=JobStatus.FAILED, message=f"{type(error).__name__}: {error}")
         raise
     version = result.model_version
-    job.status, job.finished_at = JobStatus.SUCCEEDED, timezone.now()
     if result.status == "trained":
-        job.message = f"model #{version.pk} {'activated' if result.activated else 'kept as candidate: worse than the active model'}"
-        job.rows_created = 1
+        kept = "activated" if result.activated else "kept as candidate: worse than the active model"
+        job_finish(
+            job_id=job.pk, status=JobStatus.SUCCEEDED, message=f"model #{version.pk} {kept}", counts=Counts(created=1)
+        )
     else:
-        job.message = f"{result.status}: {result.message}"
-    job.save(update_fields=["status", "finished_at", "message", "rows_created", "updated_at"])
+        job_finish(job_id=job.pk, status=JobStatus.SUCCEEDED, message=f"{result.status}: {result.message}")
     return result
 
 

@@ -1,12 +1,14 @@
 """Celery tasks of the recommender: thin, they call one service and say what happened."""
 
 from celery import shared_task
+from django.conf import settings
+
+from ingestion.clients import CerthelperTransientError
+from jobs.services import JobAlreadyRunning
 
 
 @shared_task(acks_late=True)
 def retrain(force: bool = False) -> str:
-    from ingestion.services import JobAlreadyRunning
-
     from .services import model_retrain
 
     try:
@@ -32,3 +34,26 @@ def login_records_prune() -> str:
     from .login import login_records_prune as prune
 
     return f"{prune()} login records pruned"
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(CerthelperTransientError,),
+    max_retries=3,
+    # Certhelper must not be called twice within an hour: retry no sooner.
+    default_retry_delay=3700,
+    retry_backoff=3700,
+    retry_backoff_max=4 * 3700,
+    retry_jitter=False,
+    time_limit=settings.CELERY_TASK_TIME_LIMIT,
+    soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
+)
+def sync_certhelper(force: bool = False, job_id: int | None = None) -> str:
+    """Certhelper's pairs (beat, daily), imported as labels."""
+    from .certhelper_sync import certhelper_sync
+
+    try:
+        job = certhelper_sync(force=force, job_id=job_id)
+    except JobAlreadyRunning as exc:
+        return f"skipped: {exc}"
+    return f"job {job.pk} {job.status}: {job.message}"

@@ -14,9 +14,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from ingestion.models import IngestionJob, JobKind, RunClass
+from ingestion.models import RunClass
 from ingestion.selectors import lumisection_series
-from ingestion.services import job_running
+from jobs.models import JobKind
+from jobs.selectors import job_running, jobs_newest
 
 from . import display, links, reasons, selectors, services
 from .charts import Series, line_chart_svg
@@ -470,17 +471,17 @@ def model_detail(request: HttpRequest) -> HttpResponse:
 
 @shift_leader_required
 def job_list(request: HttpRequest) -> HttpResponse:
-    jobs = IngestionJob.objects.order_by("-created_at")[:JOBS_SHOWN]
+    jobs = jobs_newest(limit=JOBS_SHOWN)
     return render(request, "recommender/job_list.html", {"jobs": jobs, "run_classes": RunClass.choices})
 
 
 @require_POST
 @shift_leader_required
 def job_trigger(request: HttpRequest, kind: str) -> HttpResponse:
-    from ingestion.tasks import sync_certhelper as sync_certhelper_task
     from ingestion.tasks import sync_oms as sync_oms_task
 
     from .tasks import retrain as retrain_task
+    from .tasks import sync_certhelper as sync_certhelper_task
 
     tasks = {"oms": sync_oms_task, "certhelper": sync_certhelper_task, "retrain": retrain_task}
     if kind not in tasks:

@@ -1,5 +1,6 @@
-"""The Celery app. Tasks live in each app's tasks.py; the beat table is in the
-database (django-celery-beat), seeded by a migration and editable in admin."""
+"""The Celery app. Tasks live in each app's tasks.py. The beat table is defined in
+refrun/beat.py (REFRUN_BEAT_* overrides from the environment); beat runs its rows
+from the database (django-celery-beat), where the admin can edit them."""
 
 import os
 

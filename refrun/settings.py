@@ -11,6 +11,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from refrun.beat import beat_table
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -106,6 +108,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "django_celery_beat",
+    "jobs",
     "ingestion",
     "recommender",
 ]
@@ -386,6 +389,9 @@ CELERY_TASK_SOFT_TIME_LIMIT = envint("CELERY_TASK_SOFT_TIME_LIMIT", "3300")
 # limit): the beat sweep fails it and a new job of its kind may start.
 JOB_STALE_S = envint("JOB_STALE_S", str(CELERY_TASK_TIME_LIMIT + 600))
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# The beat table (refrun/beat.py) with REFRUN_BEAT_<KEY> overrides ("disable" turns
+# an entry off); a bad value stops start-up here. The rows follow it after migrate.
+REFRUN_BEAT = beat_table(os.environ)
 CELERY_TIMEZONE = TIME_ZONE
 
 # --- External services -------------------------------------------------------

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..models import LUMISECTION_FLAGS
+from .. import quantities
+from ..quantities import INSTANT_LUMI, LUMI_KINDS, Quantity
 from ..units import (
     INFERRED_SUFFIX,
     UnknownUnit,
@@ -29,7 +30,6 @@ from ..units import (
     to_canonical_integrated_lumi,
 )
 from .common import (
-    DB_BIGINT_MAX,
     DumpFileError,
     RowError,
     RowInvalid,
@@ -129,62 +129,91 @@ def _lumi(
 
 
 # --- Normalisers: attribute dict (+ units) -> record data ------------------------
+# Which attributes there are, their types, lengths and bounds come from the
+# catalogue (ingestion.quantities); only what is special about a quantity (a
+# derived duration, fill 0, the year a unit is guessed from) is written here.
+
+
+def _text_or_none(value: Any, column: str, *, max_length: int | None) -> str | None:
+    return to_str(value, column, max_length=max_length) or None
+
+
+def _converter(q: Quantity) -> tuple[Callable[..., Any], dict[str, Any]]:
+    """The parser of a catalogue type, and its options: called as parse(value, name, **options)."""
+    if q.type == "datetime":
+        return to_datetime, {}
+    if q.type == "float":
+        return to_float, {}
+    if q.type == "bool":
+        return to_bool, {}
+    if q.type == "int":
+        return to_int, {"minimum": q.minimum} | ({"maximum": q.maximum} if q.maximum is not None else {})
+    if q.type == "text":
+        return _text_or_none, {"max_length": q.max_length}
+    if q.type == "list":
+        return to_str_list, {}
+    raise AssertionError(f"catalogue type {q.type!r} of {q.entity}.{q.name} has no parser")
+
+
+# Built once from the catalogue: the parsers run for every one of millions of rows.
+# Parsed apart (see run_data): the run's fill, where OMS's 0 means "no fill".
+_PARSED_APART = {(quantities.RUN, "fill_number")}
+_PLAIN: dict[str, tuple[tuple[str, str, Callable[..., Any], dict[str, Any]], ...]] = {
+    entity: tuple(
+        (q.name, q.oms, *_converter(q))
+        for q in quantities.of(entity)
+        if q.oms is not None and q.unit not in LUMI_KINDS and (entity, q.name) not in _PARSED_APART
+    )
+    for entity in quantities.KEYS
+}
+
+
+def _lumi_groups(entity: str) -> tuple[tuple[str, tuple[str, ...], str], ...]:
+    """(kind, value names, source-unit field) per set of luminosities converted together."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for q in quantities.of(entity):
+        if q.oms is not None and q.unit in LUMI_KINDS:
+            groups.setdefault((q.unit, q.source_unit), []).append(q.name)
+    return tuple((kind, tuple(names), source_unit) for (kind, source_unit), names in groups.items())
+
+
+_LUMI_GROUPS = {entity: _lumi_groups(entity) for entity in quantities.KEYS}
+
+
+def _plain_values(entity: str, attrs: dict[str, Any]) -> dict[str, Any]:
+    """Every OMS attribute of the entity that is not a luminosity, converted by its catalogue type."""
+    return {name: parse(attrs.get(oms), name, **options) for name, oms, parse, options in _PLAIN[entity]}
+
+
+def _lumi_values(
+    entity: str, attrs: dict[str, Any], units: dict[str, str], *, year: int, heavy_ion: bool | None = None
+) -> dict[str, Any]:
+    """The entity's luminosities in canonical units, with the unit OMS sent stored in
+    each value's source-unit field (values sharing one such field convert together)."""
+    guess = {"year": year} if heavy_ion is None else {"year": year, "heavy_ion": heavy_ion}
+    data: dict[str, Any] = {}
+    for kind, names, source_unit_field in _LUMI_GROUPS[entity]:
+        if kind == INSTANT_LUMI:
+            converted, source_unit = _lumi(
+                attrs, units, names, kind="instant", inferred_unit=lambda: infer_instant_lumi_unit(**guess)
+            )
+        else:
+            converted, source_unit = _lumi(
+                attrs, units, names, kind="integrated", inferred_unit=lambda: infer_integrated_lumi_unit(**guess)
+            )
+        data.update(converted)
+        if source_unit_field:
+            data[source_unit_field] = source_unit or None
+    return data
 
 
 def fill_data(attrs: dict[str, Any], units: dict[str, str]) -> dict[str, Any]:
     fill_number = to_required_int(attrs.get("fill_number"), "fill_number")
-    start_time = to_datetime(attrs.get("start_time"), "start_time")
-    fill_type = to_str(attrs.get("fill_type_runtime"), "fill_type_runtime", max_length=40)
-    year = _fill_year(fill_number, start_time)
-    heavy_ion = _is_heavy_ion(fill_type_runtime=fill_type)
-    instant, instant_unit_init = _lumi(
-        attrs,
-        units,
-        ("init_lumi",),
-        kind="instant",
-        inferred_unit=lambda: infer_instant_lumi_unit(year=year, heavy_ion=heavy_ion),
-    )
-    peak, instant_unit_peak = _lumi(
-        attrs,
-        units,
-        ("peak_lumi",),
-        kind="instant",
-        inferred_unit=lambda: infer_instant_lumi_unit(year=year, heavy_ion=heavy_ion),
-    )
-    integrated, integrated_unit = _lumi(
-        attrs,
-        units,
-        ("delivered_lumi", "recorded_lumi"),
-        kind="integrated",
-        inferred_unit=lambda: infer_integrated_lumi_unit(year=year, heavy_ion=heavy_ion),
-    )
-    return {
-        "fill_number": fill_number,
-        "start_time": start_time,
-        "end_time": to_datetime(attrs.get("end_time"), "end_time"),
-        "start_stable_beam": to_datetime(attrs.get("start_stable_beam"), "start_stable_beam"),
-        "end_stable_beam": to_datetime(attrs.get("end_stable_beam"), "end_stable_beam"),
-        "duration": to_int(attrs.get("duration"), "duration", minimum=0),
-        # OMS has sent negative bunch counts (they broke Certhelper's DB constraint).
-        "bunches_colliding": to_int(attrs.get("bunches_colliding"), "bunches_colliding", minimum=0),
-        "bunches_target": to_int(attrs.get("bunches_target"), "bunches_target", minimum=0),
-        "injection_scheme": to_str(attrs.get("injection_scheme"), "injection_scheme", max_length=120) or None,
-        "init_lumi": instant["init_lumi"],
-        "init_lumi_source_unit": instant_unit_init or None,
-        "peak_lumi": peak["peak_lumi"],
-        "peak_lumi_source_unit": instant_unit_peak or None,
-        "peak_pileup": to_float(attrs.get("peak_pileup"), "peak_pileup"),
-        **integrated,
-        "integrated_lumi_source_unit": integrated_unit or None,
-        "energy": to_float(attrs.get("energy"), "energy"),
-        "b_field": to_float(attrs.get("b_field"), "b_field"),
-        "fill_type_runtime": fill_type or None,
-        "fill_type_party1": to_str(attrs.get("fill_type_party1"), "fill_type_party1", max_length=20) or None,
-        "fill_type_party2": to_str(attrs.get("fill_type_party2"), "fill_type_party2", max_length=20) or None,
-        "era": to_str(attrs.get("era"), "era", max_length=60) or None,
-        "first_run_number": to_int(attrs.get("first_run_number"), "first_run_number", minimum=1),
-        "last_run_number": to_int(attrs.get("last_run_number"), "last_run_number", minimum=1),
-    }
+    data = {"fill_number": fill_number, **_plain_values(quantities.FILL, attrs)}
+    year = _fill_year(fill_number, data["start_time"])
+    heavy_ion = _is_heavy_ion(fill_type_runtime=data["fill_type_runtime"] or "")
+    data.update(_lumi_values(quantities.FILL, attrs, units, year=year, heavy_ion=heavy_ion))
+    return data
 
 
 def _fill_number_or_none(value: Any) -> int | None:
@@ -194,88 +223,32 @@ def _fill_number_or_none(value: Any) -> int | None:
 
 def run_data(attrs: dict[str, Any], units: dict[str, str]) -> dict[str, Any]:
     run_number = to_required_int(attrs.get("run_number"), "run_number")
-    start_time = to_datetime(attrs.get("start_time"), "start_time")
-    end_time = to_datetime(attrs.get("end_time"), "end_time")
-    duration = to_int(attrs.get("duration"), "duration")
-    if duration is None and start_time is not None and end_time is not None:
-        duration = int((end_time - start_time).total_seconds())
-    if duration is not None and duration < 0:
-        raise RowInvalid(f"duration: negative ({duration} s)")
-    l1_hlt_mode = to_str(attrs.get("l1_hlt_mode"), "l1_hlt_mode", max_length=80)
-    fill_type = to_str(attrs.get("fill_type_runtime"), "fill_type_runtime", max_length=40)
-    year = _run_year(run_number, start_time)
-    heavy_ion = _is_heavy_ion(fill_type_runtime=fill_type, l1_hlt_mode=l1_hlt_mode)
-    instant, instant_unit = _lumi(
-        attrs,
-        units,
-        ("init_lumi", "end_lumi"),
-        kind="instant",
-        inferred_unit=lambda: infer_instant_lumi_unit(year=year, heavy_ion=heavy_ion),
-    )
-    integrated, integrated_unit = _lumi(
-        attrs,
-        units,
-        ("delivered_lumi", "recorded_lumi"),
-        kind="integrated",
-        inferred_unit=lambda: infer_integrated_lumi_unit(year=year, heavy_ion=heavy_ion),
-    )
-    return {
+    data = {
         "run_number": run_number,
         "fill_number": _fill_number_or_none(attrs.get("fill_number")),
-        "start_time": start_time,
-        "end_time": end_time,
-        "duration": duration,
-        **instant,
-        "instant_lumi_source_unit": instant_unit or None,
-        **integrated,
-        "integrated_lumi_source_unit": integrated_unit or None,
-        "b_field": to_float(attrs.get("b_field"), "b_field"),
-        "energy": to_float(attrs.get("energy"), "energy"),
-        "stable_beam": to_bool(attrs.get("stable_beam"), "stable_beam"),
-        "fill_type_runtime": fill_type or None,
-        "l1_hlt_mode": l1_hlt_mode or None,
-        "hlt_key": to_str(attrs.get("hlt_key"), "hlt_key", max_length=200) or None,
-        "sequence": to_str(attrs.get("sequence"), "sequence", max_length=40) or None,
-        "components": to_str_list(attrs.get("components"), "components"),
-        "era": to_str(attrs.get("era"), "era", max_length=60) or None,
-        "last_lumisection_number": to_int(attrs.get("last_lumisection_number"), "last_lumisection_number", minimum=0),
-        "l1_rate": to_float(attrs.get("l1_rate"), "l1_rate"),
-        "hlt_physics_rate": to_float(attrs.get("hlt_physics_rate"), "hlt_physics_rate"),
-        "hlt_physics_counter": to_int(
-            attrs.get("hlt_physics_counter"), "hlt_physics_counter", minimum=0, maximum=DB_BIGINT_MAX
-        ),
+        **_plain_values(quantities.RUN, attrs),
     }
+    start_time, end_time, duration = data["start_time"], data["end_time"], data["duration"]
+    if duration is None and start_time is not None and end_time is not None:
+        duration = data["duration"] = int((end_time - start_time).total_seconds())
+    if duration is not None and duration < 0:
+        raise RowInvalid(f"duration: negative ({duration} s)")
+    year = _run_year(run_number, start_time)
+    heavy_ion = _is_heavy_ion(fill_type_runtime=data["fill_type_runtime"] or "", l1_hlt_mode=data["l1_hlt_mode"] or "")
+    data.update(_lumi_values(quantities.RUN, attrs, units, year=year, heavy_ion=heavy_ion))
+    return data
 
 
 def lumisection_data(attrs: dict[str, Any], units: dict[str, str]) -> dict[str, Any]:
     run_number = to_required_int(attrs.get("run_number"), "run_number")
-    year = _run_year(run_number)
-    instant, _ = _lumi(
-        attrs,
-        units,
-        ("init_lumi", "end_lumi"),
-        kind="instant",
-        inferred_unit=lambda: infer_instant_lumi_unit(year=year),
-    )
-    # Per-LS delivered/recorded are cumulative since LS 1, in pb^-1 (checked in the
-    # data; the data README's "ub^-1 per LS" is wrong). Stored as they are.
-    integrated, _ = _lumi(
-        attrs,
-        units,
-        ("delivered_lumi", "recorded_lumi"),
-        kind="integrated",
-        inferred_unit=lambda: infer_integrated_lumi_unit(year=year),
-    )
-    data = {
+    # Per-LS delivered/recorded are cumulative since LS 1, in pb^-1: stored as they are.
+    lumis = _lumi_values(quantities.LUMISECTION, attrs, units, year=_run_year(run_number))
+    return {
         "run_number": run_number,
         "number": to_required_int(attrs.get("lumisection_number"), "lumisection_number"),
-        **instant,
-        **integrated,
-        "pileup": to_float(attrs.get("pileup"), "pileup"),
+        **lumis,
+        **_plain_values(quantities.LUMISECTION, attrs),
     }
-    for flag in LUMISECTION_FLAGS:
-        data[flag] = to_bool(attrs.get(flag), flag)
-    return data
 
 
 # --- Readers: one per dump format ------------------------------------------------
@@ -361,60 +334,49 @@ def _apv_mode(value: Any) -> str | None:
     return text
 
 
-def read_cosmics_counter(path: Path) -> RecordStream:
-    def convert(row, line):
-        return [
-            Record(
-                RUN,
-                line,
-                {
-                    "run_number": to_required_int(row.get("run_number"), "run_number"),
-                    "duration": to_int(row.get("duration"), "duration", minimum=0),
-                    "b_field": to_float(row.get("b_field"), "b_field"),
-                    "apv_mode": _apv_mode(row.get("apv_mode")),
-                    "last_lumisection_number": to_int(row.get("n_ls"), "n_ls", minimum=0),
-                },
-            )
-        ]
+def _run_file_reader(*, required: tuple[str, ...], columns: dict[str, Callable[[dict[str, str]], Any]]):
+    """A reader of a single-purpose run file: one run per row, `columns` giving each
+    run attribute from the row (each file names its columns its own way)."""
 
-    return _csv_records(path, required=("run_number", "apv_mode"), convert=convert)
-
-
-def read_apv_mode_runs(path: Path) -> RecordStream:
-    def convert(row, line):
-        data = {
-            "run_number": to_required_int(row.get("run_number"), "run_number"),
-            "apv_mode": _apv_mode(row.get("apv_mode")),
-        }
+    def convert(row: dict[str, str], line: int) -> list[Record]:
+        data = {"run_number": to_required_int(row.get("run_number"), "run_number")}
+        data.update((name, value_of(row)) for name, value_of in columns.items())
         return [Record(RUN, line, data)]
 
-    return _csv_records(path, required=("run_number", "apv_mode"), convert=convert)
+    def read(path: Path) -> RecordStream:
+        return _csv_records(path, required=required, convert=convert)
+
+    return read
 
 
-def read_run_duration_fill(path: Path) -> RecordStream:
-    def convert(row, line):
-        data = {
-            "run_number": to_required_int(row.get("run_number"), "run_number"),
-            "duration": to_int(row.get("run_duration_s"), "run_duration_s", minimum=0),
-            "fill_number": _fill_number_or_none(row.get("lhc_fill")),
-        }
-        return [Record(RUN, line, data)]
-
-    return _csv_records(path, required=("run_number", "run_duration_s"), convert=convert)
-
-
-def read_brilcalc_run_lumisections(path: Path) -> RecordStream:
-    def convert(row, line):
-        data = {
-            "run_number": to_required_int(row.get("run_number"), "run_number"),
-            "fill_number": _fill_number_or_none(row.get("fill_number")),
-            # The LS count with luminosity: a stand-in for the last LS number,
-            # used only where no OMS source gives one (lower priority).
-            "last_lumisection_number": to_int(row.get("brilcalc_nls"), "brilcalc_nls", minimum=0),
-        }
-        return [Record(RUN, line, data)]
-
-    return _csv_records(path, required=("run_number", "fill_number"), convert=convert)
+read_cosmics_counter = _run_file_reader(
+    required=("run_number", "apv_mode"),
+    columns={
+        "duration": lambda row: to_int(row.get("duration"), "duration", minimum=0),
+        "b_field": lambda row: to_float(row.get("b_field"), "b_field"),
+        "apv_mode": lambda row: _apv_mode(row.get("apv_mode")),
+        "last_lumisection_number": lambda row: to_int(row.get("n_ls"), "n_ls", minimum=0),
+    },
+)
+read_apv_mode_runs = _run_file_reader(
+    required=("run_number", "apv_mode"), columns={"apv_mode": lambda row: _apv_mode(row.get("apv_mode"))}
+)
+read_run_duration_fill = _run_file_reader(
+    required=("run_number", "run_duration_s"),
+    columns={
+        "duration": lambda row: to_int(row.get("run_duration_s"), "run_duration_s", minimum=0),
+        "fill_number": lambda row: _fill_number_or_none(row.get("lhc_fill")),
+    },
+)
+read_brilcalc_run_lumisections = _run_file_reader(
+    required=("run_number", "fill_number"),
+    columns={
+        "fill_number": lambda row: _fill_number_or_none(row.get("fill_number")),
+        # The LS count with luminosity: a stand-in for the last LS number,
+        # used only where no OMS source gives one (lower priority).
+        "last_lumisection_number": lambda row: to_int(row.get("brilcalc_nls"), "brilcalc_nls", minimum=0),
+    },
+)
 
 
 # PromptReco/ZeroBias is the offline reconstruction shifters certify; prefer it.
@@ -453,20 +415,8 @@ def _merged_row(row: dict[str, str], line: int) -> list[Record]:
     l1_hlt_mode = to_str(row.get("l1_hlt_mode"), "l1_hlt_mode", max_length=80)
     year = _run_year(run_number)
     heavy_ion = _is_heavy_ion(fill_type_runtime=row.get("fill_type_runtime", ""), l1_hlt_mode=l1_hlt_mode)
-    instant, instant_unit = _lumi(
-        row,
-        {},
-        ("init_lumi", "end_lumi"),
-        kind="instant",
-        inferred_unit=lambda: infer_instant_lumi_unit(year=year, heavy_ion=heavy_ion),
-    )
-    integrated, integrated_unit = _lumi(
-        row,
-        {},
-        ("delivered_lumi", "recorded_lumi"),
-        kind="integrated",
-        inferred_unit=lambda: infer_integrated_lumi_unit(year=year, heavy_ion=heavy_ion),
-    )
+    # The table has no units: all of them inferred, under the OMS column names.
+    lumis = _lumi_values(quantities.RUN, row, {}, year=year, heavy_ion=heavy_ion)
     # A fill from the first/last-run range of a fill is a guess (a cosmics run
     # inherits the concurrent fill); not a fill mapping we store.
     fill_src = row.get("fill_number_src", "")
@@ -478,10 +428,7 @@ def _merged_row(row: dict[str, str], line: int) -> list[Record]:
         "run_number": run_number,
         "fill_number": fill_number,
         "duration": to_int(row.get("duration_s"), "duration_s", minimum=0),
-        **instant,
-        "instant_lumi_source_unit": instant_unit or None,
-        **integrated,
-        "integrated_lumi_source_unit": integrated_unit or None,
+        **lumis,
         "b_field": to_float(row.get("b_field"), "b_field"),
         "l1_hlt_mode": l1_hlt_mode or None,
         "last_lumisection_number": last_ls,

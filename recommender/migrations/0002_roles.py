@@ -29,7 +29,9 @@ def create_groups(apps, schema_editor):
     Group.objects.get_or_create(name=SHIFTERS)
     leaders, _ = Group.objects.get_or_create(name=SHIFT_LEADERS)
     for app_label, codename in SHIFT_LEADER_PERMISSIONS:
-        leaders.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+        # filter, not get: on a new database ingestion's job model may already have
+        # moved to the jobs app (0010_shift_leaders_view_jobs grants its permission).
+        leaders.permissions.add(*Permission.objects.filter(content_type__app_label=app_label, codename=codename))
 
 
 def remove_groups(apps, schema_editor):

@@ -1,35 +1,10 @@
-"""Beat entry for pruning login records (recommender.tasks.login_records_prune): hourly.
-Created only if missing, so an admin's edits survive."""
+"""Once seeded beat rows; now a no-op. The beat table is defined once, in
+refrun/beat.py, and jobs.beat.beat_rows_sync creates the missing rows after every
+migrate (and applies REFRUN_BEAT_* overrides). Existing databases keep the rows
+this migration created; the sync matches them by name and keeps admin edits. Kept,
+empty, so the migration graph of existing databases stays valid."""
 
 from django.db import migrations
-
-NAME = "Prune login-failure counters (hourly)"
-
-
-def create_schedule(apps, schema_editor):
-    CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    if PeriodicTask.objects.filter(name=NAME).exists():
-        return
-    # crontab.guru: "37 * * * *" = minute 37 of every hour, away from the syncs and the sweep
-    crontab, _ = CrontabSchedule.objects.get_or_create(
-        minute="37", hour="*", day_of_week="*", day_of_month="*", month_of_year="*", timezone="UTC"
-    )
-    PeriodicTask.objects.create(
-        name=NAME,
-        task="recommender.tasks.login_records_prune",
-        crontab=crontab,
-        args="[]",
-        kwargs="{}",
-        expire_seconds=50 * 60,
-        description="Login-failure counters whose window is over and addresses unused for "
-        "LOGIN_KNOWN_ADDRESS_DAYS are deleted.",
-        enabled=True,
-    )
-
-
-def remove_schedule(apps, schema_editor):
-    apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(name=NAME).delete()
 
 
 class Migration(migrations.Migration):
@@ -38,4 +13,4 @@ class Migration(migrations.Migration):
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
-    operations = [migrations.RunPython(create_schedule, remove_schedule)]
+    operations = [migrations.RunPython(migrations.RunPython.noop, migrations.RunPython.noop)]

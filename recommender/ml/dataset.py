@@ -19,27 +19,18 @@ import numpy as np
 import pandas as pd
 
 from ingestion.models import LUMISECTION_SECONDS
+from ingestion.quantities import run_feature_quantities
 from ingestion.run_classes import run_class_from_dataset
 
 # Columns of the run-features frame (index: run_number).
 RUN_FEATURE_COLUMNS = [
     "run_class",
-    "start_time",  # epoch seconds
-    "duration",  # s; from the LS count where OMS gave no duration
+    # The catalogued OMS quantities marked as features (ingestion.quantities):
+    # start_time in epoch seconds; duration from the LS count where OMS gave none;
+    # apv_mode "DECO", "PEAK" or "".
+    *run_feature_quantities(),
     "ls_count",
-    "fill_number",
-    "bunches_colliding",
-    "init_lumi",
-    "end_lumi",
-    "delivered_lumi",
-    "recorded_lumi",
-    "energy",
-    "b_field",
-    "apv_mode",  # "DECO", "PEAK" or ""
-    "pv_mean",
     "pileup",  # mean LS pileup, else the fill's peak pileup
-    "era",
-    "hlt_physics_rate",
     "good_ls",  # certified-good lumisections (certification JSON masks, 2017-2018); NaN elsewhere
 ]
 

@@ -5,7 +5,9 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from ingestion import quantities
 from ingestion.models import Fill, Lumisection, Run, RunClassSource
+from ingestion.quantities import INSTANT_LUMI, INTEGRATED_LUMI
 from ingestion.services import tables_analyze
 from recommender.models import CuratedReference, LabelSource, ReferencePair, RunReconstruction
 
@@ -41,67 +43,35 @@ class WriteSummary:
         return text
 
 
+def _source_units(entity: str) -> dict[str, str]:
+    """Each source-unit field of the entity -> the unit OMS would have sent in Run 3."""
+    sent = {INSTANT_LUMI: RUN3_INSTANT_LUMI_UNIT, INTEGRATED_LUMI: INTEGRATED_LUMI_UNIT}
+    return {q.source_unit: sent[q.unit] for q in quantities.of(entity) if q.source_unit}
+
+
+def _values(entity: str, record) -> dict:
+    """The record's value of every catalogued quantity (source units aside)."""
+    return {q.name: getattr(record, q.name) for q in quantities.of(entity) if not q.is_source_unit}
+
+
 def _fill(record, now: dt.datetime) -> Fill:
     return Fill(
         fill_number=record.fill_number,
-        start_time=record.start_time,
-        end_time=record.end_time,
-        start_stable_beam=record.start_stable_beam,
-        end_stable_beam=record.end_stable_beam,
-        duration=record.duration,
-        bunches_colliding=record.bunches_colliding,
-        bunches_target=record.bunches_target,
-        injection_scheme=record.injection_scheme,
-        init_lumi=record.init_lumi,
-        init_lumi_source_unit=RUN3_INSTANT_LUMI_UNIT,
-        peak_lumi=record.peak_lumi,
-        peak_lumi_source_unit=RUN3_INSTANT_LUMI_UNIT,
-        peak_pileup=record.peak_pileup,
-        delivered_lumi=record.delivered_lumi,
-        recorded_lumi=record.recorded_lumi,
-        integrated_lumi_source_unit=INTEGRATED_LUMI_UNIT,
-        energy=record.energy,
-        b_field=record.b_field,
-        fill_type_runtime=record.fill_type_runtime,
-        fill_type_party1=record.fill_type_party1,
-        fill_type_party2=record.fill_type_party2,
-        era=record.era,
-        first_run_number=record.first_run_number,
-        last_run_number=record.last_run_number,
+        **_values(quantities.FILL, record),
+        **_source_units(quantities.FILL),
         created_at=now,
         updated_at=now,
     )
 
 
 def _run(record, fill_id: int | None, now: dt.datetime) -> Run:
+    values = _values(quantities.RUN, record)
+    del values["fill_number"]  # stored as the fill's id
     return Run(
         run_number=record.run_number,
         fill_id=fill_id,
-        start_time=record.start_time,
-        end_time=record.end_time,
-        duration=record.duration,
-        init_lumi=record.init_lumi,
-        end_lumi=record.end_lumi,
-        instant_lumi_source_unit=RUN3_INSTANT_LUMI_UNIT,
-        delivered_lumi=record.delivered_lumi,
-        recorded_lumi=record.recorded_lumi,
-        integrated_lumi_source_unit=INTEGRATED_LUMI_UNIT,
-        b_field=record.b_field,
-        energy=record.energy,
-        l1_hlt_mode=record.l1_hlt_mode,
-        hlt_key=record.hlt_key,
-        sequence=record.sequence,
-        components=record.components,
-        stable_beam=record.stable_beam,
-        fill_type_runtime=record.fill_type_runtime,
-        era=record.era,
-        last_lumisection_number=record.last_lumisection_number,
-        l1_rate=record.l1_rate,
-        hlt_physics_rate=record.hlt_physics_rate,
-        hlt_physics_counter=record.hlt_physics_counter,
-        apv_mode=record.apv_mode,
-        pv_mean=record.pv_mean,
-        pileup_mean=record.pileup_mean,
+        **values,
+        **_source_units(quantities.RUN),
         run_class=record.run_class,
         run_class_source=RunClassSource.OMS,
         sources={"oms": SOURCE},

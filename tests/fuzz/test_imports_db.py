@@ -15,9 +15,10 @@ from django.db import transaction
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingestion.models import Fill, IngestionJob, Lumisection, Run
+from ingestion.models import Fill, Lumisection, Run
 from ingestion.parsers import LUMISECTION, RUN, RowError, parse_certhelper_pairs, recognise_dump
 from ingestion.services import oms_dump_import
+from jobs.models import Job
 from recommender.models import LabelSource, ReferencePair, RunReconstruction
 from recommender.services import certhelper_pairs_file_import
 from tests.fuzz.strategies import FUZZ_DB, json_dumps, mutated, text, write_csv
@@ -248,7 +249,7 @@ def test_the_oms_dump_import_lands_exactly_the_valid_rows_and_is_idempotent(item
         assert landed_runs == accepted_runs | {run for run, _ in accepted_ls}
         assert set(Lumisection.objects.values_list("run__run_number", "number")) == accepted_ls
         assert not landed_runs & (rejected - accepted_runs - {run for run, _ in accepted_ls})
-        job = IngestionJob.objects.get(pk=report.job_id)
+        job = Job.objects.get(pk=report.job_id)
         assert job.rows_skipped == sum(len(f.errors) for f in report.files)
 
         before = _mirror()

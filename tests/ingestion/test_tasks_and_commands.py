@@ -12,8 +12,10 @@ from django.db import connections
 
 from ingestion import tasks
 from ingestion.clients import CerthelperTransientError, OmsTransientError
-from ingestion.models import IngestionJob, JobStatus, Lumisection, Run
-from ingestion.sync import ChunkBusy, runs_backfill_plan
+from ingestion.models import Lumisection, Run
+from ingestion.services import ChunkBusy, runs_backfill_plan
+from jobs.models import Job, JobStatus
+from recommender import tasks as recommender_tasks
 from tests.ingestion.clients.fakes import FIRST_RUN, oms_settings, running, synthetic_data
 
 pytestmark = pytest.mark.django_db
@@ -30,13 +32,13 @@ def fake_oms(settings):
 def test_it_retries_only_transient_errors_late_acked_with_limits_from_settings():
     assert tasks.sync_oms.autoretry_for == (OmsTransientError,)
     assert set(tasks.sync_oms_chunk.autoretry_for) == {OmsTransientError, ChunkBusy}
-    assert tasks.sync_certhelper.autoretry_for == (CerthelperTransientError,)
-    for task in (tasks.sync_oms, tasks.sync_oms_chunk, tasks.sync_certhelper):
+    assert recommender_tasks.sync_certhelper.autoretry_for == (CerthelperTransientError,)
+    for task in (tasks.sync_oms, tasks.sync_oms_chunk, recommender_tasks.sync_certhelper):
         assert task.acks_late is True
         assert task.retry_jitter is not None and task.max_retries
         assert task.time_limit == django_settings.CELERY_TASK_TIME_LIMIT
         assert task.soft_time_limit == django_settings.CELERY_TASK_SOFT_TIME_LIMIT
-    assert tasks.sync_certhelper.retry_backoff >= 3600  # Certhelper: never twice within an hour
+    assert recommender_tasks.sync_certhelper.retry_backoff >= 3600  # Certhelper: never twice within an hour
 
 
 def test_it_syncs_oms_through_the_task(fake_oms):
@@ -68,10 +70,10 @@ def test_it_counts_a_chunk_whose_retries_ran_out(db):
 def test_it_syncs_certhelper_through_the_task_into_labels(fake_oms):
     from recommender.models import ReferencePair
 
-    status = tasks.sync_certhelper.apply().get()
+    status = recommender_tasks.sync_certhelper.apply().get()
 
     assert "succeeded" in status and ReferencePair.objects.count() == 1
-    assert "skipped" in tasks.sync_certhelper.apply().get()
+    assert "skipped" in recommender_tasks.sync_certhelper.apply().get()
     assert fake_oms.counters["certhelper"] == 1
 
 
@@ -94,7 +96,7 @@ def test_it_queues_backfill_chunks_only_once_committed(fake_oms, monkeypatch, dj
     for callback in callbacks:
         callback()
 
-    job = IngestionJob.objects.get()
+    job = Job.objects.get()
     assert queued == [(job.pk, 1, 99), (job.pk, 100, 199), (job.pk, 200, 250)]
     assert job.progress_total == 3
 

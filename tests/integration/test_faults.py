@@ -32,8 +32,9 @@ from django.db.models import Count
 from django.utils import timezone
 
 from ingestion.fake_oms import FAULT_NAMES
-from ingestion.models import ChunkStatus, Fill, IngestionJob, JobKind, JobStatus, Lumisection, Run, SyncChunk
-from ingestion.sync import runs_sync
+from ingestion.models import ChunkStatus, Fill, Lumisection, Run, SyncChunk
+from ingestion.services import runs_sync
+from jobs.models import Job, JobKind, JobStatus
 from recommender.models import Decision, Feedback, LabelSource, ReferencePair
 from recommender.services import feedback_record
 from tests.conftest import IN_CI
@@ -345,7 +346,7 @@ def seeded(fake_oms, clean_dump):
 def sync_start(broker) -> int:
     """Queue a backfill of the whole range on the worker; its job is created here, so
     the test waits for exactly this sync (not a retry of an earlier one)."""
-    job = IngestionJob.objects.create(
+    job = Job.objects.create(
         kind=JobKind.OMS_SYNC,
         status=JobStatus.PENDING,
         parameters={"mode": "range", "run_from": FIRST_RUN, "run_to": LAST_RUN},
@@ -354,11 +355,11 @@ def sync_start(broker) -> int:
     return job.pk
 
 
-def sync_wait(job_id: int, workers: Workers, *, timeout: float = SYNC_TIMEOUT_S) -> IngestionJob:
+def sync_wait(job_id: int, workers: Workers, *, timeout: float = SYNC_TIMEOUT_S) -> Job:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            job = IngestionJob.objects.get(pk=job_id)
+            job = Job.objects.get(pk=job_id)
             if job.status in {JobStatus.SUCCEEDED, JobStatus.FAILED}:
                 return job
         except Exception:  # the database may be restarting: reconnect and ask again
@@ -387,7 +388,7 @@ def claims_expired() -> bool:
     return not SyncChunk.objects.filter(status=ChunkStatus.RUNNING, claimed_until__gt=timezone.now()).exists()
 
 
-def next_sync_matches_clean(broker, workers: Workers, clean_dump, decisions) -> IngestionJob:
+def next_sync_matches_clean(broker, workers: Workers, clean_dump, decisions) -> Job:
     """The check after every fault: one more sync, then the mirror equals a clean sync's."""
     _wait(claims_expired, timeout=30, what="the cut-off sync's chunk claim to expire")
     job = sync_wait(sync_start(broker), workers)
@@ -455,7 +456,7 @@ def test_a_postgresql_restart_mid_sync_loses_nothing_and_the_next_sync_is_clean(
     # The sync cut off by the restart ends (as failed, or succeeded if the restart fell
     # between two of its transactions), or stays "running" for a dead transaction.
     _wait(
-        lambda: IngestionJob.objects.get(pk=job_id).status != JobStatus.PENDING,
+        lambda: Job.objects.get(pk=job_id).status != JobStatus.PENDING,
         timeout=10,
         what="the cut-off sync to have started",
     )

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from ingestion.models import ChunkStatus, IngestionJob, JobStatus, Lumisection, Run, SyncChunk
-from ingestion.sync import runs_backfill_plan
+from ingestion.models import ChunkStatus, Lumisection, Run, SyncChunk
+from ingestion.services import runs_backfill_plan
+from jobs.models import Job, JobStatus
 from tests.conftest import IN_CI, REPO_ROOT
 from tests.ingestion.clients.fakes import CLIENT_SECRET, FIRST_RUN, running, synthetic_data
 
@@ -162,7 +163,7 @@ def wait_for(predicate, *, timeout: float, what: str, workers: Workers) -> None:
 
 
 def finished_jobs():
-    return IngestionJob.objects.filter(status__in=[JobStatus.SUCCEEDED, JobStatus.FAILED]).order_by("id")
+    return Job.objects.filter(status__in=[JobStatus.SUCCEEDED, JobStatus.FAILED]).order_by("id")
 
 
 def mirror() -> dict[int, list[int]]:
@@ -222,7 +223,7 @@ def test_it_finishes_a_backfill_after_a_worker_is_killed_mid_sync(fake_oms, brok
     fake_oms.faults.clear()
     workers.start()
     wait_for(
-        lambda: IngestionJob.objects.get(pk=job.pk).status != JobStatus.RUNNING,
+        lambda: Job.objects.get(pk=job.pk).status != JobStatus.RUNNING,
         timeout=75,
         what="the backfill to finish after the restart",
         workers=workers,

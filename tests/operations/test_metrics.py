@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from ingestion.models import IngestionJob, JobKind, JobStatus
+from jobs.models import Job, JobKind, JobStatus
 from recommender.models import Decision, Feedback, Recommendation
 from tests.factories import ModelVersionFactory, RunFactory, RunReconstructionFactory, UserFactory
 
@@ -114,10 +114,10 @@ def test_it_exports_refruns_figures_from_the_database(client):
     Feedback.objects.create(user=sam, decision=Decision.ACCEPTED, model_version=active, **common)
     Feedback.objects.create(user=kim, decision=Decision.REJECTED, reason="old", model_version=None, **common)
     synced = timezone.now() - dt.timedelta(minutes=10)
-    IngestionJob.objects.create(kind=JobKind.OMS_SYNC, status=JobStatus.SUCCEEDED, finished_at=synced)
-    IngestionJob.objects.create(kind=JobKind.OMS_SYNC, status=JobStatus.FAILED, finished_at=timezone.now())
-    IngestionJob.objects.create(kind=JobKind.TRAINING, status=JobStatus.FAILED)
-    IngestionJob.objects.create(kind=JobKind.TRAINING, status=JobStatus.FAILED)
+    Job.objects.create(kind=JobKind.OMS_SYNC, status=JobStatus.SUCCEEDED, finished_at=synced)
+    Job.objects.create(kind=JobKind.OMS_SYNC, status=JobStatus.FAILED, finished_at=timezone.now())
+    Job.objects.create(kind=JobKind.TRAINING, status=JobStatus.FAILED)
+    Job.objects.create(kind=JobKind.TRAINING, status=JobStatus.FAILED)
 
     samples = _samples(client.get("/metrics"))
 

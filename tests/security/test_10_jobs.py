@@ -10,17 +10,18 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from ingestion import tasks as ingestion_tasks
-from ingestion.models import IngestionJob, JobKind, JobStatus
-from ingestion.services import JobAlreadyRunning, ingestion_job_start
+from jobs import tasks as jobs_tasks
+from jobs.models import Job, JobKind, JobStatus
+from jobs.services import JobAlreadyRunning, job_start
 from recommender import tasks as recommender_tasks
 from recommender.services import model_retrain
 
 pytestmark = pytest.mark.django_db
 
 
-def _running(kind: str, *, idle: dt.timedelta = dt.timedelta(0)) -> IngestionJob:
-    job = IngestionJob.objects.create(kind=kind, status=JobStatus.RUNNING, started_at=timezone.now() - idle)
-    IngestionJob.objects.filter(pk=job.pk).update(updated_at=timezone.now() - idle)
+def _running(kind: str, *, idle: dt.timedelta = dt.timedelta(0)) -> Job:
+    job = Job.objects.create(kind=kind, status=JobStatus.RUNNING, started_at=timezone.now() - idle)
+    Job.objects.filter(pk=job.pk).update(updated_at=timezone.now() - idle)
     return job
 
 
@@ -29,7 +30,7 @@ def test_the_beat_sweep_fails_a_job_of_any_kind_whose_worker_was_killed(kind, se
     dead = _running(kind, idle=dt.timedelta(seconds=settings.JOB_STALE_S + 60))
     alive = _running(JobKind.PAIRS_IMPORT if kind != JobKind.PAIRS_IMPORT else JobKind.TRAINING)
 
-    ingestion_tasks.jobs_sweep()
+    jobs_tasks.jobs_sweep()
 
     dead.refresh_from_db()
     alive.refresh_from_db()
@@ -39,13 +40,13 @@ def test_the_beat_sweep_fails_a_job_of_any_kind_whose_worker_was_killed(kind, se
 
 
 def test_the_sweep_is_in_the_beat_schedule():
-    entry = PeriodicTask.objects.get(task="ingestion.tasks.jobs_sweep")
+    entry = PeriodicTask.objects.get(task="jobs.tasks.jobs_sweep")
     assert entry.enabled and entry.crontab is not None
 
 
 def test_the_jobs_page_stops_reloading_once_a_dead_job_is_swept(client, leader_lea, settings):
     _running(JobKind.TRAINING, idle=dt.timedelta(seconds=settings.JOB_STALE_S + 60))
-    ingestion_tasks.jobs_sweep()
+    jobs_tasks.jobs_sweep()
     client.force_login(leader_lea)
 
     body = client.get(reverse("recommender:job_list")).content.decode()
@@ -63,7 +64,7 @@ def test_a_second_trigger_says_already_running_and_queues_nothing(
     queued = []
     task = {
         "oms": ingestion_tasks.sync_oms,
-        "certhelper": ingestion_tasks.sync_certhelper,
+        "certhelper": recommender_tasks.sync_certhelper,
         "retrain": recommender_tasks.retrain,
     }[trigger]
     monkeypatch.setattr(task, "delay", lambda *a, **k: queued.append(trigger))
@@ -86,7 +87,7 @@ def test_a_second_retrain_queued_anyway_does_not_train(monkeypatch):
     outcome = recommender_tasks.retrain()
 
     assert f"already running (job #{running.pk})" in outcome
-    assert IngestionJob.objects.filter(kind=JobKind.TRAINING).count() == 1
+    assert Job.objects.filter(kind=JobKind.TRAINING).count() == 1
     with pytest.raises(JobAlreadyRunning):
         model_retrain()
 
@@ -94,7 +95,7 @@ def test_a_second_retrain_queued_anyway_does_not_train(monkeypatch):
 def test_a_dead_job_does_not_block_the_next_one(settings):
     _running(JobKind.PAIRS_IMPORT, idle=dt.timedelta(seconds=settings.JOB_STALE_S + 60))
 
-    job = ingestion_job_start(kind=JobKind.PAIRS_IMPORT, parameters={})
+    job = job_start(kind=JobKind.PAIRS_IMPORT, parameters={})
 
     assert job.status == JobStatus.RUNNING
-    assert IngestionJob.objects.filter(kind=JobKind.PAIRS_IMPORT, status=JobStatus.RUNNING).count() == 1
+    assert Job.objects.filter(kind=JobKind.PAIRS_IMPORT, status=JobStatus.RUNNING).count() == 1

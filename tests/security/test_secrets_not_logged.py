@@ -6,8 +6,8 @@ import logging
 import pytest
 
 from ingestion.clients import OmsClient, OmsError
-from ingestion.models import IngestionJob
-from ingestion.sync import runs_sync
+from ingestion.services import runs_sync
+from jobs.models import Job
 from tests.ingestion.clients.fakes import FIRST_RUN, oms_settings, running, synthetic_data
 
 pytestmark = pytest.mark.django_db
@@ -43,7 +43,7 @@ def _texts(caplog) -> str:
 
 
 def _job_texts() -> str:
-    return "\n".join(f"{job.message} {job.errors} {job.parameters}" for job in IngestionJob.objects.all())
+    return "\n".join(f"{job.message} {job.errors} {job.parameters}" for job in Job.objects.all())
 
 
 def test_it_never_logs_the_secret_or_the_token_during_a_sync(fake_oms_with_credentials, everything_logged, capsys):

@@ -10,8 +10,8 @@ from django.db import transaction
 from tqdm import tqdm
 
 from ingestion.clients import OmsError
-from ingestion.services import JobAlreadyRunning
-from ingestion.sync import SyncRefused, runs_backfill_plan, runs_sync
+from ingestion.services import SyncRefused, runs_backfill_plan, runs_sync
+from jobs.services import JobAlreadyRunning
 
 
 class Command(BaseCommand):
@@ -54,6 +54,6 @@ class Command(BaseCommand):
                         sync_oms_chunk.delay(job.pk, first, last)
 
                 transaction.on_commit(enqueue)
-        except SyncRefused as exc:
+        except (SyncRefused, JobAlreadyRunning) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"Ingestion job #{job.pk}: {len(ranges)} chunks queued for runs {run_from}-{run_to}")

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ingestion.services import JobAlreadyRunning
+from jobs.services import JobAlreadyRunning
 from recommender.exceptions import NotEnoughLabels
 
 

@@ -3,7 +3,8 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
-from ingestion.models import Fill, IngestionJob, JobKind, JobStatus, Lumisection, Run
+from ingestion.models import Fill, Lumisection, Run
+from jobs.models import Job, JobKind, JobStatus
 from tests.ingestion.helpers import LS_HEADER, ls_row, oms_api_page, write_csv, write_json, write_truncated_gzip
 
 pytestmark = pytest.mark.django_db
@@ -103,7 +104,7 @@ def test_it_imports_a_directory_and_reports_per_file(tmp_path):
         590,
     )
     assert Run.objects.get(run_number=314206).duration == 420
-    job = IngestionJob.objects.get()
+    job = Job.objects.get()
     assert (job.kind, job.status, job.rows_skipped) == (JobKind.OMS_DUMP_IMPORT, JobStatus.SUCCEEDED, 0)
 
 
@@ -114,7 +115,7 @@ def test_it_is_idempotent(tmp_path):
     out = _run(directory)
     assert "Total: 0 created, 0 updated," in out
     assert _db_state() == state
-    assert IngestionJob.objects.order_by("-pk").first().rows_created == 0
+    assert Job.objects.order_by("-pk").first().rows_created == 0
 
 
 def test_it_gives_the_same_result_whatever_the_file_order(tmp_path):
@@ -146,7 +147,7 @@ def test_it_reports_bad_rows_and_imports_the_good_ones(tmp_path):
     assert "oms_runs_2018_collisions.csv:3: duration: expected a number, got 'n/a?'" in out
     assert "... and 5 more" in out
     assert Run.objects.count() == 1
-    job = IngestionJob.objects.get()
+    job = Job.objects.get()
     assert len(job.errors) == 25
     assert job.errors[0] == {
         "file": "oms_runs_2018_collisions.csv",
@@ -170,7 +171,7 @@ def test_it_fails_on_a_truncated_gzip_but_keeps_earlier_rows_and_other_files(tmp
     assert "1 files failed (oms_lumisections_x.csv.gz)" in out.getvalue()
     assert 0 < Lumisection.objects.count() < 5000
     assert Run.objects.filter(run_number=315190).exists()
-    job = IngestionJob.objects.get()
+    job = Job.objects.get()
     assert job.status == JobStatus.FAILED
     assert job.errors[-1]["file"] == "oms_lumisections_x.csv.gz" and job.errors[-1]["line"] is None
 

@@ -9,7 +9,8 @@ import re
 import pytest
 from django.core.management import call_command
 
-from ingestion.models import Fill, IngestionJob, Lumisection, Run
+from ingestion.models import Fill, Lumisection, Run
+from jobs.models import Job
 from recommender.models import ReferencePair
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow, pytest.mark.shared_data]
@@ -85,4 +86,4 @@ def test_it_imports_the_real_dumps_twice(shared_data_dir):
         Lumisection.objects.count(),
         ReferencePair.objects.count(),
     ) == state
-    assert [job.rows_created for job in IngestionJob.objects.order_by("pk")][2:] == [0, 0]
+    assert [job.rows_created for job in Job.objects.order_by("pk")][2:] == [0, 0]

@@ -10,9 +10,8 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from ingestion import services
 from ingestion.models import Lumisection
-from ingestion.services import LUMISECTION_FIELDS, lumisections_upsert
+from ingestion.services import LUMISECTION_FIELDS, lumisections_copy, lumisections_upsert, upserts
 
 pytestmark = [
     pytest.mark.django_db,
@@ -96,7 +95,7 @@ def test_two_batches_in_one_outer_transaction_and_the_temporary_table_goes_with_
         assert _counts(lumisections_upsert(rows=[_row(n) for n in range(1, 4)])) == (3, 0, 0)
         assert _counts(lumisections_upsert(rows=[_row(n, pileup=40.0 + (n == 3)) for n in range(2, 6)])) == (2, 1, 1)
         with connection.cursor() as cursor:
-            cursor.execute("SELECT to_regclass(%s)", [f"pg_temp.{services._LS_BATCH_TABLE}"])
+            cursor.execute("SELECT to_regclass(%s)", [f"pg_temp.{lumisections_copy._LS_BATCH_TABLE}"])
             assert cursor.fetchone() == (None,)
     assert len(_versions()) == 5
 
@@ -142,7 +141,7 @@ def test_the_copy_path_and_the_orm_path_agree(monkeypatch):
     for rows in batches:
         copy_counts.append(_counts(lumisections_upsert(rows=[{**r, "run_number": 400001} for r in rows])))
     with monkeypatch.context() as patch:
-        patch.setattr(services, "_lumisections_upsert_postgresql", lambda rows, run_ids: None)
+        patch.setattr(upserts, "lumisections_upsert_postgresql", lambda rows, run_ids: None)
         for rows in batches:
             orm_counts.append(_counts(lumisections_upsert(rows=[{**r, "run_number": 400002} for r in rows])))
     assert copy_counts == orm_counts

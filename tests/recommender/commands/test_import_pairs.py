@@ -4,7 +4,7 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from ingestion.models import IngestionJob, JobKind, JobStatus
+from jobs.models import Job, JobKind, JobStatus
 from recommender.models import ReferencePair
 from tests.ingestion.helpers import write_text, write_truncated_gzip
 
@@ -40,7 +40,7 @@ def test_it_imports_the_csv_and_reports_rejected_rows(tmp_path):
     assert "certhelper_pairs.csv.gz:4: reference_run_number: expected a number, got 'x'" in out
     assert "certhelper_pairs.csv.gz:7: expected 5 fields, got 4" in out
     assert ReferencePair.objects.count() == 2
-    job = IngestionJob.objects.get()
+    job = Job.objects.get()
     assert (job.kind, job.status, job.rows_created, job.rows_skipped) == (
         JobKind.PAIRS_IMPORT,
         JobStatus.SUCCEEDED,
@@ -78,7 +78,7 @@ def test_it_fails_on_a_truncated_file_after_importing_the_rows_before(tmp_path):
         call_command("import_pairs", str(path), stdout=out)
     assert "FAILED: truncated or corrupt gzip after line" in out.getvalue()
     assert 0 < ReferencePair.objects.count() < 4000
-    assert IngestionJob.objects.get().status == JobStatus.FAILED
+    assert Job.objects.get().status == JobStatus.FAILED
 
 
 def test_it_fails_on_a_missing_column(tmp_path):

@@ -1,7 +1,7 @@
 import pytest
 from django.test import override_settings
 
-from ingestion.models import IngestionJob, JobKind, JobStatus
+from jobs.models import Job, JobKind, JobStatus
 from recommender.exceptions import NotEnoughLabels
 from recommender.models import Recommendation
 from recommender.services import model_retrain, recommendations_refresh
@@ -22,7 +22,7 @@ def test_it_records_training_as_a_job():
     model_retrain()
     model_retrain()
 
-    first, second = IngestionJob.objects.filter(kind=JobKind.TRAINING).order_by("id")
+    first, second = Job.objects.filter(kind=JobKind.TRAINING).order_by("id")
     assert first.status == JobStatus.SUCCEEDED and first.message.endswith("activated")
     assert second.status == JobStatus.SUCCEEDED and second.message.startswith("skipped")
 
@@ -33,7 +33,7 @@ def test_it_records_a_failed_training_and_reraises():
     with pytest.raises(NotEnoughLabels):
         model_retrain()
 
-    job = IngestionJob.objects.get(kind=JobKind.TRAINING)
+    job = Job.objects.get(kind=JobKind.TRAINING)
     assert job.status == JobStatus.FAILED and "NotEnoughLabels" in job.message and job.finished_at
 
 

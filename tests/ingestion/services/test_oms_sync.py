@@ -5,25 +5,32 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from ingestion import services
 from ingestion.clients import OmsTransientError
-from ingestion.models import ChunkStatus, Fill, IngestionJob, JobStatus, Lumisection, Run, SyncChunk, SyncState
-from ingestion.sync import (
+from ingestion.models import ChunkStatus, Fill, Lumisection, Run, SyncChunk, SyncState
+from ingestion.services import (
     OMS_RUNS,
     ChunkBusy,
     ClaimLost,
     chunk_claim,
     chunk_ranges,
+    oms_sync,
     runs_backfill_plan,
     runs_chunk_sync,
     runs_chunk_sync_for_job,
     runs_sync,
 )
-from tests.ingestion.clients.fakes import FIRST_RUN, oms_client
+from jobs.models import Job, JobStatus
+from tests.ingestion.clients.fakes import FIRST_RUN, oms_client, running, synthetic_data
 
 LAST_RUN = FIRST_RUN + 24
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def fake_oms():
+    with running(synthetic_data(runs=25, lumisections=7)) as server:
+        yield server
 
 
 def mirror() -> dict[int, list[int]]:
@@ -142,7 +149,7 @@ def test_it_never_half_writes_a_run_when_oms_goes_down_mid_run(fake_oms):
     assert sorted(mirror()) == list(range(FIRST_RUN, down))
     chunk = SyncChunk.objects.get(first_run=FIRST_RUN)
     assert chunk.status == ChunkStatus.FAILED and "HTTP 500" in chunk.last_error
-    assert IngestionJob.objects.get().status == JobStatus.FAILED
+    assert Job.objects.get().status == JobStatus.FAILED
 
     fake_oms.faults.clear()
     sync(fake_oms, run_from=FIRST_RUN, run_to=LAST_RUN)
@@ -182,7 +189,7 @@ def test_it_reclaims_the_chunk_of_a_worker_that_died(fake_oms):
 
 
 def test_it_claims_a_chunk_once_per_job():
-    job = IngestionJob.objects.create(kind="oms_sync")
+    job = Job.objects.create(kind="oms_sync")
     claim = chunk_claim(kind=OMS_RUNS, first_run=1, last_run=9, job_id=job.pk)
     assert claim is not None
 
@@ -191,19 +198,19 @@ def test_it_claims_a_chunk_once_per_job():
     SyncChunk.objects.update(status=ChunkStatus.DONE)
 
     assert chunk_claim(kind=OMS_RUNS, first_run=1, last_run=9, job_id=job.pk) is None
-    other_job = IngestionJob.objects.create(kind="oms_sync")
+    other_job = Job.objects.create(kind="oms_sync")
     assert chunk_claim(kind=OMS_RUNS, first_run=1, last_run=9, job_id=other_job.pk) is not None
 
 
 def test_it_rolls_back_the_run_it_was_writing_when_its_claim_was_taken(fake_oms, monkeypatch):
-    real_upsert = services.lumisections_upsert
+    real_upsert = oms_sync.lumisections_upsert
 
     def upsert_then_lose_claim(**kwargs):
         result = real_upsert(**kwargs)
         SyncChunk.objects.update(claimed_by="thief")
         return result
 
-    monkeypatch.setattr(services, "lumisections_upsert", upsert_then_lose_claim)
+    monkeypatch.setattr(oms_sync, "lumisections_upsert", upsert_then_lose_claim)
 
     with pytest.raises(ClaimLost):
         runs_chunk_sync(first_run=FIRST_RUN, last_run=FIRST_RUN + 8, client=oms_client(fake_oms))
@@ -234,7 +241,7 @@ def test_it_syncs_incrementally_from_the_high_water_mark(fake_oms, settings):
 
 
 def test_it_runs_a_backfill_chunk_by_chunk_and_closes_the_job(fake_oms, monkeypatch):
-    monkeypatch.setattr("ingestion.sync.default_sources", lambda: (None, None))
+    monkeypatch.setattr("ingestion.services.oms_sync.default_sources", lambda: (None, None))
     client = oms_client(fake_oms)
     job, ranges = runs_backfill_plan(run_from=FIRST_RUN, run_to=LAST_RUN, chunk_runs=10)
     assert ranges == [(FIRST_RUN, FIRST_RUN + 8), (FIRST_RUN + 9, FIRST_RUN + 18), (FIRST_RUN + 19, LAST_RUN)]

@@ -1,4 +1,4 @@
-"""Sync services: OMS runs (with their fills and lumisections) and Certhelper pairs.
+"""The OMS sync: runs with their fills and lumisections, incremental or a backfill.
 
 OMS, the path data takes:
     range of run numbers -> chunks aligned on multiples of OMS_SYNC_CHUNK_RUNS
@@ -15,12 +15,6 @@ Upserts are on natural keys, so re-doing a chunk changes nothing that was done.
 Incremental sync remembers the newest run fully ingested (SyncState "oms_runs")
 and fetches everything after it, plus a look-back window of run numbers for
 runs that were still open (no end_time) or failed last time.
-
-Certhelper: one call at most every CERTHELPER_MIN_INTERVAL_S (a day by default),
-and never two within an hour whatever the schedule or `force` says. The spacing
-is a claim on SyncState "certhelper", so it holds across processes. The label
-writer lives in the recommender app, which ingestion must not import: the
-caller (task or command) passes it in.
 """
 
 from __future__ import annotations
@@ -29,84 +23,33 @@ import datetime as dt
 import logging
 import queue
 import threading
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F, Max, Min, Q
-from django.utils import timezone
+from django.db import transaction
+from django.db.models import Max, Min
 
-from . import services
-from .clients import (
-    CerthelperClient,
-    CerthelperError,
-    OmsClient,
-    OmsError,
-    OmsRow,
-    OmsTransientError,
-)
-from .models import ChunkStatus, IngestionJob, JobKind, JobStatus, Run, SyncChunk, SyncState
-from .parsers.certhelper import certhelper_pair_from_dict
-from .parsers.common import RowInvalid
-from .parsers.oms import fill_data, lumisection_data, run_data
-from .sources import ApvModeSource, PrimaryVertexSource, sources_from_directory
+from jobs.models import Job, JobKind, JobStatus
+from jobs.services import Counts, JobNotFound, job_finish, job_progress, job_start, jobs_stale_fail
+
+from ..clients import OmsClient, OmsError, OmsRow, OmsTransientError
+from ..models import ChunkStatus, Run, SyncChunk, SyncState
+from ..parsers.common import RowInvalid
+from ..parsers.oms import fill_data, lumisection_data, run_data
+from ..sources import ApvModeSource, PrimaryVertexSource, sources_from_directory
+from .chunks import ChunkBusy, ClaimLost, SyncRefused, chunk_claim, chunk_ranges, claim_extend, claim_release, claim_ttl
+from .precedence import SOURCE_OMS_API
+from .upserts import fills_upsert, lumisections_upsert, runs_pileup_mean_refresh, runs_upsert
 
 logger = logging.getLogger(__name__)
 
 OMS_RUNS = "oms_runs"
-CERTHELPER = "certhelper"
-SOURCE_OMS_API = "oms_api"
-SOURCE_CERTHELPER_API = "certhelper_api"
-
-# Never two Certhelper calls within this, whatever the settings or --force say.
-CERTHELPER_HARD_MIN_INTERVAL_S = 3600
-# Beat fires "daily" a few seconds early or late; don't refuse a daily run for that.
-CERTHELPER_SCHEDULE_SLACK_S = 600
-MAX_JOB_ERRORS = 500
 # Runs whose lumisections the prefetch thread may hold ready. Enough to keep it
 # fetching while the writer flushes a batch (3 left it blocked for about 2 s of
 # the 100,000-lumisection benchmark); bounded, as each run holds all its rows.
 PREFETCH_RUNS = 20
-
-
-def chunk_runs_setting() -> int:
-    return settings.OMS_SYNC_CHUNK_RUNS
-
-
-def claim_ttl() -> dt.timedelta:
-    return dt.timedelta(seconds=settings.OMS_SYNC_CLAIM_TTL_S)
-
-
-class ChunkBusy(Exception):
-    """Another worker holds the chunk's claim; try again once it may have expired."""
-
-
-class ClaimLost(Exception):
-    """Our claim expired and another worker took the chunk; stop writing."""
-
-
-class CerthelperTooSoon(Exception):
-    """Certhelper was called too recently; this sync would break its owners' request."""
-
-
-class SyncRefused(Exception):
-    """A sync that cannot start as asked (bad range, unknown job)."""
-
-
-@dataclass
-class Counts:
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    skipped: int = 0
-
-    def add(self, result: Any) -> None:
-        self.created += int(getattr(result, "created", 0))
-        self.updated += int(getattr(result, "updated", 0))
-        self.unchanged += int(getattr(result, "unchanged", 0))
 
 
 @dataclass
@@ -121,150 +64,13 @@ class ChunkOutcome:
     counts: Counts = field(default_factory=Counts)
 
 
-# --- chunks and claims -----------------------------------------------------------------
-
-
-def chunk_ranges(run_from: int, run_to: int, size: int | None = None) -> list[tuple[int, int]]:
-    """[run_from, run_to] cut at multiples of `size`, so syncs of overlapping ranges
-    meet on the same chunk rows (the edges are clipped to the range)."""
-    size = size or chunk_runs_setting()
-    if run_from > run_to:
-        raise SyncRefused(f"empty run range {run_from}-{run_to}")
-    ranges = []
-    start = run_from
-    while start <= run_to:
-        end = min(run_to, (start // size + 1) * size - 1)
-        ranges.append((start, end))
-        start = end + 1
-    return ranges
-
-
-def chunk_claim(*, kind: str, first_run: int, last_run: int, job_id: int | None) -> tuple[SyncChunk, str] | None:
-    """Claim a chunk for this job; returns (chunk, claim token), or None when the job
-    already finished it. Raises ChunkBusy while another worker's claim is live."""
-    now = timezone.now()
+def _job_of_sync(*, parameters: dict[str, Any], job_id: int | None) -> Job:
+    """The job record of a sync: the given one (queued by a command) or a new one
+    (JobAlreadyRunning when a sync is running: one at a time)."""
     try:
-        chunk, _ = SyncChunk.objects.get_or_create(kind=kind, first_run=first_run, last_run=last_run)
-    except IntegrityError:  # created by a concurrent claimant between our get and create
-        chunk = SyncChunk.objects.get(kind=kind, first_run=first_run, last_run=last_run)
-    token = uuid.uuid4().hex
-    claimable = (
-        Q(status__in=[ChunkStatus.PENDING, ChunkStatus.FAILED])
-        | Q(status=ChunkStatus.RUNNING, claimed_until__lt=now)
-        | Q(status=ChunkStatus.RUNNING, claimed_until__isnull=True)
-    )
-    if job_id is None:
-        claimable |= Q(status=ChunkStatus.DONE)
-    else:
-        # Done by an earlier job: a new sync may redo it. Done by this job: nothing to do.
-        claimable |= Q(status=ChunkStatus.DONE) & (~Q(job_id=job_id) | Q(job_id__isnull=True))
-    claimed = (
-        SyncChunk.objects.filter(pk=chunk.pk)
-        .filter(claimable)
-        .update(
-            status=ChunkStatus.RUNNING,
-            claimed_by=token,
-            claimed_until=now + claim_ttl(),
-            job_id=job_id,
-            attempts=F("attempts") + 1,
-            runs_done=0,
-            last_error="",
-            updated_at=now,
-        )
-    )
-    if claimed == 1:
-        chunk.refresh_from_db()
-        return chunk, token
-    chunk.refresh_from_db()
-    if chunk.status == ChunkStatus.DONE and chunk.job_id == job_id:
-        return None
-    raise ChunkBusy(f"chunk {kind} {first_run}-{last_run} is claimed until {chunk.claimed_until:%H:%M:%S}")
-
-
-def _claim_extend(chunk: SyncChunk, token: str, *, runs_done: int = 0) -> None:
-    """Extend our claim; call inside the transaction that writes, so a worker that
-    lost its claim rolls its write back instead of racing the new holder."""
-    now = timezone.now()
-    extended = SyncChunk.objects.filter(pk=chunk.pk, claimed_by=token, status=ChunkStatus.RUNNING).update(
-        claimed_until=now + claim_ttl(), runs_done=F("runs_done") + runs_done, updated_at=now
-    )
-    if extended != 1:
-        raise ClaimLost(f"lost the claim on chunk {chunk.first_run}-{chunk.last_run}")
-
-
-def _claim_release(chunk: SyncChunk, token: str, *, status: str, error: str = "") -> bool:
-    return (
-        SyncChunk.objects.filter(pk=chunk.pk, claimed_by=token, status=ChunkStatus.RUNNING).update(
-            status=status, claimed_until=None, last_error=error[:2000], updated_at=timezone.now()
-        )
-        == 1
-    )
-
-
-# --- jobs --------------------------------------------------------------------------------
-
-
-def job_start(*, kind: str, parameters: dict[str, Any], job_id: int | None = None) -> IngestionJob:
-    """The job record of a sync: the given one (queued by a command) or a new one."""
-    now = timezone.now()
-    if job_id is not None:
-        job = IngestionJob.objects.filter(pk=job_id).first()
-        if job is None:
-            raise SyncRefused(f"no ingestion job #{job_id}")
-        if job.status in {JobStatus.PENDING, JobStatus.RUNNING}:
-            IngestionJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, started_at=job.started_at or now)
-            job.refresh_from_db()
-        return job
-    # One sync of a kind at a time (JobAlreadyRunning otherwise).
-    return services.ingestion_job_start(kind=kind, parameters=parameters)
-
-
-def _job_record(
-    job_id: int,
-    *,
-    counts: Counts | None = None,
-    errors: Iterable[dict[str, Any]] = (),
-    progress: int = 0,
-    progress_total: int | None = None,
-) -> IngestionJob:
-    """Add to a job's counters under a row lock (chunks of one job finish in parallel)."""
-    with transaction.atomic():
-        job = IngestionJob.objects.select_for_update().get(pk=job_id)
-        if counts is not None:
-            job.rows_created += counts.created
-            job.rows_updated += counts.updated
-            job.rows_unchanged += counts.unchanged
-            job.rows_skipped += counts.skipped
-        new_errors = list(errors)
-        if new_errors:
-            room = MAX_JOB_ERRORS - len(job.errors)
-            job.errors = [*job.errors, *new_errors[: max(room, 0)]]
-        job.progress_done += progress
-        if progress_total is not None:
-            job.progress_total = progress_total
-        job.save()
-        return job
-
-
-def _job_finish(job_id: int, *, status: str, message: str) -> bool:
-    """Finish a running job once (conditional: two last chunks cannot both finish it)."""
-    return (
-        IngestionJob.objects.filter(pk=job_id, status=JobStatus.RUNNING).update(
-            status=status, message=message[:5000], finished_at=timezone.now(), updated_at=timezone.now()
-        )
-        == 1
-    )
-
-
-def jobs_abandoned_fail(*, kind: str, older_than: dt.timedelta | None = None) -> int:
-    """Mark jobs whose worker died (running, no progress for a long time) as failed."""
-    older_than = older_than or max(3 * claim_ttl(), dt.timedelta(minutes=30))
-    return IngestionJob.objects.filter(
-        kind=kind, status=JobStatus.RUNNING, updated_at__lt=timezone.now() - older_than
-    ).update(status=JobStatus.FAILED, finished_at=timezone.now(), message="abandoned: no progress (worker lost)")
-
-
-# --- OMS ---------------------------------------------------------------------------------
+        return job_start(kind=JobKind.OMS_SYNC, parameters=parameters, job_id=job_id)
+    except JobNotFound as exc:
+        raise SyncRefused(str(exc)) from exc
 
 
 def _row_error(*, run_number: int | None, reason: str) -> dict[str, Any]:
@@ -304,12 +110,12 @@ def _enrich(run_numbers: list[int], apv_source: ApvModeSource | None, pv_source:
         modes = apv_source.apv_modes(run_numbers)
         rows = [{"run_number": n, "apv_mode": mode} for n, mode in modes.items()]
         if rows:
-            services.runs_upsert(rows=rows, source=apv_source.source_name)
+            runs_upsert(rows=rows, source=apv_source.source_name)
     if pv_source is not None:
         means = pv_source.pv_means(run_numbers)
         rows = [{"run_number": n, "pv_mean": mean} for n, mean in means.items()]
         if rows:
-            services.runs_upsert(rows=rows, source=pv_source.source_name)
+            runs_upsert(rows=rows, source=pv_source.source_name)
 
 
 def default_sources() -> tuple[ApvModeSource | None, PrimaryVertexSource | None]:
@@ -395,12 +201,12 @@ class _WriteBatch:
             return
         outcome = self.outcome
         with transaction.atomic():
-            outcome.counts.add(services.runs_upsert(rows=self.runs, source=SOURCE_OMS_API))
+            outcome.counts += runs_upsert(rows=self.runs, source=SOURCE_OMS_API)
             if self.lumisections:
-                outcome.counts.add(services.lumisections_upsert(rows=self.lumisections))
+                outcome.counts += lumisections_upsert(rows=self.lumisections)
                 # Derived from the lumisections just written; not counted as rows.
-                services.runs_pileup_mean_refresh(run_numbers={ls["run_number"] for ls in self.lumisections})
-            _claim_extend(self.chunk, self.token, runs_done=len(self.runs))
+                runs_pileup_mean_refresh(run_numbers={ls["run_number"] for ls in self.lumisections})
+            claim_extend(self.chunk, self.token, runs_done=len(self.runs))
         outcome.lumisections += len(self.lumisections)
         for run_row in self.runs:
             number = run_row["run_number"]
@@ -456,8 +262,8 @@ def runs_chunk_sync(
             ]
             if fills:
                 with transaction.atomic():
-                    outcome.counts.add(services.fills_upsert(rows=fills, source=SOURCE_OMS_API))
-                    _claim_extend(chunk, token)
+                    outcome.counts += fills_upsert(rows=fills, source=SOURCE_OMS_API)
+                    claim_extend(chunk, token)
 
         batch = _WriteBatch(chunk=chunk, token=token, outcome=outcome, on_run=on_run)
         try:
@@ -480,19 +286,19 @@ def runs_chunk_sync(
         if outcome.runs_written:
             with transaction.atomic():
                 _enrich(outcome.runs_written, apv_source, pv_source)
-                _claim_extend(chunk, token)
+                claim_extend(chunk, token)
     except (ChunkBusy, ClaimLost):
         raise
     except Exception as exc:
-        _claim_release(chunk, token, status=ChunkStatus.FAILED, error=str(exc))
+        claim_release(chunk, token, status=ChunkStatus.FAILED, error=str(exc))
         if job_id is not None and errors:
-            _job_record(job_id, errors=errors)
+            job_progress(job_id=job_id, errors=errors)
         raise
     outcome.counts.skipped += len(outcome.runs_failed)
-    if not _claim_release(chunk, token, status=ChunkStatus.DONE):
+    if not claim_release(chunk, token, status=ChunkStatus.DONE):
         raise ClaimLost(f"lost the claim on chunk {first_run}-{last_run} before finishing it")
     if job_id is not None:
-        _job_record(job_id, counts=outcome.counts, errors=errors)
+        job_progress(job_id=job_id, counts=outcome.counts, errors=errors)
     logger.info(
         "OMS chunk %d-%d: %d runs written (%d lumisections), %d rejected",
         first_run,
@@ -544,7 +350,7 @@ def runs_sync(
     pv_source: PrimaryVertexSource | None = None,
     use_default_sources: bool = True,
     on_run: Callable[[int], None] | None = None,
-) -> IngestionJob:
+) -> Job:
     """Sync OMS runs in this process, chunk after chunk.
 
     Without run_from: incremental (high-water mark minus a look-back, to the newest
@@ -555,9 +361,10 @@ def runs_sync(
     client = client or OmsClient.from_settings()
     if use_default_sources and apv_source is None and pv_source is None:
         apv_source, pv_source = default_sources()
-    jobs_abandoned_fail(kind=JobKind.OMS_SYNC)
-    job = job_start(
-        kind=JobKind.OMS_SYNC,
+    # A sync's worker extends its chunk claims every few seconds: a sync silent for
+    # a few claim lifetimes lost its worker, long before the generic JOB_STALE_S.
+    jobs_stale_fail(kind=JobKind.OMS_SYNC, older_than=max(3 * claim_ttl(), dt.timedelta(minutes=30)))
+    job = _job_of_sync(
         parameters={"mode": "incremental" if incremental else "range", "run_from": run_from, "run_to": run_to},
         job_id=job_id,
     )
@@ -566,7 +373,7 @@ def runs_sync(
         if incremental:
             window = incremental_range(client)
             if window is None:
-                _job_finish(job.pk, status=JobStatus.SUCCEEDED, message="OMS has no runs")
+                job_finish(job_id=job.pk, status=JobStatus.SUCCEEDED, message="OMS has no runs")
                 job.refresh_from_db()
                 return job
             run_from, run_to = window
@@ -574,8 +381,7 @@ def runs_sync(
             run_to = client.newest_run_number() or run_from
         assert run_from is not None and run_to is not None
         ranges = chunk_ranges(run_from, run_to, chunk_runs)
-        _job_record(job.pk, progress_total=len(ranges))
-        IngestionJob.objects.filter(pk=job.pk).update(parameters={**job.parameters, "window": [run_from, run_to]})
+        job_progress(job_id=job.pk, total=len(ranges), parameters={"window": [run_from, run_to]})
         outcomes: list[ChunkOutcome] = []
         for first, last in ranges:
             try:
@@ -592,16 +398,16 @@ def runs_sync(
                 logger.warning("%s; skipped in this sync", exc)
                 outcome = ChunkOutcome(first, last, status="held")
             outcomes.append(outcome)
-            _job_record(job.pk, progress=1)
+            job_progress(job_id=job.pk, done=1)
     except Exception as exc:
-        _job_finish(job.pk, status=JobStatus.FAILED, message=f"{type(exc).__name__}: {exc}")
+        job_finish(job_id=job.pk, status=JobStatus.FAILED, message=f"{type(exc).__name__}: {exc}")
         raise
     message = _summary(outcomes)
     if incremental:
         mark = _new_high_water(outcomes, newest=run_to, old=old_mark)
         SyncState.objects.update_or_create(key=OMS_RUNS, defaults={"high_water_run": mark})
         message += f"; newest run fully ingested: {mark}"
-    _job_finish(job.pk, status=JobStatus.SUCCEEDED, message=message)
+    job_finish(job_id=job.pk, status=JobStatus.SUCCEEDED, message=message)
     job.refresh_from_db()
     return job
 
@@ -624,17 +430,15 @@ def _summary(outcomes: list[ChunkOutcome]) -> str:
     return text
 
 
-def runs_backfill_plan(*, run_from: int, run_to: int, chunk_runs: int | None = None) -> tuple[IngestionJob, list]:
+def runs_backfill_plan(*, run_from: int, run_to: int, chunk_runs: int | None = None) -> tuple[Job, list]:
     """A job and its chunk ranges for workers (`sync_oms --async`). The caller
     queues one `sync_oms_chunk` per range in transaction.on_commit."""
     ranges = chunk_ranges(run_from, run_to, chunk_runs)
-    job = IngestionJob.objects.create(
+    job = job_start(
         kind=JobKind.OMS_SYNC,
-        status=JobStatus.RUNNING,
         parameters={"mode": "async", "run_from": run_from, "run_to": run_to, "chunks": len(ranges)},
-        started_at=timezone.now(),
-        progress_total=len(ranges),
     )
+    job = job_progress(job_id=job.pk, total=len(ranges))
     return job, ranges
 
 
@@ -671,108 +475,18 @@ def job_chunk_failed(*, job_id: int, first_run: int, last_run: int, error: str) 
 def _chunk_counted(job_id: int, *, failure: dict[str, Any] | None = None) -> None:
     """One more chunk of the job is over; the last one closes the job."""
     with transaction.atomic():
-        job = IngestionJob.objects.select_for_update().get(pk=job_id)
-        job.progress_done += 1
-        if failure is not None:
-            job.parameters = {**job.parameters, "chunks_failed": job.parameters.get("chunks_failed", 0) + 1}
-            if len(job.errors) < MAX_JOB_ERRORS:
-                job.errors = [*job.errors, failure]
-        job.save()
+        current = Job.objects.select_for_update().get(pk=job_id)
+        failed = current.parameters.get("chunks_failed", 0) + (failure is not None)
+        job = job_progress(
+            job_id=job_id,
+            done=1,
+            errors=[failure] if failure is not None else (),
+            parameters={"chunks_failed": failed} if failure is not None else None,
+        )
     if job.progress_total is not None and job.progress_done >= job.progress_total:
         failed = job.parameters.get("chunks_failed", 0)
         runs = sum(SyncChunk.objects.filter(job_id=job_id).values_list("runs_done", flat=True))
         status = JobStatus.FAILED if failed else JobStatus.SUCCEEDED
-        _job_finish(
-            job_id, status=status, message=f"{runs} runs synced in {job.progress_total} chunks, {failed} failed"
+        job_finish(
+            job_id=job_id, status=status, message=f"{runs} runs synced in {job.progress_total} chunks, {failed} failed"
         )
-
-
-# --- Certhelper --------------------------------------------------------------------------
-
-
-def certhelper_min_interval() -> dt.timedelta:
-    """Between two imported calls (CERTHELPER_MIN_INTERVAL_S, a day by default,
-    less a little slack for beat's timing), never under the hard floor."""
-    configured = settings.CERTHELPER_MIN_INTERVAL_S
-    seconds = max(configured - CERTHELPER_SCHEDULE_SLACK_S, CERTHELPER_HARD_MIN_INTERVAL_S)
-    return dt.timedelta(seconds=seconds)
-
-
-def certhelper_call_claim(*, force: bool = False) -> None:
-    """Reserve the right to call Certhelper now, or raise CerthelperTooSoon.
-
-    Two rules, checked and recorded in one conditional update so they hold across
-    processes: no call within an hour of the last *attempt* (a failed call loaded
-    Certhelper too), and, unless forced, none within the configured interval of
-    the last *successful* import.
-    """
-    now = timezone.now()
-    SyncState.objects.get_or_create(key=CERTHELPER)
-    hard_floor = dt.timedelta(seconds=CERTHELPER_HARD_MIN_INTERVAL_S)
-    allowed = Q(last_attempt_at__isnull=True) | Q(last_attempt_at__lte=now - hard_floor)
-    if not force:
-        allowed &= Q(last_success_at__isnull=True) | Q(last_success_at__lte=now - certhelper_min_interval())
-    claimed = SyncState.objects.filter(key=CERTHELPER).filter(allowed).update(last_attempt_at=now, updated_at=now)
-    if claimed != 1:
-        state = SyncState.objects.get(key=CERTHELPER)
-        candidates = []
-        if state.last_attempt_at:
-            candidates.append(state.last_attempt_at + hard_floor)
-        if state.last_success_at and not force:
-            candidates.append(state.last_success_at + certhelper_min_interval())
-        next_at = max(candidates) if candidates else now
-        raise CerthelperTooSoon(
-            f"Certhelper was last called at {state.last_attempt_at:%Y-%m-%d %H:%M} UTC; its owners ask for rare "
-            f"calls (at most one an hour, one a day on schedule), so not before {next_at:%Y-%m-%d %H:%M} UTC"
-        )
-
-
-def certhelper_sync(
-    *,
-    pairs_import: Callable[..., Any],
-    job_id: int | None = None,
-    client: CerthelperClient | None = None,
-    force: bool = False,
-) -> IngestionJob:
-    """Fetch Certhelper's pairs and hand them to `pairs_import` (the recommender's
-    `reference_pairs_import`), under the call-spacing claim."""
-    job = job_start(kind=JobKind.CERTHELPER_SYNC, parameters={"force": force}, job_id=job_id)
-    try:
-        certhelper_call_claim(force=force)
-        client = client or CerthelperClient.from_settings()
-        items = client.reference_pairs()
-    except CerthelperTooSoon as exc:
-        _job_finish(job.pk, status=JobStatus.SUCCEEDED, message=f"skipped: {exc}")
-        job.refresh_from_db()
-        logger.info("Certhelper sync skipped: %s", exc)
-        return job
-    except CerthelperError as exc:
-        _job_finish(job.pk, status=JobStatus.FAILED, message=str(exc))
-        logger.error("Certhelper sync failed: %s", exc)
-        raise
-    pairs, errors = [], []
-    for line, item in enumerate(items, start=1):
-        try:
-            if not isinstance(item, dict):
-                raise RowInvalid("expected an object")
-            pairs.append(certhelper_pair_from_dict(item, line=line))
-        except RowInvalid as exc:
-            errors.append({"file": SOURCE_CERTHELPER_API, "line": line, "reason": str(exc)})
-    job = _job_record(job.pk, progress_total=len(items), errors=errors, counts=Counts(skipped=len(errors)))
-    try:
-        result = pairs_import(rows=pairs, progress=lambda n: _job_record(job.pk, progress=n))
-    except Exception as exc:
-        _job_finish(job.pk, status=JobStatus.FAILED, message=f"import failed: {type(exc).__name__}: {exc}")
-        raise
-    counts = Counts()
-    counts.add(result)
-    _job_record(job.pk, counts=counts, progress=len(errors))
-    SyncState.objects.filter(key=CERTHELPER).update(last_success_at=timezone.now())
-    _job_finish(
-        job.pk,
-        status=JobStatus.SUCCEEDED,
-        message=f"{len(items)} pairs fetched: {counts.created} created, {counts.updated} updated, "
-        f"{counts.unchanged} unchanged, {len(errors)} rejected",
-    )
-    job.refresh_from_db()
-    return job

@@ -4,11 +4,19 @@ import pytest
 from django.utils import timezone
 
 from ingestion.clients import CerthelperTransientError
-from ingestion.models import JobStatus, SyncState
-from ingestion.sync import CERTHELPER, certhelper_sync
-from tests.ingestion.clients.fakes import certhelper_client
+from ingestion.models import SyncState
+from ingestion.services import CERTHELPER
+from jobs.models import JobStatus
+from recommender.certhelper_sync import certhelper_sync
+from tests.ingestion.clients.fakes import certhelper_client, running, synthetic_data
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def fake_oms():
+    with running(synthetic_data(runs=25, lumisections=7)) as server:
+        yield server
 
 
 class PairsImport:

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from ingestion.clients import CerthelperError
+from jobs.services import JobAlreadyRunning
 
 
 class Command(BaseCommand):
@@ -20,18 +21,15 @@ class Command(BaseCommand):
 
     def handle(self, *args, force, use_workers, **options):
         if use_workers:
-            from ingestion.tasks import sync_certhelper
+            from recommender.tasks import sync_certhelper
 
             transaction.on_commit(lambda: sync_certhelper.delay(force=force))
             self.stdout.write("Certhelper sync queued")
             return
-        # The label writer belongs to the recommender; looked up here, at the edge.
-        from ingestion.services import JobAlreadyRunning
-        from ingestion.sync import certhelper_sync
-        from recommender.services import reference_pairs_import
+        from recommender.certhelper_sync import certhelper_sync
 
         try:
-            job = certhelper_sync(pairs_import=reference_pairs_import, force=force)
+            job = certhelper_sync(force=force)
         except (CerthelperError, JobAlreadyRunning) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"Ingestion job #{job.pk} {job.status}: {job.message}")
