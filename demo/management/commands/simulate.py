@@ -28,7 +28,7 @@ def _years(value: str) -> list[int]:
 class Command(BaseCommand):
     help = (
         "Simulate Run-3-like fills, runs, lumisections, Certhelper reference pairs and curated references, "
-        "calibrated on the real CMS dumps (recommender/simulation/calibration.py). Deterministic per --seed."
+        "calibrated on the real CMS dumps (demo/simulation/calibration.py). Deterministic per --seed."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
