@@ -27,6 +27,8 @@ class SsoIdentity(models.Model):
 
     class Meta:
         db_table = "recommender_ssoidentity"
+        verbose_name = "SSO identity"
+        verbose_name_plural = "SSO identities"
         constraints = [models.UniqueConstraint(fields=["issuer", "subject"], name="sso_identity_unique_subject")]
 
     def __str__(self) -> str:

@@ -36,6 +36,8 @@ class Migration(migrations.Migration):
             ],
             options={
                 "db_table": "recommender_ssoidentity",
+                "verbose_name": "SSO identity",
+                "verbose_name_plural": "SSO identities",
                 "constraints": [
                     models.UniqueConstraint(fields=("issuer", "subject"), name="sso_identity_unique_subject")
                 ],
