@@ -72,8 +72,8 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection
 
+    from demo.fake_oms import TOKEN_PATH
     from ingestion.clients import OmsClient
-    from ingestion.fake_oms import TOKEN_PATH
     from ingestion.models import Fill, Lumisection, Run, SyncChunk
     from ingestion.services import runs_sync
 

@@ -57,9 +57,9 @@ def main() -> None:
     from django.core.cache import cache
     from django.test import Client
 
+    from accounts.roles import SHIFTERS
     from ingestion.models import Run
     from recommender.models import CuratedReference, ReferencePair
-    from recommender.roles import SHIFTERS
 
     user, _ = get_user_model().objects.get_or_create(username="bench-references-page")
     user.groups.add(Group.objects.get(name=SHIFTERS))

@@ -68,9 +68,9 @@ def main() -> None:
     from django.contrib.auth.models import Group
     from django.test import Client
 
+    from accounts.roles import SHIFTERS
     from ingestion.models import Run
     from recommender.models import Recommendation, ReferencePair
-    from recommender.roles import SHIFTERS
 
     user, _ = get_user_model().objects.get_or_create(username="bench-run-page")
     user.groups.add(Group.objects.get(name=SHIFTERS))

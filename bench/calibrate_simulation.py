@@ -4,7 +4,7 @@
 
 Reads the shared data directory (see its README.md), prints the fitted numbers
 as a Python literal. They are copied by hand into
-recommender/simulation/calibration.py, so the app never needs the data at
+demo/simulation/calibration.py, so the app never needs the data at
 runtime. Offline tool: pandas is fine here.
 """
 

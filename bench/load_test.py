@@ -147,8 +147,8 @@ def users_prepare(n: int) -> list[str]:
     from django.contrib.auth.hashers import make_password
     from django.contrib.auth.models import Group
 
+    from accounts.roles import SHIFTERS
     from recommender.models import Feedback
-    from recommender.roles import SHIFTERS
 
     user_model = get_user_model()
     names = [f"{USER_PREFIX}{i:02d}" for i in range(n)]

@@ -4,7 +4,7 @@ Everything that names these quantities reads them from here: the models' help
 texts and text lengths (ingestion.models), the OMS client's `fields=`
 (ingestion.clients), the parsers (ingestion.parsers.oms), the source-precedence
 groups (ingestion.services.precedence), the model's run features
-(recommender.ml.dataset), the local OMS (ingestion.fake_oms) and the simulation
+(recommender.ml.dataset), the local OMS (demo.fake_oms) and the simulation
 writer. Adding a quantity means adding an entry here, the model field (whose help
 text and length come from the entry), and a migration; a test checks that every
 entry reaches every one of those places (tests/ingestion/test_quantities.py).

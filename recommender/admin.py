@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
 from .exceptions import ModelArtifactError
-from .models import CuratedReference, Feedback, ModelVersion, ReferencePair, RunReconstruction, SsoIdentity
+from .models import CuratedReference, Feedback, ModelVersion, ReferencePair, RunReconstruction
 from .training import artifact_load, model_version_activate
 
 
@@ -84,19 +84,3 @@ class FeedbackAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
-
-
-@admin.register(SsoIdentity)
-class SsoIdentityAdmin(admin.ModelAdmin):
-    """Which account a CERN SSO identity signs in as. Changing `user` is the one
-    deliberate way to link an identity to an existing (e.g. local) account."""
-
-    list_display = ["user", "subject", "issuer", "roles_read_at"]
-    search_fields = ["user__username", "subject"]
-    raw_id_fields = ["user"]
-    # The refresh token is a credential: never shown.
-    fields = ["issuer", "subject", "user", "roles_read_at"]
-    readonly_fields = ["issuer", "subject", "roles_read_at"]
-
-    def has_add_permission(self, request) -> bool:
-        return False  # identities come from logins only

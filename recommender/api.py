@@ -12,12 +12,12 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.permissions import IsShifter
 from ingestion.models import RunClass
 
 from . import selectors, services
 from .exceptions import DecisionClosed, InvalidFeedback, ModelArtifactError, UnknownRunReconstruction
 from .models import CuratedReference, Decision, Feedback, Reconstruction
-from .permissions import IsShifter
 from .throttles import FeedbackWriteThrottle
 
 

@@ -423,7 +423,7 @@ def _feedback_record(
 def run_reconstruction_reopen(*, user, run_number: int, reconstruction: str) -> RunReconstruction:
     """A shift leader reopens a run reconstruction for a new decision (the decision
     policy); the current decision stays current until someone decides again."""
-    from .roles import is_shift_leader
+    from accounts.roles import is_shift_leader
 
     if not is_shift_leader(user):
         raise InvalidFeedback("only a shift leader or an admin can reopen a run for decisions")

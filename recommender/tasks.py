@@ -31,7 +31,7 @@ def refresh_recommendations(newest_runs: int = 200) -> str:
 @shared_task(acks_late=True)
 def login_records_prune() -> str:
     """Beat, hourly: drop login-failure counters and known addresses that no longer matter."""
-    from .login import login_records_prune as prune
+    from accounts.login import login_records_prune as prune
 
     return f"{prune()} login records pruned"
 

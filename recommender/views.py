@@ -2,11 +2,8 @@
 
 import csv
 from dataclasses import dataclass
-from functools import wraps
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -14,6 +11,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from accounts.decorators import shift_leader_required, shifter_required
+from accounts.roles import is_shift_leader
 from ingestion.models import RunClass
 from ingestion.selectors import lumisection_series
 from jobs.models import JobKind
@@ -24,36 +23,11 @@ from .charts import Series, line_chart_svg
 from .exceptions import InvalidFeedback, ModelArtifactError
 from .forms import FeedbackForm, RunFilterForm, RunLookupForm
 from .models import Reconstruction
-from .roles import is_shift_leader, is_shifter
 from .throttles import FeedbackWriteThrottle
 from .timeline import timeline_svg
 
 RUNS_PER_PAGE = 50
 JOBS_SHOWN = 50
-
-
-def shifter_required(view):
-    """Logged in (else to the login page) and holding a role (else 403)."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not is_shifter(request.user):
-            raise PermissionDenied("RefRun is for shifters, shift leaders and admins.")
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
-
-def shift_leader_required(view):
-    @login_required
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not is_shift_leader(request.user):
-            raise PermissionDenied("Only shift leaders and admins can do this.")
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 @shifter_required

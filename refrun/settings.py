@@ -109,9 +109,18 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_celery_beat",
     "jobs",
+    "accounts",
     "ingestion",
     "recommender",
 ]
+# The test doubles (the simulation, the local OMS and demo_setup: demo/) are installed
+# for the demo and the tests, never in production; the image does not even carry them.
+DEMO_APP = envbool("REFRUN_DEMO_APP", "false" if PRODUCTION else "true")
+if PRODUCTION and DEMO_APP:
+    # The simulation writes made-up runs and labels, and demo_setup known-password accounts.
+    raise ImproperlyConfigured("REFRUN_DEMO_APP=true is refused when REFRUN_PRODUCTION=true")
+if DEMO_APP:
+    INSTALLED_APPS.append("demo")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -137,7 +146,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "recommender.context_processors.roles",
+                "accounts.context_processors.roles",
             ],
         },
     },
@@ -223,7 +232,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 # A failed CSRF check (typically a form left open past the session) gets RefRun's
 # own page with a way back, not Django's technical one.
-CSRF_FAILURE_VIEW = "recommender.csrf.csrf_failure"
+CSRF_FAILURE_VIEW = "accounts.csrf.csrf_failure"
 
 # Content-Security-Policy (django-csp): scripts only from RefRun's own static
 # files, never inline, so injected markup cannot run. Charts are inline SVG
@@ -242,7 +251,7 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-# Failed logins (recommender/login.py): after this many failures within the window
+# Failed logins (accounts/login.py): after this many failures within the window
 # for one username, or from one client address, that username or address is locked
 # out for a back-off. Counters live in the database (LoginThrottle).
 LOGIN_FAILURES_PER_USERNAME = envint("LOGIN_FAILURES_PER_USERNAME", "5")
@@ -276,7 +285,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
         # DRF's token authentication, re-reading an SSO user's roles when overdue.
-        "recommender.oidc.SsoTokenAuthentication",
+        "accounts.oidc.SsoTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
@@ -300,7 +309,7 @@ SPECTACULAR_SETTINGS = {
 # --- CERN SSO (OIDC) ------------------------------------------------------------
 # Switched on by OIDC_RP_CLIENT_ID alone (a CERN application-portal registration);
 # Django's own login stays for local accounts. Roles come from the token's role
-# claim and map onto the shifters / shift_leaders groups (recommender/oidc.py).
+# claim and map onto the shifters / shift_leaders groups (accounts/oidc.py).
 OIDC_RP_CLIENT_ID = os.getenv("OIDC_RP_CLIENT_ID", "")
 OIDC_ENABLED = bool(OIDC_RP_CLIENT_ID)
 OIDC_USERNAME_CLAIM = os.getenv("OIDC_USERNAME_CLAIM", "cern_upn")
@@ -318,7 +327,7 @@ _OIDC_REALM = os.getenv("OIDC_OP_REALM_URL", "https://auth.cern.ch/auth/realms/c
 OIDC_OP_ISSUER = os.getenv("OIDC_OP_ISSUER", _OIDC_REALM)
 if OIDC_ENABLED:
     INSTALLED_APPS.append("mozilla_django_oidc")
-    AUTHENTICATION_BACKENDS = ["recommender.oidc.RefRunOIDCBackend", "django.contrib.auth.backends.ModelBackend"]
+    AUTHENTICATION_BACKENDS = ["accounts.oidc.RefRunOIDCBackend", "django.contrib.auth.backends.ModelBackend"]
     OIDC_RP_CLIENT_SECRET = envsecret("OIDC_RP_CLIENT_SECRET")
     OIDC_OP_AUTHORIZATION_ENDPOINT = f"{_OIDC_REALM}/protocol/openid-connect/auth"
     OIDC_OP_TOKEN_ENDPOINT = f"{_OIDC_REALM}/protocol/openid-connect/token"
@@ -328,11 +337,11 @@ if OIDC_ENABLED:
     OIDC_RP_SCOPES = "openid email profile"
     OIDC_TIMEOUT = 10
     # After AuthenticationMiddleware and MessageMiddleware, which it uses.
-    MIDDLEWARE.append("recommender.oidc.RefRunSessionRefresh")
+    MIDDLEWARE.append("accounts.oidc.RefRunSessionRefresh")
     OIDC_EXEMPT_URLS = ["login", "logout"]
     # Logging out ends the CERN session too; the id token is its hint.
     OIDC_OP_LOGOUT_ENDPOINT = f"{_OIDC_REALM}/protocol/openid-connect/logout"
-    OIDC_OP_LOGOUT_URL_METHOD = "recommender.oidc.provider_logout_url"
+    OIDC_OP_LOGOUT_URL_METHOD = "accounts.oidc.provider_logout_url"
     OIDC_STORE_ID_TOKEN = True
 
 # --- Cache ---------------------------------------------------------------------

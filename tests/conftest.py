@@ -12,7 +12,7 @@ from uuid import uuid4
 
 import pytest
 
-from recommender.roles import SHIFT_LEADERS, SHIFTERS
+from accounts.roles import SHIFT_LEADERS, SHIFTERS
 from tests.factories import UserFactory
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -6,9 +6,9 @@ import datetime as dt
 import factory
 from django.contrib.auth import get_user_model
 
+from accounts.roles import role_group
 from ingestion.models import Fill, Lumisection, Run, RunClass
 from recommender.models import CuratedReference, LabelSource, Reconstruction, ReferencePair, RunReconstruction
-from recommender.roles import role_group
 
 RUN3_START = dt.datetime(2024, 4, 1, tzinfo=dt.UTC)
 

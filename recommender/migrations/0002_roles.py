@@ -4,7 +4,7 @@ from django.db import migrations
 SHIFTERS = "shifters"
 SHIFT_LEADERS = "shift_leaders"
 # Shift leaders curate the reference list in the admin and read what feeds it.
-# Frozen here on purpose: recommender.roles.SHIFT_LEADER_PERMISSIONS is the live list.
+# Frozen here on purpose: accounts.roles.SHIFT_LEADER_PERMISSIONS is the live list.
 SHIFT_LEADER_PERMISSIONS = [
     ("recommender", "add_curatedreference"),
     ("recommender", "change_curatedreference"),

@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -140,14 +141,26 @@ def stack(image, timings):
         timings["migrate (s)"] = round(time.monotonic() - started, 1)
         started = time.monotonic()
         create_shifter = (
-            "from django.contrib.auth import get_user_model; from recommender.roles import SHIFTERS, role_group; "
+            "from django.contrib.auth import get_user_model; from accounts.roles import SHIFTERS, role_group; "
             f"u = get_user_model().objects.create_user({SHIFTER!r}, password={PASSWORD!r}); "
             "u.groups.add(role_group(SHIFTERS))"
         )
+        # The simulation is a test double the image does not carry (demo/): it fills
+        # the stack's database from this checkout, as the demo's would be.
+        host = {
+            **{k: v for k, v in os.environ.items() if k not in {"REFRUN_PRODUCTION", "REFRUN_DEMO_APP"}},
+            "DATABASE_URL": f"{PG}/{DATABASE}",
+            "REDIS_URL": "",
+            "REFRUN_VAR_DIR": str(shared / "host-var"),
+        }
+        subprocess.run(
+            [sys.executable, "manage.py", "simulate", "--seed", "7", "--runs", "700",
+             "--lumisections-for-last", "40", "-v", "0"],
+            cwd=REPO, env=host, check=True, timeout=600,
+        )  # fmt: skip
         podman(
             "run", "--rm", *common, image, "sh", "-c",
-            "python manage.py simulate --seed 7 --runs 700 --lumisections-for-last 40 -v 0"
-            " && python manage.py train"
+            "python manage.py train"
             f' && python manage.py shell --no-imports -c "{create_shifter}"',
             timeout=600,
         )  # fmt: skip

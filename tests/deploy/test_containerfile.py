@@ -55,10 +55,16 @@ def test_it_has_a_syntactically_valid_entrypoint():
     assert result.returncode == 0, result.stderr
 
 
-def test_it_copies_every_application_of_the_project():
+def test_it_copies_every_product_application_and_not_the_demo():
     # An app left out of the image fails only at `collectstatic` inside the build.
     from django.conf import settings
 
     local_apps = {app.split(".")[0] for app in settings.INSTALLED_APPS if (REPO / app.split(".")[0]).is_dir()}
-    copied = set(re.findall(r"^COPY (\w+) \./\1$", CONTAINERFILE.read_text(), flags=re.M))
-    assert local_apps <= copied, f"not copied into the image: {sorted(local_apps - copied)}"
+    assert "demo" in local_apps, "the tests run with the demo app installed"
+    product_apps = local_apps - {"demo"}
+    text = CONTAINERFILE.read_text()
+    copied = set(re.findall(r"^COPY (\w+) \./\1$", text, flags=re.M))
+    assert product_apps <= copied, f"not copied into the image: {sorted(product_apps - copied)}"
+    assert "demo" not in copied and not re.search(r"^(COPY|ADD)\s.*\bdemo\b", text, flags=re.M)
+    # Without it a container started without REFRUN_PRODUCTION would look for demo/.
+    assert re.search(r"^\s+REFRUN_DEMO_APP=false\b", text, flags=re.M)

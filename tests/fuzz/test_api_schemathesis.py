@@ -11,7 +11,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
-from recommender.roles import SHIFTERS
+from accounts.roles import SHIFTERS
 from recommender.services import feedback_record
 from tests.factories import (
     CuratedReferenceFactory,

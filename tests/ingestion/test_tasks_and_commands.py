@@ -1,14 +1,10 @@
-"""The thin edges: Celery tasks and the sync_oms / sync_certhelper / fake_oms commands."""
+"""The thin edges: Celery tasks and the sync_oms / sync_certhelper commands."""
 
 import io
-import threading
-import time
 
 import pytest
-import requests
 from django.conf import settings as django_settings
 from django.core.management import call_command
-from django.db import connections
 
 from ingestion import tasks
 from ingestion.clients import CerthelperTransientError, OmsTransientError
@@ -106,36 +102,3 @@ def test_it_refuses_an_async_sync_without_a_range(db):
 
     with pytest.raises(CommandError, match="--async needs --from and --to"):
         call_command("sync_oms", "--async", stdout=io.StringIO())
-
-
-def test_it_serves_the_fake_from_the_command(db, monkeypatch):
-    from ingestion import fake_oms as fake_module
-
-    servers = []
-    real_make_server = fake_module.make_server
-
-    def capture(*args, **kwargs):
-        servers.append(real_make_server(*args, **kwargs))
-        return servers[-1]
-
-    monkeypatch.setattr("ingestion.management.commands.fake_oms.make_server", capture)
-    out = io.StringIO()
-
-    def serve():
-        try:
-            call_command("fake_oms", "--port", "0", stdout=out)
-        finally:
-            connections.close_all()  # this thread's own database connection
-
-    thread = threading.Thread(target=serve)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not servers and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.2)
-    try:
-        assert requests.get(f"{servers[0].url}/_faults", timeout=5).json()["faults"] == []
-        assert "OMS_API_URL=" in out.getvalue()
-    finally:
-        servers[0].shutdown()
-        thread.join(timeout=10)

@@ -8,7 +8,7 @@ no half-written run and every shifter decision recorded before the fault intact.
 - Redis restarted mid-sync (it keeps nothing on disk: queued and unacked messages go);
 - PostgreSQL restarted mid-sync (every connection is cut, the sync's open
   transaction rolled back);
-- each fault fake_oms can inject (ingestion.fake_oms.FAULT_NAMES), armed mid-sync.
+- each fault fake_oms can inject (demo.fake_oms.FAULT_NAMES), armed mid-sync.
 
 These tests restart the machine's shared PostgreSQL and Redis. Each restart is in
 a try/finally that starts the service again if it is down, so they are left running.
@@ -31,7 +31,7 @@ from django.db import connections
 from django.db.models import Count
 from django.utils import timezone
 
-from ingestion.fake_oms import FAULT_NAMES
+from demo.fake_oms import FAULT_NAMES
 from ingestion.models import ChunkStatus, Fill, Lumisection, Run, SyncChunk
 from ingestion.services import runs_sync
 from jobs.models import Job, JobKind, JobStatus

@@ -44,28 +44,3 @@ def test_it_refuses_to_activate_a_tampered_artifact(client, admin_ada, two_versi
 
     assert "Not activated" in response.content.decode()
     assert ModelVersion.objects.get(status=ModelVersionStatus.ACTIVE) == second
-
-
-def test_it_links_an_sso_identity_to_another_account_only_in_the_admin_and_never_shows_its_refresh_token(
-    client, admin_ada, shifter_sam
-):
-    import datetime as dt
-
-    from recommender.models import SsoIdentity
-    from tests.factories import UserFactory
-
-    identity = SsoIdentity.objects.create(
-        issuer="https://auth.cern.ch/auth/realms/cern",
-        subject="a1b2",
-        user=UserFactory(username="sam+sso"),
-        roles_read_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
-        refresh_token="refresh-secret-value",
-    )
-    client.force_login(admin_ada)
-    url = reverse("admin:recommender_ssoidentity_change", args=[identity.pk])
-    page = client.get(url)
-    assert page.status_code == 200 and "refresh-secret-value" not in page.content.decode()
-
-    client.post(url, {"user": shifter_sam.pk})
-    identity.refresh_from_db()
-    assert identity.user == shifter_sam and identity.subject == "a1b2"

@@ -7,8 +7,8 @@ import pytest
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
+from accounts.models import LoginThrottle
 from recommender import tasks
-from recommender.models import LoginThrottle
 
 pytestmark = pytest.mark.django_db
 

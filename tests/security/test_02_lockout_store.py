@@ -13,7 +13,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from recommender import login
+from accounts import login
 
 pytestmark = pytest.mark.django_db
 

@@ -21,7 +21,7 @@ from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from requests.exceptions import HTTPError
 from rest_framework.authtoken.models import Token
 
-from recommender.roles import SHIFTERS, is_shifter
+from accounts.roles import SHIFTERS, is_shifter
 from tests.factories import UserFactory
 from tests.sso import sso_settings as built_sso_settings
 

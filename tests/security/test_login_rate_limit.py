@@ -4,7 +4,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from recommender import login
+from accounts import login
 
 pytestmark = pytest.mark.django_db
 

@@ -1,11 +1,11 @@
-"""A small synthetic OMS for tests, served by ingestion.fake_oms on a real socket."""
+"""A small synthetic OMS for tests, served by demo.fake_oms on a real socket."""
 
 import contextlib
 import datetime as dt
 from collections.abc import Iterator
 
+from demo.fake_oms import CERTHELPER_PATH, TOKEN_PATH, FakeOmsData, FakeOmsServer, make_server
 from ingestion.clients import CerthelperClient, OmsClient
-from ingestion.fake_oms import CERTHELPER_PATH, TOKEN_PATH, FakeOmsData, FakeOmsServer, make_server
 
 FIRST_RUN = 320001
 START = dt.datetime(2018, 8, 1, tzinfo=dt.UTC)

@@ -1,4 +1,4 @@
-"""OmsClient against ingestion.fake_oms over a real socket."""
+"""OmsClient against demo.fake_oms over a real socket."""
 
 import logging
 

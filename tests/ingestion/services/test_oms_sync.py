@@ -1,4 +1,4 @@
-"""runs_sync and its chunks, against ingestion.fake_oms over a real socket."""
+"""runs_sync and its chunks, against demo.fake_oms over a real socket."""
 
 import datetime as dt
 

@@ -6,8 +6,8 @@ import pytest
 from django.core.management import call_command
 from django.test import override_settings
 
+from accounts.roles import SHIFTERS
 from recommender.models import Feedback, LabelSource, ModelVersion, ModelVersionStatus, ReferencePair
-from recommender.roles import SHIFTERS
 from recommender.services import model_retrain
 from tests.factories import UserFactory
 

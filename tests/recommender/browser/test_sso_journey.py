@@ -33,8 +33,9 @@ from django.test import override_settings
 from pytest_django.live_server_helper import LiveServer
 from rest_framework.authtoken.models import Token
 
-from recommender.models import Feedback, SsoIdentity
-from recommender.roles import SHIFTERS
+from accounts.models import SsoIdentity
+from accounts.roles import SHIFTERS
+from recommender.models import Feedback
 from tests.conftest import REPO_ROOT
 from tests.sso import sso_settings
 

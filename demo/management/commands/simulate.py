@@ -4,10 +4,10 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from demo.simulation.checks import persistence_evaluate
+from demo.simulation.generator import simulation_generate
+from demo.simulation.writer import simulation_write
 from ingestion.models import Run
-from recommender.simulation.checks import persistence_evaluate
-from recommender.simulation.generator import simulation_generate
-from recommender.simulation.writer import simulation_write
 
 DEFAULT_YEARS = [2022, 2023, 2024]
 
@@ -28,7 +28,7 @@ def _years(value: str) -> list[int]:
 class Command(BaseCommand):
     help = (
         "Simulate Run-3-like fills, runs, lumisections, Certhelper reference pairs and curated references, "
-        "calibrated on the real CMS dumps (recommender/simulation/calibration.py). Deterministic per --seed."
+        "calibrated on the real CMS dumps (demo/simulation/calibration.py). Deterministic per --seed."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:

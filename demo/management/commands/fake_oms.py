@@ -8,7 +8,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ingestion.fake_oms import CERTHELPER_PATH, TOKEN_PATH, FakeOmsData, make_server
+from demo.fake_oms import CERTHELPER_PATH, TOKEN_PATH, FakeOmsData, make_server
 
 
 class Command(BaseCommand):

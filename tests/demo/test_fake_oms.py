@@ -1,9 +1,9 @@
-"""ingestion.fake_oms on its own: the real JSON shapes, auth, query syntax, faults."""
+"""demo.fake_oms on its own: the real JSON shapes, auth, query syntax, faults."""
 
 import pytest
 import requests
 
-from ingestion.fake_oms import CERTHELPER_PATH, TOKEN_PATH, FakeOmsData
+from demo.fake_oms import CERTHELPER_PATH, TOKEN_PATH, FakeOmsData
 from tests.factories import LumisectionFactory, RunFactory
 from tests.ingestion.clients.fakes import FIRST_RUN, running, synthetic_data
 

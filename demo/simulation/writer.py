@@ -1,14 +1,17 @@
-"""Store simulated records through the ORM, in bulk and in one transaction."""
+"""Store simulated records in one transaction: the mirror (fills, runs, lumisections)
+through ingestion's upserts, so the precedence rules and the run-class derivation
+apply as to any OMS data; the labels in bulk on recommender's models (see simulation_write)."""
 
 import datetime as dt
 from dataclasses import dataclass
 
+import numpy as np
 from django.db import transaction
 
 from ingestion import quantities
-from ingestion.models import Fill, Lumisection, Run, RunClassSource
+from ingestion.models import Fill, Lumisection, Run
 from ingestion.quantities import INSTANT_LUMI, INTEGRATED_LUMI
-from ingestion.services import tables_analyze
+from ingestion.services import fills_upsert, lumisections_upsert, runs_upsert, tables_analyze
 from recommender.models import CuratedReference, LabelSource, ReferencePair, RunReconstruction
 
 from .generator import SimulatedData
@@ -18,7 +21,9 @@ BATCH_SIZE = 2000
 # (ingestion.models), as the importers do.
 RUN3_INSTANT_LUMI_UNIT = "10^{33}cm^{-2}s^{-1}"
 INTEGRATED_LUMI_UNIT = "pb^{-1}"
-SOURCE = "simulation"
+# The simulation stands in for the OMS API (the demo's local OMS serves these very
+# rows), so it writes with that source's precedence.
+MIRROR_SOURCE = "oms_api"
 
 
 @dataclass(frozen=True)
@@ -54,33 +59,18 @@ def _values(entity: str, record) -> dict:
     return {q.name: getattr(record, q.name) for q in quantities.of(entity) if not q.is_source_unit}
 
 
-def _fill(record, now: dt.datetime) -> Fill:
-    return Fill(
-        fill_number=record.fill_number,
-        **_values(quantities.FILL, record),
-        **_source_units(quantities.FILL),
-        created_at=now,
-        updated_at=now,
-    )
+def _fill(record) -> dict:
+    return {"fill_number": record.fill_number, **_values(quantities.FILL, record), **_source_units(quantities.FILL)}
 
 
-def _run(record, fill_id: int | None, now: dt.datetime) -> Run:
+def _run(record) -> dict:
+    # run_class is not written: runs_upsert derives it from these OMS attributes.
     values = _values(quantities.RUN, record)
-    del values["fill_number"]  # stored as the fill's id
-    return Run(
-        run_number=record.run_number,
-        fill_id=fill_id,
-        **values,
-        **_source_units(quantities.RUN),
-        run_class=record.run_class,
-        run_class_source=RunClassSource.OMS,
-        sources={"oms": SOURCE},
-        created_at=now,
-        updated_at=now,
-    )
+    values["fill_number"] = record.fill_number or None
+    return {"run_number": record.run_number, **values, **_source_units(quantities.RUN)}
 
 
-def _lumisections(block, run_id: int) -> list[Lumisection]:
+def _lumisections(block) -> list[dict]:
     rows = []
     init, end = block.init_lumi.tolist(), block.end_lumi.tolist()
     delivered, recorded = block.delivered_lumi.tolist(), block.recorded_lumi.tolist()
@@ -88,8 +78,8 @@ def _lumisections(block, run_id: int) -> list[Lumisection]:
     for i in range(len(init)):
         hv = ready[i]
         rows.append(
-            Lumisection(
-                run_id=run_id,
+            dict(
+                run_number=block.run_number,
                 number=i + 1,
                 init_lumi=init[i],
                 end_lumi=end[i],
@@ -113,6 +103,12 @@ def _lumisections(block, run_id: int) -> list[Lumisection]:
     return rows
 
 
+def _plain(row: dict) -> dict:
+    # The generator's numpy scalars as Python numbers: the upserts compare values
+    # with "" and [] to tell empty ones, which a numpy scalar turns into an array.
+    return {name: value.item() if isinstance(value, np.generic) else value for name, value in row.items()}
+
+
 def _span(numbers) -> tuple[int, int]:
     values = list(numbers)
     return (min(values), max(values)) if values else (0, -1)
@@ -133,23 +129,15 @@ def simulation_write(*, data: SimulatedData, skip_existing: bool = False) -> Wri
         if skip_existing:
             existing_fills = set(Fill.objects.values_list("fill_number", flat=True))
             existing_runs = set(Run.objects.values_list("run_number", flat=True))
-        fills = [_fill(f, now) for f in data.fills if f.fill_number not in existing_fills]
-        Fill.objects.bulk_create(fills, batch_size=BATCH_SIZE)
-        # Range queries, not IN lists: 20,000 numbers exceed some databases' parameter limits.
-        fill_ids = dict(
-            Fill.objects.filter(fill_number__range=_span(f.fill_number for f in data.fills)).values_list(
-                "fill_number", "id"
-            )
-        )
-
-        runs = [
-            _run(r, fill_ids.get(r.fill_number) if r.fill_number else None, now)
-            for r in data.runs
-            if r.run_number not in existing_runs
-        ]
-        Run.objects.bulk_create(runs, batch_size=BATCH_SIZE)
-        written = {r.run_number for r in runs}
+        fills = [_plain(_fill(f)) for f in data.fills if f.fill_number not in existing_fills]
+        for start in range(0, len(fills), BATCH_SIZE):
+            fills_upsert(rows=fills[start : start + BATCH_SIZE], source=MIRROR_SOURCE)
+        runs = [_plain(_run(r)) for r in data.runs if r.run_number not in existing_runs]
+        for start in range(0, len(runs), BATCH_SIZE):
+            runs_upsert(rows=runs[start : start + BATCH_SIZE], source=MIRROR_SOURCE)
+        written = {r["run_number"] for r in runs}
         span = _span(written)
+        # Range queries, not IN lists: 20,000 numbers exceed some databases' parameter limits.
         run_ids = {
             number: pk
             for number, pk in Run.objects.filter(run_number__range=span).values_list("run_number", "id")
@@ -157,12 +145,18 @@ def simulation_write(*, data: SimulatedData, skip_existing: bool = False) -> Wri
         }
 
         ls_rows = 0
+        batch: list[dict] = []
         for block in data.lumisections:
             if block.run_number in written:
-                rows = _lumisections(block, run_ids[block.run_number])
-                Lumisection.objects.bulk_create(rows, batch_size=BATCH_SIZE)
-                ls_rows += len(rows)
+                batch += _lumisections(block)
+            if len(batch) >= BATCH_SIZE:
+                ls_rows += lumisections_upsert(rows=batch).created
+                batch = []
+        ls_rows += lumisections_upsert(rows=batch).created
 
+        # Labels stay bulk inserts: reference_pairs_upsert stamps a whole batch with one
+        # import time, while each simulated label carries the time its run was certified,
+        # which training windows and the evaluation read.
         recos = [
             RunReconstruction(
                 run_id=run_ids[r.run_number],

@@ -2,10 +2,10 @@
 
 import pytest
 
+from demo.simulation.generator import simulation_generate
+from demo.simulation.writer import simulation_write
 from ingestion.models import Fill, Lumisection, Run
 from recommender.models import CuratedReference, ReferencePair, RunReconstruction
-from recommender.simulation.generator import simulation_generate
-from recommender.simulation.writer import simulation_write
 
 
 def _snapshot():
@@ -65,9 +65,9 @@ def test_it_skips_what_exists_when_asked():
 
 @pytest.mark.django_db
 def test_it_holds_back_the_newest_runs_with_everything_that_hangs_off_them():
+    from demo.simulation.writer import runs_hold_back
     from ingestion.models import Lumisection, Run
     from recommender.models import ReferencePair
-    from recommender.simulation.writer import runs_hold_back
     from tests.factories import LumisectionFactory, ReferencePairFactory, RunFactory, RunReconstructionFactory
 
     old, newer, newest = (RunFactory(run_number=n) for n in (380001, 380002, 380003))

@@ -6,8 +6,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from recommender.simulation.checks import persistence_evaluate
-from recommender.simulation.generator import (
+from demo.simulation.checks import persistence_evaluate
+from demo.simulation.generator import (
     COSMICS,
     EXPRESS,
     PROMPT,
@@ -119,7 +119,7 @@ def test_it_gives_cosmics_runs_no_beam_fill_and_no_heavy_ion_era(two_years):
 
 
 def test_it_certifies_run_classes_in_the_calibrated_shares(two_years):
-    from recommender.simulation import calibration
+    from demo.simulation import calibration
 
     classes = {run.run_number: run.run_class for run in two_years.runs}
     certified = {record.run_number for record in two_years.reconstructions}

@@ -5,8 +5,8 @@ mozilla-django-oidc's."""
 import pytest
 from django.test import override_settings
 
-from recommender.oidc import RefRunOIDCBackend
-from recommender.roles import is_shift_leader, is_shifter
+from accounts.oidc import RefRunOIDCBackend
+from accounts.roles import is_shift_leader, is_shifter
 
 pytestmark = pytest.mark.django_db
 
@@ -86,7 +86,7 @@ def test_it_offers_cern_sso_on_the_login_page_when_settings_name_a_client(tmp_pa
 def test_it_sends_only_sso_sessions_through_the_providers_logout(rf):
     from django.contrib.sessions.backends.db import SessionStore
 
-    from recommender.oidc import provider_logout_url
+    from accounts.oidc import provider_logout_url
 
     request = rf.post("/logout/")
     request.session = SessionStore()

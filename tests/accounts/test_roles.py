@@ -1,7 +1,7 @@
 import pytest
 from django.contrib.auth.models import Group
 
-from recommender.roles import SHIFT_LEADERS, role_group
+from accounts.roles import SHIFT_LEADERS, role_group
 
 pytestmark = pytest.mark.django_db
 

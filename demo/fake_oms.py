@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from .quantities import INSTANT_LUMI_UNIT, INTEGRATED_LUMI_UNIT, lumisection_flags
+from ingestion.quantities import INSTANT_LUMI_UNIT, INTEGRATED_LUMI_UNIT, lumisection_flags
 
 LUMISECTION_FLAGS = lumisection_flags()
 
@@ -162,7 +162,7 @@ class FakeOmsData:
     @classmethod
     def from_database(cls) -> FakeOmsData:
         """Serve RefRun's own mirror (the demo's runs), in canonical units."""
-        from .models import Fill, Lumisection, Run
+        from ingestion.models import Fill, Lumisection, Run
 
         data = cls()
         for fill in Fill.objects.values():
@@ -192,15 +192,10 @@ class FakeOmsData:
 
 
 def _pairs_from_database() -> list[dict[str, Any]]:
-    # The demo's labels live in the recommender app, which ingestion must not
-    # import; a dev tool may look its model up by name when the app is installed.
-    from django.apps import apps
+    # The demo app sits above both product apps: it reads the labels directly.
+    from recommender.models import ReferencePair
 
-    try:
-        pair_model = apps.get_model("recommender", "ReferencePair")
-    except LookupError:
-        return []
-    rows = pair_model.objects.filter(source="certhelper").values_list(
+    rows = ReferencePair.objects.filter(source="certhelper").values_list(
         "run_reconstruction__run__run_number",
         "run_reconstruction__reconstruction",
         "reference__run__run_number",

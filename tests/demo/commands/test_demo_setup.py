@@ -6,9 +6,9 @@ import pytest
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import CommandError, call_command
 
+from accounts.roles import SHIFT_LEADERS, SHIFTERS
+from demo.management.commands import demo_setup
 from ingestion.models import Run
-from recommender.management.commands import demo_setup
-from recommender.roles import SHIFT_LEADERS, SHIFTERS
 from tests.factories import RunFactory
 
 

@@ -5,10 +5,10 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.roles import SHIFT_LEADERS, SHIFTERS, role_group
+from demo.simulation.writer import runs_hold_back
 from ingestion.models import Run
-from recommender.roles import SHIFT_LEADERS, SHIFTERS, role_group
 from recommender.services import model_retrain, recommendations_refresh
-from recommender.simulation.writer import runs_hold_back
 
 # username = password; only ever created with REFRUN_DEMO=true.
 # (username, group, is_staff, is_superuser): shift leaders curate references in the admin.

@@ -1,13 +1,15 @@
-"""Roles are Django groups. A migration creates them in every deployment;
-`role_group` recreates one that has gone (an admin deleted it, or a test
-flushed the tables) with the same permissions."""
+"""Roles are Django groups. A migration creates them in every deployment
+(recommender 0002_roles: the permissions it grants are on recommender's and
+ingestion's models, so it runs where those exist); `role_group` recreates one that
+has gone (an admin deleted it, or a test flushed the tables) with the same
+permissions. Permissions are named by app label only: accounts imports neither app."""
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group, Permission
 
 SHIFTERS = "shifters"
 SHIFT_LEADERS = "shift_leaders"
 # Shift leaders curate the reference list in the admin and read what feeds it.
-# (The migration 0002_roles holds a frozen copy of this list, as migrations must.)
+# (The migration recommender 0002_roles holds a frozen copy of this list, as migrations must.)
 SHIFT_LEADER_PERMISSIONS = [
     ("recommender", "add_curatedreference"),
     ("recommender", "change_curatedreference"),
