@@ -19,13 +19,13 @@ import pandas as pd
 from django.conf import settings
 from django.db.models import Count, Max
 
-from ingestion.models import Run
+from ingestion import selectors as ingestion_selectors
 
 from .exceptions import UnknownRunReconstruction
 from .ml.baselines import persistence_ranking
 from .ml.candidates import candidate_pool
 from .ml.certification import with_good_lumisections
-from .ml.dataset import label_run_class, labels_frame, run_features_frame
+from .ml.dataset import label_run_class
 from .ml.features import FEATURE_DESCRIPTIONS, SIDE_BY_SIDE, History, RunTable, Target, pair_features
 from .ml.model import Ranker
 from .models import CuratedReference, ModelVersion, ModelVersionStatus, ReferencePair, RunReconstruction
@@ -85,7 +85,9 @@ class _ServingCache:
         return version, self.ranker
 
     def run_table(self) -> RunTable:
-        key = tuple(Run.objects.aggregate(n=Count("id"), t=Max("updated_at")).values())
+        from .selectors import run_features_frame
+
+        key = ingestion_selectors.runs_version()
         if key != self.runs_key or self.runs is None:
             # certified-good lumisections from the certification masks, where REFRUN_DATA has them
             self.runs = RunTable(with_good_lumisections(run_features_frame(), settings.REFRUN_DATA))
@@ -95,6 +97,8 @@ class _ServingCache:
     def label_history(self) -> tuple[pd.DataFrame, History]:
         key = tuple(ReferencePair.objects.aggregate(n=Count("id"), t=Max("updated_at")).values())
         if key != self.labels_key or self.labels is None:
+            from .selectors import labels_frame
+
             labels = labels_frame()
             appended = _appended_labels(self.labels, self.history, labels)
             if appended is None:
@@ -255,15 +259,15 @@ def recommendations_for(*, run_number: int, reconstruction: str, limit: int = 5)
 
     Without an active model, the references in use (persistence), newest first.
     """
-    run = Run.objects.filter(run_number=run_number).only("run_number", "run_class").first()
-    if run is None:
+    run_class = ingestion_selectors.run_class_of(run_number=run_number)
+    if run_class is None:
         raise UnknownRunReconstruction(f"run {run_number} is not in the database")
     dataset = (
-        RunReconstruction.objects.filter(run=run, reconstruction=reconstruction)
+        RunReconstruction.objects.filter(run__run_number=run_number, reconstruction=reconstruction)
         .values_list("dataset", flat=True)
         .first()
     )
-    target = Target(run_number, reconstruction, label_run_class(dataset or "", run.run_class), dataset or "")
+    target = Target(run_number, reconstruction, label_run_class(dataset or "", run_class), dataset or "")
     with _cache.lock:
         version, ranker = _cache.model()
         runs = _cache.run_table()

@@ -2,18 +2,25 @@
 
 import dataclasses
 import datetime as dt
+import math
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
+import pandas as pd
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, Exists, Max, Min, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from ingestion.models import Run
+from ingestion import selectors as ingestion_selectors
+from ingestion.models import LUMISECTION_SECONDS, Run
 from ingestion.selectors import runs_filtered
 
+from .ml.dataset import labels_from_rows, run_features_from_rows
+from .ml.features import SIDE_BY_SIDE, RunTable
 from .models import (
     CuratedReference,
     Decision,
@@ -26,6 +33,7 @@ from .models import (
     ReferencePair,
     RunReconstruction,
 )
+from .recommending import Reason, RecommendationResult, SideBySide
 
 # The reconstructions a shifter certifies as runs arrive; re-recos come years later.
 CERTIFIED_ON_ARRIVAL = (Reconstruction.EXPRESS, Reconstruction.PROMPT)
@@ -138,7 +146,7 @@ def reco_rows(run: Run) -> list[RecoRow]:
 
 
 def run_for_page(*, run_number: int) -> Run | None:
-    return Run.objects.select_related("fill").filter(run_number=run_number).first()
+    return ingestion_selectors.run_for_page(run_number=run_number)
 
 
 def run_reconstruction_for_page(*, run: Run, reconstruction: str) -> RunReconstruction | None:
@@ -351,7 +359,7 @@ def datasets_for(*, run_numbers: list[int], reconstruction: str) -> dict[int, st
     missing = [n for n in run_numbers if n not in known]
     if not missing:
         return known
-    runs = list(Run.objects.filter(run_number__in=missing).values_list("run_number", "run_class", "era", "start_time"))
+    runs = ingestion_selectors.run_conditions(run_numbers=missing)
     # One aggregate: each dataset of the runs' classes with its era and newest run.
     named = list(
         RunReconstruction.objects.filter(reconstruction=reconstruction, run__run_class__in={r[1] for r in runs})
@@ -449,7 +457,7 @@ def reference_facts(*, run: Run, reconstruction: str, reference_run_numbers: lis
         .annotate(first=Min("recorded_at"))
         .order_by()
     )
-    starts = dict(Run.objects.filter(run_number__in=wanted).values_list("run_number", "start_time"))
+    starts = ingestion_selectors.run_starts(run_numbers=wanted)
     notes = dict(
         CuratedReference.objects.filter(
             active_until__isnull=True, run_reconstruction__run__run_number__in=wanted, run_class=run.run_class
@@ -510,12 +518,9 @@ class ReferencesOverview:
 
 def _labels_key() -> str:
     """Changes whenever a label, a curated entry or a run (its class, its start) changes."""
-    parts = [
-        ReferencePair.objects.aggregate(n=Count("id"), t=Max("updated_at")),
-        CuratedReference.objects.aggregate(n=Count("id"), t=Max("updated_at")),
-        Run.objects.aggregate(n=Count("id"), t=Max("updated_at")),
-    ]
-    return "|".join(f"{p['n']}:{p['t'].isoformat() if p['t'] else ''}" for p in parts)
+    curated = CuratedReference.objects.aggregate(n=Count("id"), t=Max("updated_at"))
+    parts = [labels_version(), (curated["n"], curated["t"]), ingestion_selectors.runs_version()]
+    return "|".join(f"{n}:{t.isoformat() if t else ''}" for n, t in parts)
 
 
 REFERENCES_CACHE_S = 3600
@@ -586,11 +591,7 @@ def _references_compute(*, months: int) -> ReferencesOverview:
 
     newest_start = max((s[5] for group in streaks.values() for s in group if s[5] is not None), default=None)
     window_start = newest_start - dt.timedelta(days=30.44 * months) if newest_start else None
-    window_first_run = (
-        Run.objects.filter(start_time__gte=window_start).aggregate(first=Min("run_number"))["first"]
-        if window_start
-        else None
-    )
+    window_first_run = ingestion_selectors.first_run_since(start_time=window_start) if window_start else None
 
     curated = list(
         CuratedReference.objects.filter(active_until__isnull=True).values_list(
@@ -668,3 +669,203 @@ def _references_compute(*, months: int) -> ReferencesOverview:
         window_end=newest_start,
         run_range=(min(numbers), max(numbers)) if numbers else None,
     )
+
+
+# --- The recommender's frames, read from the database ----------------------------------
+
+
+def run_features_frame(*, run_numbers: Iterable[int] | None = None) -> pd.DataFrame:
+    """Run features from the OMS mirror in one query (runs joined with their fill)."""
+    rows = ingestion_selectors.run_feature_rows(run_numbers=run_numbers)
+    return run_features_from_rows(
+        rows, list(ingestion_selectors.RUN_FEATURE_FIELDS), lumisection_seconds=LUMISECTION_SECONDS
+    )
+
+
+def labels_frame(*, before_run: int | None = None) -> pd.DataFrame:
+    """Labels from the database (Certhelper and shifter feedback), in one query."""
+    pairs = ReferencePair.objects.all()
+    if before_run is not None:
+        pairs = pairs.filter(run_reconstruction__run__run_number__lt=before_run)
+    return labels_from_rows(
+        pairs.values_list(
+            "run_reconstruction__run__run_number",
+            "run_reconstruction__reconstruction",
+            "reference__run__run_number",
+            "reference__reconstruction",
+            "run_reconstruction__dataset",
+            "run_reconstruction__run__run_class",
+            "is_positive",
+            "source",
+            "id",
+        )
+    )
+
+
+def labels_version() -> tuple[int, object]:
+    """(how many labels, newest update): changes whenever a label is added, changed or removed."""
+    found = ReferencePair.objects.aggregate(n=Count("id"), t=Max("updated_at"))
+    return found["n"], found["t"]
+
+
+def run_reconstruction_dataset(*, run_number: int, reconstruction: str) -> str | None:
+    return (
+        RunReconstruction.objects.filter(run__run_number=run_number, reconstruction=reconstruction)
+        .values_list("dataset", flat=True)
+        .first()
+    )
+
+
+def curated_reference_run_numbers(*, run_class: str) -> frozenset[int]:
+    """The shift leaders' active references (of one run class, or all when it is unknown)."""
+    rows = CuratedReference.objects.filter(active_until__isnull=True)
+    if run_class:
+        rows = rows.filter(run_class=run_class)
+    return frozenset(rows.values_list("run_reconstruction__run__run_number", flat=True))
+
+
+# --- Recommendations as the pages and the API show them ---------------------------------
+
+
+def _shown_value(value):
+    """As the computing path shows a run feature: rounded, None for unknown."""
+    if isinstance(value, float | np.floating):
+        return None if math.isnan(value) else round(float(value), 4)
+    return value or None
+
+
+def side_by_side_for(*, run_number: int, reference_run_numbers: list[int]) -> dict[int, list[SideBySide]]:
+    """Per reference, the run's and the reference's values of the side-by-side quantities,
+    from one query for all of them."""
+    if not reference_run_numbers:
+        return {}
+    runs = RunTable(run_features_frame(run_numbers={run_number, *reference_run_numbers}))
+    return {
+        reference: [
+            SideBySide(
+                name, label, _shown_value(runs.value(run_number, name)), _shown_value(runs.value(reference, name))
+            )
+            for name, label in SIDE_BY_SIDE
+        ]
+        for reference in reference_run_numbers
+    }
+
+
+def recommendations_stored(
+    *, run_number: int, reconstruction: str, model_version: ModelVersion | None, limit: int = 5
+) -> list[RecommendationResult]:
+    """The stored ranking of `model_version` for a run reconstruction, best first, as
+    `recommending.recommendations_for` returns it; [] when none is stored."""
+    if model_version is None:
+        return []
+    stored = list(
+        Recommendation.objects.filter(
+            run_reconstruction__run__run_number=run_number,
+            run_reconstruction__reconstruction=reconstruction,
+            model_version=model_version,
+            rank__lte=limit,
+        )
+        .order_by("rank")
+        .values_list("reference__run_number", "rank", "score", "reasons")
+    )
+    if not stored:
+        return []
+    side_by_side = side_by_side_for(run_number=run_number, reference_run_numbers=[row[0] for row in stored])
+    return [
+        RecommendationResult(
+            reference_run_number=reference,
+            rank=rank,
+            score=score,
+            reasons=[Reason(r["feature"], r["description"], r["effect"]) for r in reasons or []],
+            side_by_side=side_by_side[reference],
+            model_version_id=model_version.pk,
+        )
+        for reference, rank, score, reasons in stored
+    ]
+
+
+def recommendations_shown(*, run_number: int, reconstruction: str, limit: int = 5) -> list[RecommendationResult]:
+    """What the run page and the API show: the active model's stored ranking, else the
+    ranking computed now in memory (a run the refresh has not reached yet), never written.
+
+    Raises UnknownRunReconstruction for a run not in the mirror and ModelArtifactError
+    for an active model whose file fails its checks."""
+    stored = recommendations_stored(
+        run_number=run_number, reconstruction=reconstruction, model_version=model_version_active(), limit=limit
+    )
+    if stored:
+        return stored
+    from .recommending import recommendations_for
+
+    return recommendations_for(run_number=run_number, reconstruction=reconstruction, limit=limit)
+
+
+def recommendations_stored_references(*, run_reconstruction: RunReconstruction, model_version_id: int) -> list[int]:
+    """The references of ranks 1-5 stored for a run reconstruction by one model version."""
+    return list(
+        Recommendation.objects.filter(
+            run_reconstruction=run_reconstruction, model_version_id=model_version_id, rank__lte=5
+        )
+        .order_by("rank")
+        .values_list("reference__run_number", flat=True)
+    )
+
+
+def recommendations_stored_keys(*, model_version: ModelVersion, run_ids: list[int]) -> set[tuple[int, str]]:
+    """(run id, reconstruction) of the run reconstructions with a stored ranking of `model_version`."""
+    return set(
+        Recommendation.objects.filter(model_version=model_version, run_reconstruction__run_id__in=run_ids).values_list(
+            "run_reconstruction__run_id", "run_reconstruction__reconstruction"
+        )
+    )
+
+
+def recommendations_stored_with_scores(*, run_reconstruction: RunReconstruction, model_version_id: int) -> list:
+    """(reference run number, score) of a stored ranking, best first."""
+    return list(
+        Recommendation.objects.filter(run_reconstruction=run_reconstruction, model_version_id=model_version_id)
+        .order_by("rank")
+        .values_list("reference__run_number", "score")
+    )
+
+
+def labelled_keys(*, run_ids: list[int]) -> set[tuple[int, str]]:
+    """(run id, reconstruction) of the run reconstructions with a positive label."""
+    return set(
+        ReferencePair.objects.filter(is_positive=True, run_reconstruction__run_id__in=run_ids).values_list(
+            "run_reconstruction__run_id", "run_reconstruction__reconstruction"
+        )
+    )
+
+
+def model_version_is_active(*, pk: int) -> bool:
+    return ModelVersion.objects.filter(pk=pk, status=ModelVersionStatus.ACTIVE).exists()
+
+
+def feedback_list() -> QuerySet[Feedback]:
+    """Every decision, newest first, with what the API shows of each."""
+    return Feedback.objects.select_related(
+        "run_reconstruction__run", "user", "recommended_reference", "alternative_reference"
+    ).order_by("-created_at")
+
+
+def feedback_get(*, pk: int) -> Feedback | None:
+    return (
+        Feedback.objects.select_related(
+            "run_reconstruction__run", "user", "recommended_reference", "alternative_reference"
+        )
+        .filter(pk=pk)
+        .first()
+    )
+
+
+def curated_references(*, run_class: str = "", active: bool | None = None) -> QuerySet[CuratedReference]:
+    """The shift leaders' curated references, newest run first."""
+    references = CuratedReference.objects.select_related("run_reconstruction__run").order_by(
+        "-run_reconstruction__run__run_number"
+    )
+    if run_class:
+        references = references.filter(run_class=run_class)
+    if active is not None:
+        references = references.filter(active_until__isnull=active)
+    return references

@@ -14,7 +14,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from ingestion.models import IngestionJob, JobKind, RunClass
+from ingestion import selectors as job_selectors
+from ingestion.models import JobKind, RunClass
 from ingestion.selectors import lumisection_series
 from ingestion.services import job_running
 
@@ -178,7 +179,8 @@ def _run_page(
         )
     error = ""
     try:
-        recommendations = services.recommendations_store(run_number=run_number, reconstruction=reconstruction)
+        # Read only: the stored ranking, or one computed now in memory (nothing written).
+        recommendations = selectors.recommendations_shown(run_number=run_number, reconstruction=reconstruction)
     except ModelArtifactError as exc:
         # A model file that fails its checks must not take the page down; say so.
         recommendations, error = [], f"The active model cannot be used ({exc}). A shift leader should retrain."
@@ -470,7 +472,7 @@ def model_detail(request: HttpRequest) -> HttpResponse:
 
 @shift_leader_required
 def job_list(request: HttpRequest) -> HttpResponse:
-    jobs = IngestionJob.objects.order_by("-created_at")[:JOBS_SHOWN]
+    jobs = job_selectors.jobs_recent(limit=JOBS_SHOWN)
     return render(request, "recommender/job_list.html", {"jobs": jobs, "run_classes": RunClass.choices})
 
 
