@@ -125,3 +125,7 @@ def run_get(*, run_number: int) -> Run | None:
 def jobs_recent(*, limit: int) -> QuerySet[IngestionJob]:
     """The newest job records first (the jobs page)."""
     return IngestionJob.objects.order_by("-created_at")[:limit]
+
+
+def runs_count() -> int:
+    return Run.objects.count()

@@ -66,7 +66,7 @@ class RunListApi(APIView):
         reconstructions = serializers.SerializerMethodField()
 
         def get_reconstructions(self, run) -> list[dict]:
-            return RunListApi.RecoSerializer(selectors.reco_rows(run), many=True).data
+            return RunListApi.RecoSerializer(self.context["reco_rows"][run.pk], many=True).data
 
     @extend_schema(parameters=[FilterSerializer], responses=OutputSerializer(many=True))
     def get(self, request):
@@ -75,7 +75,8 @@ class RunListApi(APIView):
         runs = selectors.runs_for_certification(**filters.validated_data)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(runs, request, view=self)
-        return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
+        context = {"reco_rows": selectors.reco_rows_for(page)}
+        return paginator.get_paginated_response(self.OutputSerializer(page, many=True, context=context).data)
 
 
 class RecommendationListApi(APIView):

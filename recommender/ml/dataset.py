@@ -14,6 +14,7 @@ the functions below.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -104,6 +105,52 @@ def run_features_from_rows(rows: list[tuple], columns: list[str], *, lumisection
         raw[column] = pd.to_numeric(raw[column], errors="coerce").fillna(pd.to_numeric(raw[fallback], errors="coerce"))
     raw["era"] = raw["era"].replace("", None).fillna(raw["fill_era"])
     return normalise_run_features(raw, lumisection_seconds=lumisection_seconds)
+
+
+def run_feature_values(
+    rows: list[tuple], columns: list[str], *, lumisection_seconds: float
+) -> dict[int, dict[str, object]]:
+    """The values `run_features_from_rows` gives, per run number, without a data frame:
+    the run page reads a handful of runs, for which building one costs more than the rest
+    of the page. The same fallbacks (the fill's energy, B field, peak pileup and era; the
+    duration from the LS count); a test holds the two equal."""
+    out: dict[int, dict[str, object]] = {}
+    for row in rows:
+        raw = dict(zip(columns, row, strict=True))
+        values: dict[str, object] = {}
+        for column in _NUMERIC_RUN_COLUMNS:
+            value = raw.get(column)
+            if column == "start_time" and value is not None:
+                value = value.timestamp()
+            values[column] = _number(value)
+        for column, fallback in (
+            ("energy", "fill_energy"),
+            ("b_field", "fill_b_field"),
+            ("pileup", "fill_peak_pileup"),
+        ):
+            if math.isnan(values[column]):
+                values[column] = _number(raw.get(fallback))
+        if math.isnan(values["duration"]) and not math.isnan(values["ls_count"]):
+            values["duration"] = values["ls_count"] * lumisection_seconds
+        values["run_class"] = str(raw.get("run_class") or "")
+        values["apv_mode"] = str(raw.get("apv_mode") or "")
+        values["era"] = str(raw.get("era") or raw.get("fill_era") or "")
+        out[int(raw["run_number"])] = values
+    return out
+
+
+def _number(value) -> float:
+    try:
+        return float("nan") if value is None else float(value)
+    except (TypeError, ValueError):
+        return float("nan")  # as pd.to_numeric(errors="coerce")
+
+
+def side_by_side_value(value):
+    """A run feature as the side-by-side table shows it: rounded, None for unknown."""
+    if isinstance(value, float | np.floating):
+        return None if math.isnan(value) else round(float(value), 4)
+    return value or None
 
 
 def label_run_class(dataset: str, fallback: str = "") -> str:
