@@ -17,7 +17,12 @@ from ingestion import selectors as ingestion_selectors
 from ingestion.models import LUMISECTION_SECONDS, Run
 from ingestion.selectors import runs_filtered
 
-from .ml.dataset import labels_from_rows, run_feature_values, run_features_from_rows, side_by_side_value
+from .ml.dataset import (
+    labels_from_rows,
+    run_feature_values,
+    run_features_from_rows,
+    side_by_side_value,
+)
 from .ml.features import SIDE_BY_SIDE
 from .models import (
     CuratedReference,

@@ -6,12 +6,15 @@ from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import floatformat
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from ingestion import selectors as job_selectors
@@ -29,6 +32,7 @@ from .throttles import FeedbackWriteThrottle
 from .timeline import timeline_svg
 
 RUNS_PER_PAGE = 50
+UNKNOWN = "\u2013"  # an en dash: what the pages show for a value OMS did not give
 JOBS_SHOWN = 50
 
 
@@ -54,6 +58,44 @@ def shift_leader_required(view):
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+@dataclass(frozen=True)
+class RunListRow:
+    """One row of the runs page, its cells formatted here: the template's filters
+    (date, intcomma, floatformat) and URL tags over 50 rows cost more than the page's reads."""
+
+    run_number: int
+    href: str
+    run_class: str
+    fill: str
+    start: str
+    duration: str
+    lumisections: str
+    b_field: str
+    recos: list  # (RecoRow, its run page's URL, the first choice's score as shown)
+
+
+def _run_list_row(run, recos: list, run_href: str, reco_href: str) -> RunListRow:
+    fill_number = run.fill.fill_number if run.fill else None
+    return RunListRow(
+        run_number=run.run_number,
+        href=run_href.format(run=run.run_number),
+        run_class=run.get_run_class_display() or "unknown",
+        fill=str(fill_number) if fill_number else UNKNOWN,
+        start=timezone.localtime(run.start_time).strftime("%Y-%m-%d %H:%M") if run.start_time else UNKNOWN,
+        duration=f"{intcomma(run.duration)} s" if run.duration else UNKNOWN,
+        lumisections=str(run.last_lumisection_number) if run.last_lumisection_number else UNKNOWN,
+        b_field=floatformat(run.b_field, 2) or UNKNOWN,
+        recos=[
+            (
+                reco,
+                reco_href.format(run=run.run_number, reco=reco.reconstruction),
+                floatformat(reco.confidence, 2) if reco.recommended_run_number else "",
+            )
+            for reco in recos[:2]
+        ],
+    )
 
 
 def _run_hrefs() -> tuple[str, str]:
@@ -82,14 +124,7 @@ def run_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(runs, RUNS_PER_PAGE).get_page(request.GET.get("page"))
     recos = selectors.reco_rows_for(page)
     run_href, reco_href = _run_hrefs()
-    rows = [
-        (
-            run,
-            run_href.format(run=run.run_number),
-            [(reco, reco_href.format(run=run.run_number, reco=reco.reconstruction)) for reco in recos[run.pk]],
-        )
-        for run in page
-    ]
+    rows = [_run_list_row(run, recos[run.pk], run_href, reco_href) for run in page]
     query = request.GET.copy()
     query.pop("page", None)
     return render(
