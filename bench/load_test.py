@@ -132,7 +132,8 @@ def gunicorn_start(args, env: dict[str, str], port: int) -> subprocess.Popen:
     ]
     log = open(Path(env["REFRUN_VAR_DIR"]) / "gunicorn.log", "w")  # the child keeps it open
     process = subprocess.Popen(command, cwd=REPO, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
+    # Generous: on a busy machine three workers importing Django and scikit-learn took over a minute.
+    deadline = time.monotonic() + 240
     while True:
         try:
             if requests.get(f"http://{HOST}:{port}/login/", timeout=5).status_code == 200:
@@ -140,6 +141,7 @@ def gunicorn_start(args, env: dict[str, str], port: int) -> subprocess.Popen:
         except requests.RequestException:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
+            process.terminate()  # not left serving after the script gives up on it
             raise SystemExit(f"gunicorn did not start; see {log.name}")
         time.sleep(0.3)
 

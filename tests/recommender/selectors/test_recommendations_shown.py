@@ -2,31 +2,19 @@
 and never a write; the side-by-side values the same whichever way they are read."""
 
 import pytest
-from django.test import override_settings
 
 from recommender import selectors
 from recommender.ml.features import SIDE_BY_SIDE, RunTable
 from recommender.models import Recommendation, RunReconstruction
-from recommender.recommending import serving_cache_clear
 from recommender.services import recommendations_refresh, recommendations_store
-from recommender.training import model_train
-from tests.factories import FillFactory, RunFactory, RunReconstructionFactory
-from tests.recommender.ml.synthetic import DATASETS, make_labels, make_runs, pair_rows
+from tests.factories import FillFactory, RunFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def trained(tmp_path):
-    serving_cache_clear()
-    with override_settings(MODEL_DIR=tmp_path / "models"):
-        numbers = make_runs(48)
-        make_labels(pair_rows(numbers))
-        model_train()
-        new = RunFactory(run_number=numbers[-1] + 1, run_class="collisions_pp", duration=3100)
-        RunReconstructionFactory(run=new, reconstruction="express", dataset=DATASETS["express"])
-        yield new.run_number
-    serving_cache_clear()
+def trained(trained_new_run):
+    return trained_new_run
 
 
 def test_it_computes_in_memory_and_writes_nothing_when_none_is_stored(trained):

@@ -1,0 +1,22 @@
+import pytest
+from django.test import override_settings
+
+from recommender.recommending import serving_cache_clear
+from recommender.training import model_train
+from tests.factories import RunFactory, RunReconstructionFactory
+from tests.recommender.ml.synthetic import DATASETS, make_labels, make_runs, pair_rows
+
+
+@pytest.fixture
+def trained_new_run(db, tmp_path):
+    """An active model trained on 48 labelled runs, and the run after them (express
+    known, prompt not yet): its number."""
+    serving_cache_clear()
+    with override_settings(MODEL_DIR=tmp_path / "models"):
+        numbers = make_runs(48)
+        make_labels(pair_rows(numbers))
+        model_train()
+        new = RunFactory(run_number=numbers[-1] + 1, run_class="collisions_pp", duration=3100)
+        RunReconstructionFactory(run=new, reconstruction="express", dataset=DATASETS["express"])
+        yield new.run_number
+    serving_cache_clear()
