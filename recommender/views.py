@@ -17,9 +17,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from ingestion import selectors as job_selectors
 from ingestion.models import JobKind, RunClass
-from ingestion.selectors import lumisection_series
+from ingestion.selectors import jobs_recent, lumisection_series
 from ingestion.services import job_running
 
 from . import display, links, reasons, selectors, services
@@ -535,7 +534,7 @@ def model_detail(request: HttpRequest) -> HttpResponse:
 
 @shift_leader_required
 def job_list(request: HttpRequest) -> HttpResponse:
-    jobs = job_selectors.jobs_recent(limit=JOBS_SHOWN)
+    jobs = jobs_recent(limit=JOBS_SHOWN)
     return render(request, "recommender/job_list.html", {"jobs": jobs, "run_classes": RunClass.choices})
 
 
