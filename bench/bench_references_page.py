@@ -1,9 +1,9 @@
 """References page latency: GET /references/ from a warm process.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/<db> .venv/bin/python bench/bench_references_page.py \
+    .venv/bin/python bench/bench_references_page.py --database-url URL --work-dir $TMP \
         [--requests 100] [--months 6] [--profile] [--write]
 
-The database is built on demand like the run page's (bench/_common.py: `simulate
+The database is built on demand like the run page's (bench/_pages.py: `simulate
 --seed 1 --runs 20000` and a trained model, which the references page does not
 need but the run page benchmark on the same database does). The page is rendered by
 Django's test Client in this process (middleware, view, the selector's label scan,
@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
-import logging
 import os
 import pstats
 import sys
@@ -24,48 +23,33 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._common import LOAD_DB, LOAD_MODEL_DIR, database_prepare, machine, median, percentile, section_write
+from bench._common import database_prepare, machine, median, percentile, section_write
+from bench._pages import arguments_add, command_line, environment, shifter_client
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    arguments_add(parser)
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--months", type=int, default=6)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
 
-    env = {
-        "DATABASE_URL": os.getenv("DATABASE_URL", LOAD_DB),
-        "MODEL_DIR": os.getenv("MODEL_DIR", str(LOAD_MODEL_DIR)),
-        "REFRUN_VAR_DIR": os.getenv("REFRUN_VAR_DIR", str(LOAD_MODEL_DIR.parent / "var")),
-        "DJANGO_SETTINGS_MODULE": "refrun.settings",
-        "DEBUG": "false",
-        "ALLOWED_HOSTS": "testserver,127.0.0.1",
-        "LOG_LEVEL": "WARNING",
-        "REDIS_URL": "",  # the local-memory cache, so the figures do not include Redis
-    }
-    Path(env["REFRUN_VAR_DIR"]).mkdir(parents=True, exist_ok=True)
-    database_prepare(env, runs=20000, lumisections_for_last="300")
+    env = environment(args, allowed_hosts="testserver,127.0.0.1")
+    database_prepare(env, runs=args.runs, lumisections_for_last="300")
     os.environ.update(env)
     machine_line = machine()
     import django
 
     django.setup()
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Group
     from django.core.cache import cache
-    from django.test import Client
 
     from accounts.roles import SHIFTERS
     from ingestion.models import Run
     from recommender.models import CuratedReference, ReferencePair
 
-    user, _ = get_user_model().objects.get_or_create(username="bench-references-page")
-    user.groups.add(Group.objects.get(name=SHIFTERS))
-    client = Client(raise_request_exception=False)
-    logging.getLogger("django.request").setLevel(logging.CRITICAL)
-    client.force_login(user)
+    client = shifter_client("bench-references-page")
     n_runs, n_labels = Run.objects.count(), ReferencePair.objects.filter(is_positive=True).count()
     n_curated = CuratedReference.objects.filter(active_until__isnull=True).count()
     url = f"/references/?months={args.months}"
@@ -129,11 +113,14 @@ def main() -> None:
                     "GET /references/ through Django's test Client in one warm process (middleware, view, "
                     "`selectors.references_in_use`, the SVG timeline, template), "
                     f"{n_runs:,} runs, {n_labels:,} positive labels, {n_curated} curated references in use "
-                    "(`simulate --seed 1 --runs 20000`). Aim: median < 50 ms.",
+                    "(`simulate --seed 1`). Aim: median < 50 ms.",
                     "",
                     f"- Date: {time.strftime('%Y-%m-%d')}; machine: {machine_line} (shared)",
-                    f"- Command: `DATABASE_URL={env['DATABASE_URL']} .venv/bin/python bench/bench_references_page.py "
-                    f"--requests {args.requests} --months {args.months} --write`",
+                    "- Command: `"
+                    + command_line(
+                        args, "bench_references_page.py", f"--requests {args.requests}", f"--months {args.months}"
+                    )
+                    + "`",
                     *[f"- {x}" for x in lines],
                 ]
             ),

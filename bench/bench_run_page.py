@@ -1,27 +1,32 @@
-"""Run page latency: GET /runs/<n>/ for ~200 different runs, from a warm process.
+"""Run page and runs page latency from a warm process, with stored recommendations.
 
-    .venv/bin/python bench/bench_run_page.py [--pages 200] [--profile] [--write]
+    .venv/bin/python bench/bench_run_page.py --database-url sqlite:///$TMP/refrun-bench.sqlite3 \
+        --work-dir $TMP [--runs 12000] [--pages 200] [--profile] [--write]
 
-Same database as bench/load_test.py (DATABASE_URL, default refrun_load on the local
-PostgreSQL; built on demand with 20,000 simulated runs and a trained model). The page
-is rendered by Django's test Client in this process (the whole middleware, view and
-template stack; no HTTP server), logged in as a shifter. The process is warmed on a
-few other runs first (model, run features and labels loaded), then each of the
-newest --pages runs is rendered once (the shifter's case: a new run; its
-recommendations are computed and stored on this first view), then --pages older
-runs picked at random (their history is rebuilt before them).
+The database (any DATABASE_URL; the figures in BENCHMARKS.md are SQLite's, the demo's
+database) is built on demand (bench/_pages.py: `simulate`, `train`), and the refresh
+task stores the recommendations of the newest runs awaiting a reference
+(`services.recommendations_refresh`), as after a sync. Pages are rendered by Django's
+test Client in this process (the whole middleware, view and template stack; no HTTP
+server), logged in as a shifter, after a few warm-up pages (model, run features and
+labels loaded). Timed:
+- the run page (GET /runs/<n>/, express) of --pages runs with stored recommendations;
+- the runs page (GET /?page=k, k = 1..5 in turn), --pages times;
+- for comparison, the run page of --pages older runs without stored recommendations
+  (computed in memory on each view; nothing is written).
+Each line gives the median, p95 and SQL queries per page; the row counts of every
+table are compared before and after (GET pages write nothing).
 
-`--profile` prints where the time of the new-run pages goes (cProfile, cumulative).
-`--write` puts the figures in the "Run page" section of BENCHMARKS.md.
+`--profile` prints where the time of the stored run pages and the runs pages goes
+(cProfile, cumulative). `--write` puts the figures in the "Run page" section of
+BENCHMARKS.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
-import gc
 import io
-import logging
 import os
 import pstats
 import random
@@ -30,11 +35,13 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._common import LOAD_DB, LOAD_MODEL_DIR, database_prepare, machine, median, percentile, section_write
+from bench._common import database_prepare, machine, median, percentile, section_write
+from bench._pages import arguments_add, command_line, environment, shifter_client
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    arguments_add(parser)
     parser.add_argument("--pages", type=int, default=200)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--write", action="store_true")
@@ -46,127 +53,107 @@ def main() -> None:
     args = parser.parse_args()
     if args.omp_threads != "default":
         os.environ["OMP_NUM_THREADS"] = args.omp_threads
-
-    env = {
-        "DATABASE_URL": os.getenv("DATABASE_URL", LOAD_DB),
-        "MODEL_DIR": os.getenv("MODEL_DIR", str(LOAD_MODEL_DIR)),
-        "REFRUN_VAR_DIR": str(LOAD_MODEL_DIR.parent / "var"),
-        "DJANGO_SETTINGS_MODULE": "refrun.settings",
-        "DEBUG": "false",
-        "ALLOWED_HOSTS": "testserver,127.0.0.1",
-        "LOG_LEVEL": "WARNING",
-        "REDIS_URL": "",
-    }
-    Path(env["REFRUN_VAR_DIR"]).mkdir(parents=True, exist_ok=True)
-    database_prepare(env, runs=20000, lumisections_for_last="300")
+    env = environment(args, allowed_hosts="testserver,127.0.0.1")
+    database_prepare(env, runs=args.runs, lumisections_for_last="300")
     os.environ.update(env)
     machine_line = machine()
     import django
 
     django.setup()
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Group
-    from django.test import Client
+    from django.apps import apps
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
 
-    from accounts.roles import SHIFTERS
     from ingestion.models import Run
-    from recommender.models import Recommendation, ReferencePair
+    from recommender.models import ModelVersion, Recommendation
+    from recommender.services import recommendations_refresh
 
-    user, _ = get_user_model().objects.get_or_create(username="bench-run-page")
-    user.groups.add(Group.objects.get(name=SHIFTERS))
-    # A page that fails is counted (status), not raised; its traceback is not printed.
-    client = Client(raise_request_exception=False)
-    logging.getLogger("django.request").setLevel(logging.CRITICAL)
-    client.force_login(user)
+    active = ModelVersion.objects.filter(status="active").first()
+    if active is None:
+        raise SystemExit("no active model: the database was built without `train`")
+    if not Recommendation.objects.filter(model_version=active).exists():
+        print(f"  refresh: {recommendations_refresh(newest_runs=300)} run reconstructions stored", flush=True)
+    client = shifter_client("bench-run-page")
 
+    stored = list(
+        Recommendation.objects.filter(model_version=active, rank=1, run_reconstruction__reconstruction="express")
+        .order_by("-run_reconstruction__run__run_number")
+        .values_list("run_reconstruction__run__run_number", flat=True)
+    )
     numbers = list(Run.objects.order_by("-run_number").values_list("run_number", flat=True))
     n_runs = len(numbers)
-    warm, newest = numbers[:5], numbers[5 : 5 + args.pages]
-    older = random.Random(3).sample(numbers[5 + args.pages :], args.pages)
-    labelled_max = max(ReferencePair.objects.values_list("run_reconstruction__run__run_number", flat=True))
-    rebuilt = sum(1 for n in newest if n <= labelled_max)
-    # First views: stored recommendations of these runs are dropped, as for runs never shown.
-    Recommendation.objects.filter(run_reconstruction__run__run_number__in=newest + older).delete()
+    warm, with_stored = stored[:5], stored[5 : 5 + args.pages]
+    not_stored = sorted(set(numbers[1000:]) - set(stored))
+    computed = random.Random(3).sample(not_stored, min(args.pages, len(not_stored)))
+    runs_pages = [f"/?page={1 + i % 5}" for i in range(args.pages)]
 
-    started = time.perf_counter()
+    def row_counts() -> dict[str, int]:
+        return {model._meta.label: model.objects.count() for model in apps.get_models()}
+
     for n in warm:
         assert client.get(f"/runs/{n}/").status_code == 200
-    cold = time.perf_counter() - started
+    assert client.get("/").status_code == 200
 
-    gc_time = [0.0, 0.0]  # seconds in the cyclic garbage collector, start of the current collection
-
-    def on_gc(phase: str, info: dict) -> None:
-        if phase == "start":
-            gc_time[1] = time.perf_counter()
-        else:
-            gc_time[0] += time.perf_counter() - gc_time[1]
-
-    gc.callbacks.append(on_gc)
-
-    def measure(runs: list[int], profiler: cProfile.Profile | None = None) -> tuple[list[float], dict[int, int]]:
-        samples, failures = [], {}
-        gc_time[0] = 0.0
-        for n in runs:
-            t0 = time.perf_counter()
-            if profiler:
-                profiler.enable()
-            status = client.get(f"/runs/{n}/").status_code
-            if profiler:
-                profiler.disable()
-            samples.append(time.perf_counter() - t0)
+    def measure(paths: list[str], profiler: cProfile.Profile | None = None) -> tuple[list[float], list[int], dict]:
+        samples, queries, failures = [], [], {}
+        for path in paths:
+            with CaptureQueriesContext(connection) as captured:
+                t0 = time.perf_counter()
+                if profiler:
+                    profiler.enable()
+                status = client.get(path).status_code
+                if profiler:
+                    profiler.disable()
+                samples.append(time.perf_counter() - t0)
+            queries.append(len(captured))
             if status != 200:
-                failures[n] = status
-        gc_share.append(gc_time[0] / sum(samples))
-        return samples, failures
+                failures[path] = status
+        return samples, queries, failures
 
-    gc_share: list[float] = []
+    before = row_counts()
     profiler = cProfile.Profile() if args.profile else None
-    new_samples, new_failures = measure(newest, profiler)
-    old_samples, old_failures = measure(older)
-    repeat_samples, _ = measure(newest[:50])  # second view: recommendations already stored
+    run_page = measure([f"/runs/{n}/" for n in with_stored], profiler)
+    runs_page = measure(runs_pages, profiler)
+    run_page_computed = measure([f"/runs/{n}/" for n in computed])
+    changed = {name: (n, after) for name, after in row_counts().items() if (n := before[name]) != after}
 
-    def line(name: str, samples: list[float], failures: dict[int, int]) -> str:
+    def line(name: str, measured) -> str:
+        samples, queries, failures = measured
         text = (
-            f"{name}: median {median(samples) * 1000:.1f} ms, p95 {percentile(samples, 95) * 1000:.1f} ms, "
-            f"n {len(samples)}"
+            f"{name}: median **{median(samples) * 1000:.1f} ms**, p95 {percentile(samples, 95) * 1000:.1f} ms, "
+            f"n {len(samples)}, {median(queries):.0f} SQL queries per page"
         )
         if failures:
             text += f"; **{len(failures)} not 200** (e.g. {dict(list(failures.items())[:3])})"
         return text
 
-    gc_note = ", ".join(f"{100 * x:.0f}%" for x in gc_share)
     lines = [
-        line(
-            f"**The {len(newest)} newest runs, first view** ({rebuilt} of them at or before the newest label, "
-            "so their label history is rebuilt per request)",
-            new_samples,
-            new_failures,
-        ),
-        line("Same runs, second view (recommendations already stored)", repeat_samples, {}),
-        line(f"{len(older)} older runs at random (history rebuilt before each)", old_samples, old_failures),
-        f"Share of the time in Python's cyclic garbage collector (the three lines above): {gc_note}",
-        f"Warm-up (cold process: model, run features, labels loaded; 5 pages): {cold:.2f} s",
+        line("Run page, stored recommendations (newest runs awaiting a reference)", run_page),
+        line("Runs page (pages 1 to 5 in turn, 50 runs each)", runs_page),
+        line("Run page, older runs without stored recommendations (computed in memory)", run_page_computed),
+        "Rows written by these GETs: " + (f"**{changed}**" if changed else "none (every table's row count unchanged)"),
     ]
     print(f"{n_runs} runs in the database; OMP_NUM_THREADS={os.getenv('OMP_NUM_THREADS', '(unset)')}")
     print("\n".join(lines))
     if profiler:
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(35)
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(45)
         print(out.getvalue())
     if args.write:
         section_write(
             "run-page-benchmark",
             "\n".join(
                 [
-                    "## Run page",
+                    "## Run page and runs page",
                     "",
-                    "GET /runs/<n>/ (express) through Django's test Client in one warm process (middleware, view, "
-                    "recommendations via `services.recommendations_store`, lumisection charts, template), "
-                    f"{n_runs:,} runs in PostgreSQL (`refrun_load`, as for the load test). Aim: median < 150 ms.",
+                    "GET /runs/<n>/ (express) and GET /?page=k through Django's test Client in one warm process "
+                    f"(middleware, view, selectors, lumisection charts, template), {n_runs:,} runs. Aim: median "
+                    "< 20 ms each with stored recommendations.",
                     "",
                     f"- Date: {time.strftime('%Y-%m-%d')}; machine: {machine_line} (shared)",
-                    "- Command: `DATABASE_URL=postgres://postgres@127.0.0.1:5432/refrun_load "
-                    f".venv/bin/python bench/bench_run_page.py --pages {args.pages} --omp-threads {args.omp_threads} --write`",
+                    "- Command: `"
+                    + command_line(args, "bench_run_page.py", f"--runs {args.runs}", f"--pages {args.pages}")
+                    + "`",
                     *[f"- {x}" for x in lines],
                 ]
             ),

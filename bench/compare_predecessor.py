@@ -71,10 +71,11 @@ def real_pairs(every: int) -> dict:
     from ingestion.parsers import parse_certhelper_pairs
     from recommender.ml.baselines import PredecessorRanker
     from recommender.ml.candidates import candidate_pool
-    from recommender.ml.dataset import labels_from_pair_rows, run_classes_of, run_features_frame
+    from recommender.ml.dataset import labels_from_pair_rows, run_classes_of
     from recommender.ml.evaluation import prequential_records, summary
     from recommender.ml.features import RunTable, pair_features
     from recommender.ml.model import fit_ranker, walk
+    from recommender.selectors import run_features_frame
 
     frame = run_features_frame()
     runs = RunTable(frame)

@@ -1,16 +1,18 @@
 """Load test: RefRun served by gunicorn against PostgreSQL, 50 logged-in shifters.
 
-    .venv/bin/python bench/load_test.py [--clients 50] [--duration 120] [--workers 3] [--write]
-    .venv/bin/python bench/load_test.py --base-url http://127.0.0.1:PORT [--server-pid PID]
+    .venv/bin/python bench/load_test.py --database-url postgres://postgres@127.0.0.1:5432/refrun_bench \
+        --work-dir $TMP [--clients 50] [--duration 120] [--workers 3] [--write]
+    .venv/bin/python bench/load_test.py ... --base-url http://127.0.0.1:PORT [--server-pid PID]
 
 With --base-url it starts no gunicorn and loads a server already running on this
 machine on the same database (e.g. the web container, deploy/README.md); the CPU
 figure then counts the children of --server-pid (the gunicorn arbiter's pid).
 
-DATABASE_URL (default postgres://postgres@127.0.0.1:5432/refrun_load) is built on
-demand: `simulate --seed 1 --runs 20000 --lumisections-for-last 300`, then `train`
-(model files in MODEL_DIR, default /tmp/refrun_load/models). Never point it at a
-database you keep: the script adds users load-NN and deletes their earlier decisions.
+The database (--database-url or DATABASE_URL; model and var files under --work-dir or
+REFRUN_BENCH_DIR, see bench/_pages.py) is built on demand: `simulate --seed 1 --runs
+20000 --lumisections-for-last 300`, then `train`; the refresh task then stores the
+recommendations of the newest runs awaiting a reference, as after a sync. Never point
+it at a database you keep: the script adds users load-NN and deletes their earlier decisions.
 
 Each client is a thread with its own requests.Session: it logs in through /login/
 (CSRF token from the form), then, until the time is up, loops over
@@ -45,7 +47,8 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._common import LOAD_DB, LOAD_MODEL_DIR, REPO, database_prepare, machine, median, percentile, section_write
+from bench._common import REPO, database_prepare, machine, median, percentile, section_write
+from bench._pages import arguments_add, command_line, environment
 
 HOST = "127.0.0.1"  # loopback only
 USER_PREFIX = "load-"
@@ -129,7 +132,8 @@ def gunicorn_start(args, env: dict[str, str], port: int) -> subprocess.Popen:
     ]
     log = open(Path(env["REFRUN_VAR_DIR"]) / "gunicorn.log", "w")  # the child keeps it open
     process = subprocess.Popen(command, cwd=REPO, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
+    # Generous: on a busy machine three workers importing Django and scikit-learn took over a minute.
+    deadline = time.monotonic() + 240
     while True:
         try:
             if requests.get(f"http://{HOST}:{port}/login/", timeout=5).status_code == 200:
@@ -137,6 +141,7 @@ def gunicorn_start(args, env: dict[str, str], port: int) -> subprocess.Popen:
         except requests.RequestException:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
+            process.terminate()  # not left serving after the script gives up on it
             raise SystemExit(f"gunicorn did not start; see {log.name}")
         time.sleep(0.3)
 
@@ -300,6 +305,7 @@ def warm_up(base: str, username: str, plan, workers: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    arguments_add(parser)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--duration", type=float, default=120.0, help="seconds of browsing (after the logins)")
     parser.add_argument("--think", type=float, default=0.5, help="mean think time between requests, s")
@@ -319,25 +325,20 @@ def main() -> None:
     args = parser.parse_args()
     args.duration = min(args.duration, 600.0)  # bounded whatever is asked
 
-    env = {
-        "DATABASE_URL": os.getenv("DATABASE_URL", LOAD_DB),
-        "MODEL_DIR": os.getenv("MODEL_DIR", str(LOAD_MODEL_DIR)),
-        "REFRUN_VAR_DIR": str(LOAD_MODEL_DIR.parent / "var"),
-        "DJANGO_SETTINGS_MODULE": "refrun.settings",
-        "DEBUG": "false",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "LOG_LEVEL": "WARNING",
-        "REDIS_URL": "",
-    }
+    env = environment(args, allowed_hosts="127.0.0.1,localhost")
     if args.omp_threads != "default":
         env["OMP_NUM_THREADS"] = args.omp_threads
-    Path(env["REFRUN_VAR_DIR"]).mkdir(parents=True, exist_ok=True)
     print(f"database {env['DATABASE_URL']}; preparing (built only if empty)", flush=True)
-    database_prepare(env, runs=20000, lumisections_for_last="300")
+    database_prepare(env, runs=args.runs, lumisections_for_last="300")
     os.environ.update(env)
     import django
 
     django.setup()
+    from recommender.models import Recommendation
+    from recommender.services import recommendations_refresh
+
+    if not Recommendation.objects.filter(model_version__status="active").exists():
+        print(f"  refresh: {recommendations_refresh(newest_runs=300)} run reconstructions stored", flush=True)
     names = users_prepare(args.clients)
     # Also when the run stops on an error: no known password is left in the database.
     atexit.register(users_remove, names)
@@ -407,10 +408,11 @@ def main() -> None:
         rows.append((kind, len(samples), median(samples) * 1000, percentile(samples, 95) * 1000, len(errs)))
     table = ["| request | n | median ms | p95 ms | errors |", "|---|---|---|---|---|"]
     table += [f"| {k} | {n} | {m:.0f} | {p:.0f} | {e} |" for k, n, m, p, e in rows]
-    command = "DATABASE_URL=postgres://postgres@127.0.0.1:5432/refrun_load .venv/bin/python bench/load_test.py"
-    command += f" --clients {args.clients} --duration {args.duration:g} --think {args.think:g}"
-    command += f" --workers {args.workers} --worker-class {args.worker_class} --omp-threads {args.omp_threads}"
-    command += f" --threads {args.threads}" if args.worker_class == "gthread" else ""
+    options = [f"--runs {args.runs}", f"--clients {args.clients}", f"--duration {args.duration:g}"]
+    options += [f"--think {args.think:g}", f"--workers {args.workers}", f"--worker-class {args.worker_class}"]
+    options += [f"--omp-threads {args.omp_threads}"]
+    options += [f"--threads {args.threads}"] if args.worker_class == "gthread" else []
+    command = command_line(args, "load_test.py", *options)
     lines = [
         f"- **{total / wall:.1f} requests/s** over {wall:.0f} s ({total} requests, {args.clients} clients), "
         f"**{errors} errors**" + (f" (+{len(login_errors)} at login)" if login_errors else ""),
@@ -434,8 +436,8 @@ def main() -> None:
                     f"- Command: `{command}`",
                     "- Server: gunicorn " + f"{args.worker_class}, {args.workers} workers"
                     f"{f', {args.threads} threads each' if args.worker_class == 'gthread' else ''}, PostgreSQL 15 on the "
-                    "same machine; DB `refrun_load` (simulate --seed 1 --runs 20000 --lumisections-for-last 300: "
-                    "18,882 runs; model from `train`)",
+                    f"same machine; simulate --seed 1 --runs {args.runs} --lumisections-for-last 300, model from "
+                    "`train`, recommendations of the 300 newest runs stored by the refresh",
                     f"- Each client: log in (CSRF), then GET runs page → GET run page (80% among the 300 newest "
                     f"runs) → 50%: POST /api/feedback/ (session + CSRF header); think time uniform 0 to "
                     f"{2 * args.think:g} s",

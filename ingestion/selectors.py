@@ -2,7 +2,7 @@
 
 from collections import defaultdict
 
-from django.db.models import QuerySet
+from django.db.models import Count, Max, Min, QuerySet
 
 from .models import Lumisection, Run
 
@@ -35,3 +35,92 @@ def lumisection_series(*, run_numbers: list[int]) -> dict[int, dict[str, list[tu
         series[run_number]["init_lumi"].append((number, init_lumi))
         series[run_number]["pileup"].append((number, pileup))
     return dict(series)
+
+
+def run_for_page(*, run_number: int) -> Run | None:
+    """One run with its fill (the run page shows the fill's number and bunches)."""
+    return Run.objects.select_related("fill").filter(run_number=run_number).first()
+
+
+def run_class_of(*, run_number: int) -> str | None:
+    """The run's class ("" when unknown), None when the run is not in the mirror."""
+    return Run.objects.filter(run_number=run_number).values_list("run_class", flat=True).first()
+
+
+def run_ids(*, run_numbers) -> dict[int, int]:
+    """Run number -> primary key, for the runs of `run_numbers` that are in the mirror."""
+    return dict(Run.objects.filter(run_number__in=list(run_numbers)).values_list("run_number", "id"))
+
+
+def run_starts(*, run_numbers) -> dict[int, object]:
+    return dict(Run.objects.filter(run_number__in=list(run_numbers)).values_list("run_number", "start_time"))
+
+
+def run_conditions(*, run_numbers) -> list[tuple[int, str, str, object]]:
+    """(run number, run class, era, start time) of each run of `run_numbers` in the mirror."""
+    return list(
+        Run.objects.filter(run_number__in=list(run_numbers)).values_list("run_number", "run_class", "era", "start_time")
+    )
+
+
+def first_run_since(*, start_time) -> int | None:
+    """The lowest run number that started at or after `start_time`."""
+    return Run.objects.filter(start_time__gte=start_time).aggregate(first=Min("run_number"))["first"]
+
+
+def runs_version() -> tuple[int, object]:
+    """(how many runs, newest update): changes whenever a run is added, changed or removed
+    (one aggregate; caches of what is computed from runs compare it)."""
+    found = Run.objects.aggregate(n=Count("id"), t=Max("updated_at"))
+    return found["n"], found["t"]
+
+
+def runs_newest(*, limit: int, exclude_run_classes=()) -> list[tuple[int, int]]:
+    """(id, run number) of the newest `limit` runs, skipping the given run classes."""
+    runs = Run.objects.exclude(run_class__in=list(exclude_run_classes)).order_by("-run_number")
+    return list(runs.values_list("id", "run_number")[:limit])
+
+
+# The run features the recommender learns from, as the mirror holds them: each run's
+# own value and its fill's, for the quantities where OMS gives the fill's when the run
+# has none (recommender.selectors.run_features_frame applies the fallback).
+RUN_FEATURE_FIELDS = {
+    "run_number": "run_number",
+    "run_class": "run_class",
+    "start_time": "start_time",
+    "duration": "duration",
+    "ls_count": "last_lumisection_number",
+    "fill_number": "fill__fill_number",
+    "bunches_colliding": "fill__bunches_colliding",
+    "init_lumi": "init_lumi",
+    "end_lumi": "end_lumi",
+    "delivered_lumi": "delivered_lumi",
+    "recorded_lumi": "recorded_lumi",
+    "energy": "energy",
+    "fill_energy": "fill__energy",
+    "b_field": "b_field",
+    "fill_b_field": "fill__b_field",
+    "apv_mode": "apv_mode",
+    "pv_mean": "pv_mean",
+    "pileup": "pileup_mean",
+    "fill_peak_pileup": "fill__peak_pileup",
+    "era": "era",
+    "fill_era": "fill__era",
+    "hlt_physics_rate": "hlt_physics_rate",
+}
+
+
+def run_feature_rows(*, run_numbers=None) -> list[tuple]:
+    """One tuple per run, in the order of RUN_FEATURE_FIELDS, in one query (runs joined with their fill)."""
+    runs = Run.objects.all()
+    if run_numbers is not None:
+        runs = runs.filter(run_number__in=list(run_numbers))
+    return list(runs.values_list(*RUN_FEATURE_FIELDS.values()))
+
+
+def run_get(*, run_number: int) -> Run | None:
+    return Run.objects.filter(run_number=run_number).first()
+
+
+def runs_count() -> int:
+    return Run.objects.count()

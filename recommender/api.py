@@ -4,20 +4,21 @@ pre-fill its reference field."""
 
 from dataclasses import asdict
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsShifter
+from accounts.roles import is_shift_leader
 from ingestion.models import RunClass
 
 from . import selectors, services
 from .exceptions import DecisionClosed, InvalidFeedback, ModelArtifactError, UnknownRunReconstruction
-from .models import CuratedReference, Decision, Feedback, Reconstruction
+from .models import Decision, Reconstruction
 from .throttles import FeedbackWriteThrottle
 
 
@@ -65,7 +66,7 @@ class RunListApi(APIView):
         reconstructions = serializers.SerializerMethodField()
 
         def get_reconstructions(self, run) -> list[dict]:
-            return RunListApi.RecoSerializer(selectors.reco_rows(run), many=True).data
+            return RunListApi.RecoSerializer(self.context["reco_rows"][run.pk], many=True).data
 
     @extend_schema(parameters=[FilterSerializer], responses=OutputSerializer(many=True))
     def get(self, request):
@@ -74,10 +75,15 @@ class RunListApi(APIView):
         runs = selectors.runs_for_certification(**filters.validated_data)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(runs, request, view=self)
-        return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
+        context = {"reco_rows": selectors.reco_rows_for(page)}
+        return paginator.get_paginated_response(self.OutputSerializer(page, many=True, context=context).data)
 
 
 class RecommendationListApi(APIView):
+    # The recommendations of a run reconstruction, as its run page shows them: the
+    # active model's stored ranking, else one computed now in memory. Reads only.
+    # (Comments, not a docstring: the schema takes a view's docstring as its description.)
+
     permission_classes = [IsShifter]
 
     @extend_schema_serializer(component_name="Recommendation")
@@ -89,46 +95,80 @@ class RecommendationListApi(APIView):
         reasons = ReasonSerializer(many=True)
         side_by_side = SideBySideSerializer(many=True)
 
-    @extend_schema(
-        parameters=[OpenApiParameter("run_number", int, OpenApiParameter.PATH)],
-        responses=OutputSerializer(many=True),
-    )
-    def get(self, request, run_number: int, reconstruction: str):
-        if reconstruction not in Reconstruction.values:
-            raise NotFound(f"unknown reconstruction {reconstruction!r}; one of {', '.join(Reconstruction.values)}")
-        try:
-            results = services.recommendations_store(run_number=run_number, reconstruction=reconstruction)
-        except UnknownRunReconstruction as exc:
-            raise NotFound(str(exc)) from None
-        except ModelArtifactError as exc:
-            return Response({"detail": f"the active model cannot be used: {exc}"}, status=503)
+    @staticmethod
+    def respond(results) -> Response:
         data = []
         for result in results:
             row = asdict(result)
             # JSON has no NaN: persistence's fallback ranking has no score.
             row["score"] = None if row["score"] != row["score"] else row["score"]
             data.append(row)
-        return Response(self.OutputSerializer(data, many=True).data)
+        return Response(RecommendationListApi.OutputSerializer(data, many=True).data)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("run_number", int, OpenApiParameter.PATH)],
+        responses=OutputSerializer(many=True),
+    )
+    def get(self, request, run_number: int, reconstruction: str):
+        return _recommendations_answer(selectors.recommendations_shown, run_number, reconstruction)
 
 
-class FeedbackApi(APIView):
-    """POST a decision; GET every decision. Decisions are part of the shared
-    certification record: every shifter reads all of them, with username, time and
-    reason, as on the run pages; nobody can change another's (no PUT/PATCH/DELETE)."""
+def _recommendations_answer(read, run_number: int, reconstruction: str) -> Response:
+    if reconstruction not in Reconstruction.values:
+        raise NotFound(f"unknown reconstruction {reconstruction!r}; one of {', '.join(Reconstruction.values)}")
+    try:
+        results = read(run_number=run_number, reconstruction=reconstruction)
+    except UnknownRunReconstruction as exc:
+        raise NotFound(str(exc)) from None
+    except ModelArtifactError as exc:
+        return Response({"detail": f"the active model cannot be used: {exc}"}, status=503)
+    return RecommendationListApi.respond(results)
+
+
+class IsShiftLeader(BasePermission):
+    message = "Only shift leaders and admins can do this."
+
+    def has_permission(self, request, view) -> bool:
+        return is_shift_leader(request.user)
+
+
+class RecommendationStoreApi(APIView):
+    # A shift leader (or a script with a leader's token) stores the active model's
+    # ranking of a run reconstruction now, instead of waiting for the next refresh.
+
+    permission_classes = [IsShifter]
+
+    def get_permissions(self):
+        permissions = super().get_permissions()
+        if self.request.method == "POST":
+            permissions.append(IsShiftLeader())
+        return permissions
+
+    @extend_schema(
+        description="A shift leader stores the active model's ranking now, as the refresh task does after "
+        "each sync; answers the stored ranking.",
+        parameters=[OpenApiParameter("run_number", int, OpenApiParameter.PATH)],
+        request=None,
+        responses=RecommendationListApi.OutputSerializer(many=True),
+    )
+    def post(self, request, run_number: int, reconstruction: str):
+        return _recommendations_answer(services.recommendations_store, run_number, reconstruction)
+
+
+class RecommendationApi(RecommendationListApi, RecommendationStoreApi):
+    # /api/runs/{run}/{reconstruction}/recommendations/: GET reads, POST stores.
+    # Django routes a path to one view, so the path mounts both operations.
+    pass
+
+
+class FeedbackListApi(APIView):
+    """Every decision, newest first. Decisions are part of the shared certification
+    record: every shifter reads all of them, with username, time and reason, as on the
+    run pages; nobody can change another's (no PUT/PATCH/DELETE)."""
 
     permission_classes = [IsShifter]
     # Declared (not only used) so the schema documents the page envelope.
     pagination_class = PageNumberPagination
-
-    @extend_schema_serializer(component_name="FeedbackInput")
-    class InputSerializer(serializers.Serializer):
-        run_number = serializers.IntegerField(min_value=1)
-        reconstruction = serializers.ChoiceField(choices=Reconstruction.choices)
-        decision = serializers.ChoiceField(choices=Decision.choices)
-        recommended_run_number = serializers.IntegerField(min_value=1)
-        alternative_run_number = serializers.IntegerField(min_value=1, required=False, allow_null=True)
-        reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
-        model_version_id = serializers.IntegerField(required=False, allow_null=True)
 
     @extend_schema_serializer(component_name="Feedback")
     class OutputSerializer(serializers.Serializer):
@@ -148,12 +188,25 @@ class FeedbackApi(APIView):
 
     @extend_schema(responses=OutputSerializer(many=True))
     def get(self, request):
-        feedback = Feedback.objects.select_related(
-            "run_reconstruction__run", "user", "recommended_reference", "alternative_reference"
-        ).order_by("-created_at")
         paginator = self.pagination_class()
-        page = paginator.paginate_queryset(feedback, request, view=self)
+        page = paginator.paginate_queryset(selectors.feedback_list(), request, view=self)
         return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
+
+
+class FeedbackCreateApi(APIView):
+    """A shifter's decision on what RefRun showed (services.feedback_record)."""
+
+    permission_classes = [IsShifter]
+
+    @extend_schema_serializer(component_name="FeedbackInput")
+    class InputSerializer(serializers.Serializer):
+        run_number = serializers.IntegerField(min_value=1)
+        reconstruction = serializers.ChoiceField(choices=Reconstruction.choices)
+        decision = serializers.ChoiceField(choices=Decision.choices)
+        recommended_run_number = serializers.IntegerField(min_value=1)
+        alternative_run_number = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+        reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+        model_version_id = serializers.IntegerField(required=False, allow_null=True)
 
     def get_throttles(self):
         throttles = super().get_throttles()
@@ -164,8 +217,10 @@ class FeedbackApi(APIView):
     @extend_schema(
         request=InputSerializer,
         responses={
-            201: OutputSerializer,
-            200: OpenApiResponse(OutputSerializer, description="the same decision was already recorded"),
+            201: FeedbackListApi.OutputSerializer,
+            200: OpenApiResponse(
+                FeedbackListApi.OutputSerializer, description="the same decision was already recorded"
+            ),
             409: OpenApiResponse(description="the run reconstruction is closed for decisions"),
         },
     )
@@ -180,17 +235,29 @@ class FeedbackApi(APIView):
             raise ValidationError({"detail": str(exc)}) from None
         created = getattr(feedback, "recorded_now", True)
         return Response(
-            self.OutputSerializer(feedback).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+            FeedbackListApi.OutputSerializer(feedback).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
+
+
+class FeedbackApi(FeedbackListApi, FeedbackCreateApi):
+    """POST a decision; GET every decision. Decisions are part of the shared
+    certification record: every shifter reads all of them, with username, time and
+    reason, as on the run pages; nobody can change another's (no PUT/PATCH/DELETE)."""
+
+    # /api/feedback/: Django routes a path to one view, so the path mounts both
+    # operations (the docstring above is their description in the schema).
 
 
 class FeedbackDetailApi(APIView):
     permission_classes = [IsShifter]
 
-    @extend_schema(responses=FeedbackApi.OutputSerializer)
+    @extend_schema(responses=FeedbackListApi.OutputSerializer)
     def get(self, request, pk: int):
-        feedback = Feedback.objects.select_related("run_reconstruction__run", "user")
-        return Response(FeedbackApi.OutputSerializer(get_object_or_404(feedback, pk=pk)).data)
+        feedback = selectors.feedback_get(pk=pk)
+        if feedback is None:
+            raise NotFound("no decision with that id")
+        return Response(FeedbackListApi.OutputSerializer(feedback).data)
 
 
 class ReferenceListApi(APIView):
@@ -218,13 +285,9 @@ class ReferenceListApi(APIView):
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        references = CuratedReference.objects.select_related("run_reconstruction__run").order_by(
-            "-run_reconstruction__run__run_number"
+        references = selectors.curated_references(
+            run_class=filters.validated_data.get("run_class") or "", active=filters.validated_data.get("active")
         )
-        if filters.validated_data.get("run_class"):
-            references = references.filter(run_class=filters.validated_data["run_class"])
-        if filters.validated_data.get("active") is not None:
-            references = references.filter(active_until__isnull=filters.validated_data["active"])
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(references, request, view=self)
         return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)

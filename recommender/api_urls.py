@@ -10,7 +10,7 @@ urlpatterns = [
     path("runs/", api.RunListApi.as_view(), name="run_list"),
     path(
         "runs/<int:run_number>/<str:reconstruction>/recommendations/",
-        api.RecommendationListApi.as_view(),
+        api.RecommendationApi.as_view(),
         name="recommendation_list",
     ),
     path("feedback/", api.FeedbackApi.as_view(), name="feedback"),

@@ -182,6 +182,14 @@ class Recommendation(TimeStampedModel):
             # Run page: the latest recommendations of a run reconstruction.
             models.Index(fields=["run_reconstruction", "-created_at"], name="recommendation_runreco_idx"),
         ]
+        constraints = [
+            # One ranking per run reconstruction and model version: two refreshes (or a
+            # refresh and a POST) storing at once cannot leave duplicate ranks. Its index
+            # also serves the run page's and the runs page's reads of the stored ranking.
+            models.UniqueConstraint(
+                fields=["run_reconstruction", "model_version", "rank"], name="recommendation_unique_rank"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.run_reconstruction} #{self.rank}: {self.reference}"

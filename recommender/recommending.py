@@ -19,14 +19,14 @@ import numpy as np
 import pandas as pd
 from django.conf import settings
 
-from ingestion.models import Run
+from ingestion import selectors as ingestion_selectors
 
 from .changes import change_counters
 from .exceptions import UnknownRunReconstruction
 from .ml.baselines import persistence_ranking
 from .ml.candidates import candidate_pool
 from .ml.certification import with_good_lumisections
-from .ml.dataset import label_run_class, labels_frame, run_features_frame
+from .ml.dataset import label_run_class
 from .ml.features import FEATURE_DESCRIPTIONS, SIDE_BY_SIDE, History, RunTable, Target, pair_features
 from .ml.model import Ranker
 from .models import CuratedReference, ModelVersion, ModelVersionStatus, RunReconstruction
@@ -106,6 +106,8 @@ class _ServingCache:
         return (self.version[0] if self.version else None), self.ranker
 
     def run_table(self) -> RunTable:
+        from .selectors import run_features_frame
+
         key = self._key("runs", "fills")
         if key != self.runs_key:
             # certified-good lumisections from the certification masks, where REFRUN_DATA has them
@@ -117,6 +119,8 @@ class _ServingCache:
         # a label's run class and dataset come from its run and run reconstruction
         key = self._key("labels", "run_reconstructions", "runs")
         if key != self.labels_key:
+            from .selectors import labels_frame
+
             labels = labels_frame()
             appended = _appended_labels(self.labels, self.history, labels)
             if appended is None:
@@ -296,15 +300,15 @@ def recommendations_for(*, run_number: int, reconstruction: str, limit: int = 5)
 
     Without an active model, the references in use (persistence), newest first.
     """
-    run = Run.objects.filter(run_number=run_number).only("run_number", "run_class").first()
-    if run is None:
+    run_class = ingestion_selectors.run_class_of(run_number=run_number)
+    if run_class is None:
         raise UnknownRunReconstruction(f"run {run_number} is not in the database")
     dataset = (
-        RunReconstruction.objects.filter(run=run, reconstruction=reconstruction)
+        RunReconstruction.objects.filter(run__run_number=run_number, reconstruction=reconstruction)
         .values_list("dataset", flat=True)
         .first()
     )
-    target = Target(run_number, reconstruction, label_run_class(dataset or "", run.run_class), dataset or "")
+    target = Target(run_number, reconstruction, label_run_class(dataset or "", run_class), dataset or "")
     with _cache.lock:
         _cache.revalidate()
         version_id, ranker = _cache.model()

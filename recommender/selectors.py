@@ -4,16 +4,26 @@ import dataclasses
 import datetime as dt
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+import pandas as pd
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Exists, Max, Min, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from ingestion.models import Run
+from ingestion import selectors as ingestion_selectors
+from ingestion.models import LUMISECTION_SECONDS, Run
 from ingestion.selectors import runs_filtered
 
+from .ml.dataset import (
+    labels_from_rows,
+    run_feature_values,
+    run_features_from_rows,
+    side_by_side_value,
+)
+from .ml.features import SIDE_BY_SIDE
 from .models import (
     CuratedReference,
     Decision,
@@ -26,6 +36,7 @@ from .models import (
     ReferencePair,
     RunReconstruction,
 )
+from .recommending import Reason, RecommendationResult, SideBySide
 
 # The reconstructions a shifter certifies as runs arrive; re-recos come years later.
 CERTIFIED_ON_ARRIVAL = (Reconstruction.EXPRESS, Reconstruction.PROMPT)
@@ -73,27 +84,14 @@ def runs_for_certification(
     run_min: int | None = None,
     run_max: int | None = None,
 ) -> QuerySet[Run]:
-    """Runs newest first, each with its reconstructions, their labels, current
-    decisions and latest top recommendation, in a fixed number of queries."""
-    labels = ReferencePair.objects.filter(is_positive=True).select_related("reference__run").order_by("-recorded_at")
-    decisions = Feedback.objects.filter(is_current=True).select_related("user").order_by("-created_at")
-    # Only the active model's stored first choice: the run page shows that one, with that score.
-    top = (
-        Recommendation.objects.filter(rank=1, model_version=model_version_active())
-        .select_related("reference")
-        .order_by("-created_at")
-    )
-    reconstructions = RunReconstruction.objects.prefetch_related(
-        Prefetch("labels", queryset=labels),
-        Prefetch("feedback", queryset=decisions, to_attr="current_feedback"),
-        Prefetch("recommendations", queryset=top, to_attr="top_recommendations"),
-    )
+    """Runs newest first, filtered as the runs page and the API ask; `reco_rows_for`
+    reads what they show of each page of them."""
     runs = runs_filtered(run_class=run_class, run_min=run_min, run_max=run_max)
     if status:
         runs = runs.filter(_status_filter(status, reconstruction))
     elif reconstruction:
         runs = runs.filter(reconstructions__reconstruction=reconstruction)
-    return runs.prefetch_related(Prefetch("reconstructions", queryset=reconstructions))
+    return runs
 
 
 @dataclass(frozen=True)
@@ -108,37 +106,78 @@ class RecoRow:
     decided_by: str
 
 
-def reco_rows(run: Run) -> list[RecoRow]:
-    """Express and prompt always (a new run awaits both), and any other reconstruction it has."""
-    by_reco = {rr.reconstruction: rr for rr in run.reconstructions.all()}
-    names = list(CERTIFIED_ON_ARRIVAL) + sorted(set(by_reco) - set(CERTIFIED_ON_ARRIVAL))
-    rows = []
-    for name in names:
-        rr = by_reco.get(name)
-        decision = rr.current_feedback[0] if rr and rr.current_feedback else None
-        label = next(iter(rr.labels.all()), None) if rr else None
-        top = rr.top_recommendations[0] if rr and rr.top_recommendations else None
-        if decision:
-            status = Status.ACCEPTED if decision.decision == Decision.ACCEPTED else Status.REJECTED
-        elif label:
-            status = Status.CERTIFIED
-        else:
-            status = Status.AWAITING
-        rows.append(
-            RecoRow(
-                reconstruction=name,
-                status=status,
-                reference_run_number=label.reference.run.run_number if label else None,
-                recommended_run_number=top.reference.run_number if top else None,
-                confidence=top.score if top else None,
-                decided_by=decision.user.username if decision and decision.user else "",
-            )
+def reco_rows_for(runs: Iterable[Run]) -> dict[int, list[RecoRow]]:
+    """Per run id, express and prompt always (a new run awaits both) and any other
+    reconstruction it has: its status, label, decision and the active model's stored
+    first choice. Four flat queries for a page of runs, whatever its length: a page
+    of 50 runs built as model instances through prefetches cost more than the rest
+    of the runs page together."""
+    run_ids = [run.pk for run in runs]
+    if not run_ids:
+        return {}
+    reconstructions = {
+        pk: (run_id, reco)
+        for pk, run_id, reco in RunReconstruction.objects.filter(run_id__in=run_ids).values_list(
+            "id", "run_id", "reconstruction"
         )
+    }
+    # Newest first, so the first one seen per run reconstruction is the one shown.
+    labels: dict[int, int] = {}
+    for rr_id, reference in (
+        ReferencePair.objects.filter(is_positive=True, run_reconstruction_id__in=reconstructions)
+        .order_by("-recorded_at")
+        .values_list("run_reconstruction_id", "reference__run__run_number")
+    ):
+        labels.setdefault(rr_id, reference)
+    decisions: dict[int, tuple[str, str]] = {}
+    for rr_id, decision, username in (
+        Feedback.objects.filter(is_current=True, run_reconstruction_id__in=reconstructions)
+        .order_by("-created_at")
+        .values_list("run_reconstruction_id", "decision", "user__username")
+    ):
+        decisions.setdefault(rr_id, (decision, username or ""))
+    # Only the active model's stored first choice: the run page shows that one, with that score.
+    active = model_version_active()
+    tops: dict[int, tuple[int, float]] = {}
+    if active is not None:
+        for rr_id, reference, score in (
+            Recommendation.objects.filter(rank=1, model_version=active, run_reconstruction_id__in=reconstructions)
+            .order_by("-created_at")
+            .values_list("run_reconstruction_id", "reference__run_number", "score")
+        ):
+            tops.setdefault(rr_id, (reference, score))
+    by_run: dict[int, dict[str, int]] = defaultdict(dict)
+    for pk, (run_id, reco) in reconstructions.items():
+        by_run[run_id][reco] = pk
+    rows: dict[int, list[RecoRow]] = {}
+    for run_id in run_ids:
+        by_reco = by_run.get(run_id, {})
+        names = list(CERTIFIED_ON_ARRIVAL) + sorted(set(by_reco) - set(CERTIFIED_ON_ARRIVAL))
+        rows[run_id] = []
+        for name in names:
+            rr_id = by_reco.get(name)
+            decision, label, top = decisions.get(rr_id), labels.get(rr_id), tops.get(rr_id)
+            if decision:
+                status = Status.ACCEPTED if decision[0] == Decision.ACCEPTED else Status.REJECTED
+            elif label:
+                status = Status.CERTIFIED
+            else:
+                status = Status.AWAITING
+            rows[run_id].append(
+                RecoRow(
+                    reconstruction=name,
+                    status=status,
+                    reference_run_number=label,
+                    recommended_run_number=top[0] if top else None,
+                    confidence=top[1] if top else None,
+                    decided_by=decision[1] if decision else "",
+                )
+            )
     return rows
 
 
 def run_for_page(*, run_number: int) -> Run | None:
-    return Run.objects.select_related("fill").filter(run_number=run_number).first()
+    return ingestion_selectors.run_for_page(run_number=run_number)
 
 
 def run_reconstruction_for_page(*, run: Run, reconstruction: str) -> RunReconstruction | None:
@@ -150,7 +189,7 @@ def decisions_for(*, run: Run, reconstruction: str) -> list[Feedback]:
     return list(
         Feedback.objects.filter(run_reconstruction__run=run, run_reconstruction__reconstruction=reconstruction)
         .select_related("user", "recommended_reference", "alternative_reference", "model_version")
-        .order_by("-created_at")
+        .order_by("-created_at", "-id")
     )
 
 
@@ -266,19 +305,45 @@ def decision_state(*, run_reconstruction: RunReconstruction) -> DecisionState:
     """The decision policy: open when there is no positive Certhelper label and no
     current decision, or when a shift leader reopened it after the current decision;
     the author of the current decision may replace it for DECISION_CHANGE_HOURS."""
-    import datetime as dt
-
-    from django.conf import settings
-
     current = (
         Feedback.objects.filter(run_reconstruction=run_reconstruction, is_current=True)
         .select_related("user", "recommended_reference", "alternative_reference")
         .order_by("-created_at", "-id")
         .first()
     )
-    certified = ReferencePair.objects.filter(
-        run_reconstruction=run_reconstruction, source=LabelSource.CERTHELPER, is_positive=True
-    ).exists()
+    reference = (
+        ReferencePair.objects.filter(
+            run_reconstruction=run_reconstruction, source=LabelSource.CERTHELPER, is_positive=True
+        )
+        .values_list("reference__run__run_number", flat=True)
+        .first()
+    )
+    return _decision_state(run_reconstruction=run_reconstruction, current=current, certified_reference=reference)
+
+
+def decision_state_shown(
+    *, run_reconstruction: RunReconstruction, decisions: list[Feedback], labels: list[ReferencePair]
+) -> DecisionState:
+    """`decision_state` from the decisions and labels the run page reads anyway
+    (`decisions_for`, `labels_for`): the same policy without three more queries."""
+    current = next((d for d in decisions if d.is_current), None)
+    reference = next(
+        (
+            label.reference.run.run_number
+            for label in labels
+            if label.source == LabelSource.CERTHELPER and label.is_positive
+        ),
+        None,
+    )
+    return _decision_state(run_reconstruction=run_reconstruction, current=current, certified_reference=reference)
+
+
+def _decision_state(
+    *, run_reconstruction: RunReconstruction, current: Feedback | None, certified_reference: int | None
+) -> DecisionState:
+    from django.conf import settings
+
+    certified = certified_reference is not None
     reopened_at = run_reconstruction.reopened_at
     reopened = reopened_at is not None and (current is None or reopened_at > current.created_at)
     change_until = current.created_at + dt.timedelta(hours=settings.DECISION_CHANGE_HOURS) if current else None
@@ -288,14 +353,7 @@ def decision_state(*, run_reconstruction: RunReconstruction) -> DecisionState:
         who = current.user.get_username() if current.user else "a former user"
         why = f"{who} {current.decision} it on {current.created_at:%Y-%m-%d %H:%M} UTC"
     elif certified:
-        reference = (
-            ReferencePair.objects.filter(
-                run_reconstruction=run_reconstruction, source=LabelSource.CERTHELPER, is_positive=True
-            )
-            .values_list("reference__run__run_number", flat=True)
-            .first()
-        )
-        why = f"certified in Certhelper with reference {reference}"
+        why = f"certified in Certhelper with reference {certified_reference}"
     else:
         why = ""
     return DecisionState(
@@ -315,8 +373,21 @@ def runs_awaiting(*, reconstruction: str) -> QuerySet[Run]:
 
 
 def awaiting_counts() -> dict[str, int]:
-    """How many runs await a decision, per reconstruction certified on arrival."""
-    return {reco: runs_awaiting(reconstruction=reco).count() for reco in CERTIFIED_ON_ARRIVAL}
+    """How many runs await a decision, per reconstruction certified on arrival: every run
+    but those with a current decision or a Certhelper label for it (the runs page's
+    "awaiting" filter), counted over the run reconstructions in one grouped query
+    instead of two NOT EXISTS scans of every run."""
+    decided = Q(Exists(Feedback.objects.filter(run_reconstruction=OuterRef("pk"), is_current=True))) | Q(
+        Exists(ReferencePair.objects.filter(run_reconstruction=OuterRef("pk"), source=LabelSource.CERTHELPER))
+    )
+    counts = dict(
+        RunReconstruction.objects.filter(decided, reconstruction__in=CERTIFIED_ON_ARRIVAL)
+        .values_list("reconstruction")
+        .annotate(n=Count("run_id", distinct=True))
+        .order_by()
+    )
+    runs = ingestion_selectors.runs_count()
+    return {reco: runs - counts.get(reco, 0) for reco in CERTIFIED_ON_ARRIVAL}
 
 
 def next_awaiting_run(*, reconstruction: str, after_run_number: int) -> int | None:
@@ -351,22 +422,23 @@ def datasets_for(*, run_numbers: list[int], reconstruction: str) -> dict[int, st
     missing = [n for n in run_numbers if n not in known]
     if not missing:
         return known
-    runs = list(Run.objects.filter(run_number__in=missing).values_list("run_number", "run_class", "era", "start_time"))
-    # One aggregate: each dataset of the runs' classes with its era and newest run.
-    named = list(
-        RunReconstruction.objects.filter(reconstruction=reconstruction, run__run_class__in={r[1] for r in runs})
-        .exclude(dataset__in=["", "To Be Defined"])
-        .values_list("run__run_class", "run__era", "dataset")
-        .annotate(last=Max("run__run_number"))
-        .order_by("-last")
-    )
-    for number, run_class, era, start in runs:
+    named = RunReconstruction.objects.filter(reconstruction=reconstruction).exclude(dataset__in=["", "To Be Defined"])
+    for number, run_class, era, start in ingestion_selectors.run_conditions(run_numbers=missing):
         year = str(start.year) if start else _year_of(era)
-        earlier = [(cls, e, ds) for cls, e, ds, last in named if cls == run_class and last <= number]
-        # Same era first; else the same year (cosmics datasets are named by year: Cosmics2024).
-        match = next((ds for _, e, ds in earlier if era and e == era), None) or next(
-            (ds for _, e, ds in earlier if year and _year_of(e) == year), None
-        )
+        # The newest earlier run of the class with a dataset, one index walk back from the
+        # run each: the same era first; else the same year (cosmics datasets are named by
+        # year: Cosmics2024). Grouping every dataset of the class cost half the run page.
+        earlier = named.filter(run__run_class=run_class, run__run_number__lte=number).order_by("-run__run_number")
+        match = earlier.filter(run__era=era).values_list("dataset", flat=True).first() if era else None
+        if match is None and year:
+            match = next(
+                (
+                    ds
+                    for e, ds in earlier.filter(run__era__contains=year).values_list("run__era", "dataset")[:50]
+                    if _year_of(e) == year
+                ),
+                None,
+            )
         if match:
             known[number] = match
     return known
@@ -424,10 +496,13 @@ def reference_facts(*, run: Run, reconstruction: str, reference_run_numbers: lis
     # One grouped query: use by the run's own group and first use by the other reconstructions.
     usage: dict[int, tuple[int, int]] = {}
     other_use: dict[int, dict[str, object]] = defaultdict(dict)
+    # The candidates' run reconstructions first, so the grouped query below walks the
+    # labels from the references (an index) instead of every run of the class before the run.
+    reference_ids = list(RunReconstruction.objects.filter(run__run_number__in=wanted).values_list("id", flat=True))
     for ref, reco, n, last, first in (
         ReferencePair.objects.filter(
             is_positive=True,
-            reference__run__run_number__in=wanted,
+            reference_id__in=reference_ids,
             run_reconstruction__run__run_class=run.run_class,
             run_reconstruction__run__run_number__lt=run.run_number,
         )
@@ -449,7 +524,7 @@ def reference_facts(*, run: Run, reconstruction: str, reference_run_numbers: lis
         .annotate(first=Min("recorded_at"))
         .order_by()
     )
-    starts = dict(Run.objects.filter(run_number__in=wanted).values_list("run_number", "start_time"))
+    starts = ingestion_selectors.run_starts(run_numbers=wanted)
     notes = dict(
         CuratedReference.objects.filter(
             active_until__isnull=True, run_reconstruction__run__run_number__in=wanted, run_class=run.run_class
@@ -510,12 +585,9 @@ class ReferencesOverview:
 
 def _labels_key() -> str:
     """Changes whenever a label, a curated entry or a run (its class, its start) changes."""
-    parts = [
-        ReferencePair.objects.aggregate(n=Count("id"), t=Max("updated_at")),
-        CuratedReference.objects.aggregate(n=Count("id"), t=Max("updated_at")),
-        Run.objects.aggregate(n=Count("id"), t=Max("updated_at")),
-    ]
-    return "|".join(f"{p['n']}:{p['t'].isoformat() if p['t'] else ''}" for p in parts)
+    curated = CuratedReference.objects.aggregate(n=Count("id"), t=Max("updated_at"))
+    parts = [labels_version(), (curated["n"], curated["t"]), ingestion_selectors.runs_version()]
+    return "|".join(f"{n}:{t.isoformat() if t else ''}" for n, t in parts)
 
 
 REFERENCES_CACHE_S = 3600
@@ -586,11 +658,7 @@ def _references_compute(*, months: int) -> ReferencesOverview:
 
     newest_start = max((s[5] for group in streaks.values() for s in group if s[5] is not None), default=None)
     window_start = newest_start - dt.timedelta(days=30.44 * months) if newest_start else None
-    window_first_run = (
-        Run.objects.filter(start_time__gte=window_start).aggregate(first=Min("run_number"))["first"]
-        if window_start
-        else None
-    )
+    window_first_run = ingestion_selectors.first_run_since(start_time=window_start) if window_start else None
 
     curated = list(
         CuratedReference.objects.filter(active_until__isnull=True).values_list(
@@ -668,3 +736,207 @@ def _references_compute(*, months: int) -> ReferencesOverview:
         window_end=newest_start,
         run_range=(min(numbers), max(numbers)) if numbers else None,
     )
+
+
+# --- The recommender's frames, read from the database ----------------------------------
+
+
+def run_features_frame(*, run_numbers: Iterable[int] | None = None) -> pd.DataFrame:
+    """Run features from the OMS mirror in one query (runs joined with their fill)."""
+    rows = ingestion_selectors.run_feature_rows(run_numbers=run_numbers)
+    return run_features_from_rows(
+        rows, list(ingestion_selectors.RUN_FEATURE_FIELDS), lumisection_seconds=LUMISECTION_SECONDS
+    )
+
+
+def labels_frame(*, before_run: int | None = None) -> pd.DataFrame:
+    """Labels from the database (Certhelper and shifter feedback), in one query."""
+    pairs = ReferencePair.objects.all()
+    if before_run is not None:
+        pairs = pairs.filter(run_reconstruction__run__run_number__lt=before_run)
+    return labels_from_rows(
+        pairs.values_list(
+            "run_reconstruction__run__run_number",
+            "run_reconstruction__reconstruction",
+            "reference__run__run_number",
+            "reference__reconstruction",
+            "run_reconstruction__dataset",
+            "run_reconstruction__run__run_class",
+            "is_positive",
+            "source",
+            "id",
+        )
+    )
+
+
+def labels_version() -> tuple[int, object]:
+    """(how many labels, newest update): changes whenever a label is added, changed or removed."""
+    found = ReferencePair.objects.aggregate(n=Count("id"), t=Max("updated_at"))
+    return found["n"], found["t"]
+
+
+def run_reconstruction_dataset(*, run_number: int, reconstruction: str) -> str | None:
+    return (
+        RunReconstruction.objects.filter(run__run_number=run_number, reconstruction=reconstruction)
+        .values_list("dataset", flat=True)
+        .first()
+    )
+
+
+def curated_reference_run_numbers(*, run_class: str) -> frozenset[int]:
+    """The shift leaders' active references (of one run class, or all when it is unknown)."""
+    rows = CuratedReference.objects.filter(active_until__isnull=True)
+    if run_class:
+        rows = rows.filter(run_class=run_class)
+    return frozenset(rows.values_list("run_reconstruction__run__run_number", flat=True))
+
+
+# --- Recommendations as the pages and the API show them ---------------------------------
+
+
+def side_by_side_for(*, run_number: int, reference_run_numbers: list[int]) -> dict[int, list[SideBySide]]:
+    """Per reference, the run's and the reference's values of the side-by-side quantities,
+    as `recommendations_for` gives them, from one query for all of them (no data frame:
+    building one for six runs cost more than the rest of the run page's reads)."""
+    if not reference_run_numbers:
+        return {}
+    rows = ingestion_selectors.run_feature_rows(run_numbers={run_number, *reference_run_numbers})
+    values = run_feature_values(
+        rows, list(ingestion_selectors.RUN_FEATURE_FIELDS), lumisection_seconds=LUMISECTION_SECONDS
+    )
+    missing: dict[str, object] = {}
+
+    def shown(run: int, name: str):
+        return side_by_side_value(values.get(run, missing).get(name))
+
+    return {
+        reference: [
+            SideBySide(name, label, shown(run_number, name), shown(reference, name)) for name, label in SIDE_BY_SIDE
+        ]
+        for reference in reference_run_numbers
+    }
+
+
+def recommendations_stored(
+    *, run_number: int, reconstruction: str, model_version: ModelVersion | None, limit: int = 5
+) -> list[RecommendationResult]:
+    """The stored ranking of `model_version` for a run reconstruction, best first, as
+    `recommending.recommendations_for` returns it; [] when none is stored."""
+    if model_version is None:
+        return []
+    stored = list(
+        Recommendation.objects.filter(
+            run_reconstruction__run__run_number=run_number,
+            run_reconstruction__reconstruction=reconstruction,
+            model_version=model_version,
+            rank__lte=limit,
+        )
+        .order_by("rank")
+        .values_list("reference__run_number", "rank", "score", "reasons")
+    )
+    if not stored:
+        return []
+    side_by_side = side_by_side_for(run_number=run_number, reference_run_numbers=[row[0] for row in stored])
+    return [
+        RecommendationResult(
+            reference_run_number=reference,
+            rank=rank,
+            score=score,
+            reasons=[Reason(r["feature"], r["description"], r["effect"]) for r in reasons or []],
+            side_by_side=side_by_side[reference],
+            model_version_id=model_version.pk,
+        )
+        for reference, rank, score, reasons in stored
+    ]
+
+
+def recommendations_shown(
+    *, run_number: int, reconstruction: str, limit: int = 5, model_version: ModelVersion | None = None
+) -> list[RecommendationResult]:
+    """What the run page and the API show: the active model's stored ranking, else the
+    ranking computed now in memory (a run the refresh has not reached yet), never written.
+
+    Raises UnknownRunReconstruction for a run not in the mirror and ModelArtifactError
+    for an active model whose file fails its checks."""
+    stored = recommendations_stored(
+        run_number=run_number,
+        reconstruction=reconstruction,
+        model_version=model_version or model_version_active(),
+        limit=limit,
+    )
+    if stored:
+        return stored
+    from .recommending import recommendations_for
+
+    return recommendations_for(run_number=run_number, reconstruction=reconstruction, limit=limit)
+
+
+def recommendations_stored_references(*, run_reconstruction: RunReconstruction, model_version_id: int) -> list[int]:
+    """The references of ranks 1-5 stored for a run reconstruction by one model version."""
+    return list(
+        Recommendation.objects.filter(
+            run_reconstruction=run_reconstruction, model_version_id=model_version_id, rank__lte=5
+        )
+        .order_by("rank")
+        .values_list("reference__run_number", flat=True)
+    )
+
+
+def recommendations_stored_keys(*, model_version: ModelVersion, run_ids: list[int]) -> set[tuple[int, str]]:
+    """(run id, reconstruction) of the run reconstructions with a stored ranking of `model_version`."""
+    return set(
+        Recommendation.objects.filter(model_version=model_version, run_reconstruction__run_id__in=run_ids).values_list(
+            "run_reconstruction__run_id", "run_reconstruction__reconstruction"
+        )
+    )
+
+
+def recommendations_stored_with_scores(*, run_reconstruction: RunReconstruction, model_version_id: int) -> list:
+    """(reference run number, score) of a stored ranking, best first."""
+    return list(
+        Recommendation.objects.filter(run_reconstruction=run_reconstruction, model_version_id=model_version_id)
+        .order_by("rank")
+        .values_list("reference__run_number", "score")
+    )
+
+
+def labelled_keys(*, run_ids: list[int]) -> set[tuple[int, str]]:
+    """(run id, reconstruction) of the run reconstructions with a positive label."""
+    return set(
+        ReferencePair.objects.filter(is_positive=True, run_reconstruction__run_id__in=run_ids).values_list(
+            "run_reconstruction__run_id", "run_reconstruction__reconstruction"
+        )
+    )
+
+
+def model_version_is_active(*, pk: int) -> bool:
+    return ModelVersion.objects.filter(pk=pk, status=ModelVersionStatus.ACTIVE).exists()
+
+
+def feedback_list() -> QuerySet[Feedback]:
+    """Every decision, newest first, with what the API shows of each."""
+    return Feedback.objects.select_related(
+        "run_reconstruction__run", "user", "recommended_reference", "alternative_reference"
+    ).order_by("-created_at")
+
+
+def feedback_get(*, pk: int) -> Feedback | None:
+    return (
+        Feedback.objects.select_related(
+            "run_reconstruction__run", "user", "recommended_reference", "alternative_reference"
+        )
+        .filter(pk=pk)
+        .first()
+    )
+
+
+def curated_references(*, run_class: str = "", active: bool | None = None) -> QuerySet[CuratedReference]:
+    """The shift leaders' curated references, newest run first."""
+    references = CuratedReference.objects.select_related("run_reconstruction__run").order_by(
+        "-run_reconstruction__run__run_number"
+    )
+    if run_class:
+        references = references.filter(run_class=run_class)
+    if active is not None:
+        references = references.filter(active_until__isnull=active)
+    return references

@@ -26,6 +26,7 @@ from pathlib import Path
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from ingestion import selectors as ingestion_selectors
 from ingestion.models import Run, RunClass, RunClassSource
 from ingestion.parsers import CerthelperPair, parse_certhelper_pairs
 from ingestion.run_classes import run_class_from_dataset
@@ -41,13 +42,13 @@ from ingestion.services import (
 from jobs.models import JobKind, JobStatus
 from jobs.services import Counts, job_finish, job_start
 
+from . import selectors
 from .exceptions import DecisionClosed, InvalidFeedback, ModelArtifactError
 from .models import (
     Decision,
     Feedback,
     LabelSource,
     ModelVersion,
-    ModelVersionStatus,
     Recommendation,
     Reconstruction,
     ReferencePair,
@@ -232,7 +233,7 @@ def _run_reconstruction_ensure(*, run: Run, reconstruction: str) -> RunReconstru
 
 
 def _run_or_error(run_number: int, role: str) -> Run:
-    run = Run.objects.filter(run_number=run_number).first()
+    run = ingestion_selectors.run_get(run_number=run_number)
     if run is None:
         raise InvalidFeedback(f"{role} run {run_number} is not in RefRun; check the number or ingest it first")
     return run
@@ -245,14 +246,12 @@ def _shown_references(*, target: RunReconstruction, model_version_id: int | None
     from .recommending import recommendations_for
 
     if model_version_id is not None:
-        stored = list(
-            Recommendation.objects.filter(run_reconstruction=target, model_version_id=model_version_id, rank__lte=5)
-            .order_by("rank")
-            .values_list("reference__run_number", flat=True)
+        stored = selectors.recommendations_stored_references(
+            run_reconstruction=target, model_version_id=model_version_id
         )
         if stored:
             return stored
-        if not ModelVersion.objects.filter(pk=model_version_id, status=ModelVersionStatus.ACTIVE).exists():
+        if not selectors.model_version_is_active(pk=model_version_id):
             raise InvalidFeedback(
                 "the recommendations changed since the page was shown; reload the page and decide again"
             )
@@ -440,46 +439,47 @@ def run_reconstruction_reopen(*, user, run_number: int, reconstruction: str) -> 
 
 def recommendations_store(*, run_number: int, reconstruction: str, limit: int = 5) -> list:
     """Compute the recommendations of a run reconstruction and keep them, with
-    the model version that made them, unless that version's are already stored.
+    the model version that made them, unless that version's are already stored
+    as they are computed now. Returns what was computed.
 
-    The runs page reads the stored first choice; the model page judges them
-    against the references finally used.
+    Only the refresh task and an explicit POST call this: pages and GET APIs read
+    what is stored (selectors.recommendations_shown) and never write.
     """
+    return _recommendations_store(run_number=run_number, reconstruction=reconstruction, limit=limit)[0]
+
+
+def _recommendations_store(*, run_number: int, reconstruction: str, limit: int) -> tuple[list, bool]:
     from .recommending import recommendations_for
 
     results = recommendations_for(run_number=run_number, reconstruction=reconstruction, limit=limit)
     if not results or results[0].model_version_id is None:
-        return results  # persistence fallback: nothing learned to record
-    run = Run.objects.get(run_number=run_number)
-    target = _run_reconstruction_ensure(run=run, reconstruction=reconstruction)
+        return results, False  # persistence fallback: nothing learned to record
+    run = ingestion_selectors.run_get(run_number=run_number)
     version_id = results[0].model_version_id
-    # Scores too: the runs page shows the stored first choice and score, and must agree
-    # with this page after the label history moved them.
-    stored = list(
-        Recommendation.objects.filter(run_reconstruction=target, model_version_id=version_id)
-        .order_by("rank")
-        .values_list("reference__run_number", "score")
-    )
     wanted = [(r.reference_run_number, r.score) for r in results]
-    if stored != wanted:
-        numbers = [r.reference_run_number for r in results]
-        references = dict(Run.objects.filter(run_number__in=numbers).values_list("run_number", "id"))
-        with transaction.atomic():
-            Recommendation.objects.filter(run_reconstruction=target, model_version_id=version_id).delete()
-            Recommendation.objects.bulk_create(
-                Recommendation(
-                    run_reconstruction=target,
-                    reference_id=references[r.reference_run_number],
-                    model_version_id=version_id,
-                    rank=r.rank,
-                    score=r.score,
-                    reasons=[
-                        {"feature": x.feature, "description": x.description, "effect": x.effect} for x in r.reasons
-                    ],
-                )
-                for r in results
+    target = _run_reconstruction_ensure(run=run, reconstruction=reconstruction)
+    # Scores too: the runs page shows the stored first choice and score, and the run page
+    # the stored ranking; both follow the label history at the next refresh.
+    if selectors.recommendations_stored_with_scores(run_reconstruction=target, model_version_id=version_id) == wanted:
+        return results, False
+    references = ingestion_selectors.run_ids(run_numbers=[r.reference_run_number for r in results])
+    with transaction.atomic():
+        # The row lock serialises two refreshes of one run reconstruction (PostgreSQL);
+        # the unique (run reconstruction, model version, rank) constraint backs it.
+        RunReconstruction.objects.select_for_update().filter(pk=target.pk).first()
+        Recommendation.objects.filter(run_reconstruction=target, model_version_id=version_id).delete()
+        Recommendation.objects.bulk_create(
+            Recommendation(
+                run_reconstruction=target,
+                reference_id=references[r.reference_run_number],
+                model_version_id=version_id,
+                rank=r.rank,
+                score=r.score,
+                reasons=[{"feature": x.feature, "description": x.description, "effect": x.effect} for x in r.reasons],
             )
-    return results
+            for r in results
+        )
+    return results, True
 
 
 # --- Training as a recorded job ------------------------------------------------------
@@ -510,34 +510,19 @@ def model_retrain(*, force: bool = False):
 
 def recommendations_refresh(*, newest_runs: int = 200) -> int:
     """Store the active model's recommendations for the newest runs that still
-    await a reference, so the runs page can show each first choice without
-    computing it; returns how many run reconstructions got stored recommendations."""
-    from .selectors import CERTIFIED_ON_ARRIVAL
-
-    version = ModelVersion.objects.filter(status=ModelVersionStatus.ACTIVE).first()
+    await a reference, so the pages show them without computing them: new ones, and
+    those the label history changed since they were stored. Returns how many run
+    reconstructions got new or changed stored recommendations."""
+    version = selectors.model_version_active()
     if version is None:
         return 0
-    runs = list(
-        Run.objects.exclude(run_class__in=["", RunClass.SPECIAL])
-        .order_by("-run_number")
-        .values_list("id", "run_number")[:newest_runs]
-    )
-    run_ids = [run_id for run_id, _ in runs]
-    labelled = set(
-        ReferencePair.objects.filter(is_positive=True, run_reconstruction__run_id__in=run_ids).values_list(
-            "run_reconstruction__run_id", "run_reconstruction__reconstruction"
-        )
-    )
-    stored = set(
-        Recommendation.objects.filter(model_version=version, run_reconstruction__run_id__in=run_ids).values_list(
-            "run_reconstruction__run_id", "run_reconstruction__reconstruction"
-        )
-    )
+    runs = ingestion_selectors.runs_newest(limit=newest_runs, exclude_run_classes=["", RunClass.SPECIAL])
+    labelled = selectors.labelled_keys(run_ids=[run_id for run_id, _ in runs])
     stored_now = 0
     for run_id, run_number in runs:
-        for reconstruction in CERTIFIED_ON_ARRIVAL:
-            if (run_id, reconstruction) in labelled or (run_id, reconstruction) in stored:
+        for reconstruction in selectors.CERTIFIED_ON_ARRIVAL:
+            if (run_id, reconstruction) in labelled:
                 continue
-            results = recommendations_store(run_number=run_number, reconstruction=reconstruction)
-            stored_now += bool(results and results[0].model_version_id is not None)
+            _, written = _recommendations_store(run_number=run_number, reconstruction=reconstruction, limit=5)
+            stored_now += written
     return stored_now

@@ -35,11 +35,11 @@ from django.utils import timezone
 from .exceptions import ArtifactIntegrityError, ArtifactVersionMismatch, ModelArtifactError, NotEnoughLabels
 from .ml.certification import with_good_lumisections
 from .ml.crossval import DEFAULT_CONFIDENCE_THRESHOLDS, confidence_thresholds, fit_calibrator
-from .ml.dataset import labels_frame, run_features_frame
 from .ml.evaluation import prequential_records, summary
 from .ml.features import RunTable
 from .ml.model import Ranker, fit_ranker
 from .models import ArtifactStore, LabelSource, ModelArtifact, ModelVersion, ModelVersionStatus
+from .selectors import labels_frame, run_features_frame
 
 logger = logging.getLogger(__name__)
 

@@ -4,11 +4,14 @@ import csv
 from dataclasses import dataclass
 
 from django.contrib import messages
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import floatformat
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import shift_leader_required, shifter_required
@@ -27,7 +30,55 @@ from .throttles import FeedbackWriteThrottle
 from .timeline import timeline_svg
 
 RUNS_PER_PAGE = 50
+UNKNOWN = "\u2013"  # an en dash: what the pages show for a value OMS did not give
 JOBS_SHOWN = 50
+
+
+@dataclass(frozen=True)
+class RunListRow:
+    """One row of the runs page, its cells formatted here: the template's filters
+    (date, intcomma, floatformat) and URL tags over 50 rows cost more than the page's reads."""
+
+    run_number: int
+    href: str
+    run_class: str
+    fill: str
+    start: str
+    duration: str
+    lumisections: str
+    b_field: str
+    recos: list  # (RecoRow, its run page's URL, the first choice's score as shown)
+
+
+def _run_list_row(run, recos: list, run_href: str, reco_href: str) -> RunListRow:
+    fill_number = run.fill.fill_number if run.fill else None
+    return RunListRow(
+        run_number=run.run_number,
+        href=run_href.format(run=run.run_number),
+        run_class=run.get_run_class_display() or "unknown",
+        fill=str(fill_number) if fill_number else UNKNOWN,
+        start=timezone.localtime(run.start_time).strftime("%Y-%m-%d %H:%M") if run.start_time else UNKNOWN,
+        duration=f"{intcomma(run.duration)} s" if run.duration else UNKNOWN,
+        lumisections=str(run.last_lumisection_number) if run.last_lumisection_number else UNKNOWN,
+        b_field=floatformat(run.b_field, 2) or UNKNOWN,
+        recos=[
+            (
+                reco,
+                reco_href.format(run=run.run_number, reco=reco.reconstruction),
+                floatformat(reco.confidence, 2) if reco.recommended_run_number else "",
+            )
+            for reco in recos[:2]
+        ],
+    )
+
+
+def _run_hrefs() -> tuple[str, str]:
+    """The run pages' URLs as format strings, from one reverse() each: a reverse() per
+    link, three per row, cost a third of the runs page."""
+    sentinel = "987654321"
+    default = reverse("recommender:run_detail_default", args=[sentinel])
+    detail = reverse("recommender:run_detail", args=[sentinel, "RECO"])
+    return default.replace(sentinel, "{run}"), detail.replace(sentinel, "{run}").replace("/RECO/", "/{reco}/")
 
 
 @shifter_required
@@ -45,7 +96,9 @@ def run_list(request: HttpRequest) -> HttpResponse:
         run_max=filters.get("run_max"),
     )
     page = Paginator(runs, RUNS_PER_PAGE).get_page(request.GET.get("page"))
-    rows = [(run, selectors.reco_rows(run)) for run in page]
+    recos = selectors.reco_rows_for(page)
+    run_href, reco_href = _run_hrefs()
+    rows = [_run_list_row(run, recos[run.pk], run_href, reco_href) for run in page]
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -152,8 +205,12 @@ def _run_page(
             status=404,
         )
     error = ""
+    active = selectors.model_version_active()
     try:
-        recommendations = services.recommendations_store(run_number=run_number, reconstruction=reconstruction)
+        # Read only: the stored ranking, or one computed now in memory (nothing written).
+        recommendations = selectors.recommendations_shown(
+            run_number=run_number, reconstruction=reconstruction, model_version=active
+        )
     except ModelArtifactError as exc:
         # A model file that fails its checks must not take the page down; say so.
         recommendations, error = [], f"The active model cannot be used ({exc}). A shift leader should retrain."
@@ -161,13 +218,20 @@ def _run_page(
     decisions = selectors.decisions_for(run=run, reconstruction=reconstruction)
     labels = selectors.labels_for(run=run, reconstruction=reconstruction)
     run_reconstruction = selectors.run_reconstruction_for_page(run=run, reconstruction=reconstruction)
-    state = selectors.decision_state(run_reconstruction=run_reconstruction) if run_reconstruction else None
+    state = (
+        selectors.decision_state_shown(run_reconstruction=run_reconstruction, decisions=decisions, labels=labels)
+        if run_reconstruction
+        else None
+    )
     may_decide = state is None or state.open_for(request.user)
     conditions_known = selectors.run_conditions_known(run)
     references = [r.reference_run_number for r in recommendations]
     facts = selectors.reference_facts(run=run, reconstruction=reconstruction, reference_run_numbers=references)
     datasets = selectors.datasets_for(run_numbers=[run_number, *references], reconstruction=reconstruction)
-    model_version = selectors.model_version_for(pk=top.model_version_id) if top else None
+    if top is not None and active is not None and top.model_version_id == active.pk:
+        model_version = active
+    else:
+        model_version = selectors.model_version_for(pk=top.model_version_id) if top else None
     rows = []
     for result in recommendations:
         context = reasons.Context(

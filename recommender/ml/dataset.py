@@ -7,18 +7,20 @@
 
 Everything under `recommender.ml` works on these frames, so the evaluation can
 take labels from a file and the serving path from the database without either
-knowing the difference.
+knowing the difference. Nothing here reads the database: `recommender.selectors`
+(`run_features_frame`, `labels_frame`) reads the rows and builds the frames with
+the functions below.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ingestion.models import LUMISECTION_SECONDS
 from ingestion.quantities import run_feature_quantities
 from ingestion.run_classes import run_class_from_dataset
 
@@ -56,8 +58,10 @@ def empty_run_features() -> pd.DataFrame:
     return frame[RUN_FEATURE_COLUMNS]
 
 
-def normalise_run_features(frame: pd.DataFrame) -> pd.DataFrame:
-    """Give any run table the canonical columns and dtypes (missing columns become NaN / "")."""
+def normalise_run_features(frame: pd.DataFrame, *, lumisection_seconds: float | None = None) -> pd.DataFrame:
+    """Give any run table the canonical columns and dtypes (missing columns become NaN / "").
+
+    With `lumisection_seconds`, a run without a duration gets one from its LS count."""
     frame = frame.copy()
     if "run_number" in frame.columns:
         frame = frame.set_index("run_number")
@@ -73,79 +77,71 @@ def normalise_run_features(frame: pd.DataFrame) -> pd.DataFrame:
         frame[column] = frame[column].fillna("").astype(str).astype(object)
     # A duration from the LS count when OMS gave none: the seed's "duration" is what
     # a shifter sees as run length, and LS x 23.31 s is how DQM measures it.
-    no_duration = frame["duration"].isna() & frame["ls_count"].notna()
-    frame.loc[no_duration, "duration"] = frame.loc[no_duration, "ls_count"] * LUMISECTION_SECONDS
+    if lumisection_seconds is not None:
+        no_duration = frame["duration"].isna() & frame["ls_count"].notna()
+        frame.loc[no_duration, "duration"] = frame.loc[no_duration, "ls_count"] * lumisection_seconds
     return frame[RUN_FEATURE_COLUMNS].sort_index()
 
 
-def run_features_frame(*, run_numbers: Iterable[int] | None = None) -> pd.DataFrame:
-    """Run features from the OMS mirror in one query (runs joined with their fill)."""
-    from ingestion.models import Run
-
-    runs = Run.objects.all()
-    if run_numbers is not None:
-        runs = runs.filter(run_number__in=list(run_numbers))
-    rows = list(
-        runs.values_list(
-            "run_number",
-            "run_class",
-            "start_time",
-            "duration",
-            "last_lumisection_number",
-            "fill__fill_number",
-            "fill__bunches_colliding",
-            "init_lumi",
-            "end_lumi",
-            "delivered_lumi",
-            "recorded_lumi",
-            "energy",
-            "fill__energy",
-            "b_field",
-            "fill__b_field",
-            "apv_mode",
-            "pv_mean",
-            "pileup_mean",
-            "fill__peak_pileup",
-            "era",
-            "fill__era",
-            "hlt_physics_rate",
-        )
-    )
+def run_features_from_rows(rows: list[tuple], columns: list[str], *, lumisection_seconds: float) -> pd.DataFrame:
+    """Run features from the mirror's rows (recommender.selectors.run_features_frame reads
+    them): `columns` name each tuple's values, with the fill's energy, B field, peak pileup
+    and era beside the run's (`fill_energy`, ...) for where the run has none."""
     if not rows:
         return empty_run_features()
-    raw = pd.DataFrame(
-        rows,
-        columns=[
-            "run_number",
-            "run_class",
-            "start_time",
-            "duration",
-            "ls_count",
-            "fill_number",
-            "bunches_colliding",
-            "init_lumi",
-            "end_lumi",
-            "delivered_lumi",
-            "recorded_lumi",
-            "energy",
-            "fill_energy",
-            "b_field",
-            "fill_b_field",
-            "apv_mode",
-            "pv_mean",
-            "pileup",
-            "fill_peak_pileup",
-            "era",
-            "fill_era",
-            "hlt_physics_rate",
-        ],
-    )
+    raw = pd.DataFrame(rows, columns=columns)
     raw["start_time"] = [t.timestamp() if t is not None and not pd.isna(t) else np.nan for t in raw["start_time"]]
     for column in ("energy", "b_field", "pileup"):
         fallback = {"energy": "fill_energy", "b_field": "fill_b_field", "pileup": "fill_peak_pileup"}[column]
         raw[column] = pd.to_numeric(raw[column], errors="coerce").fillna(pd.to_numeric(raw[fallback], errors="coerce"))
     raw["era"] = raw["era"].replace("", None).fillna(raw["fill_era"])
-    return normalise_run_features(raw)
+    return normalise_run_features(raw, lumisection_seconds=lumisection_seconds)
+
+
+def run_feature_values(
+    rows: list[tuple], columns: list[str], *, lumisection_seconds: float
+) -> dict[int, dict[str, object]]:
+    """The values `run_features_from_rows` gives, per run number, without a data frame:
+    the run page reads a handful of runs, for which building one costs more than the rest
+    of the page. The same fallbacks (the fill's energy, B field, peak pileup and era; the
+    duration from the LS count); a test holds the two equal."""
+    out: dict[int, dict[str, object]] = {}
+    for row in rows:
+        raw = dict(zip(columns, row, strict=True))
+        values: dict[str, object] = {}
+        for column in _NUMERIC_RUN_COLUMNS:
+            value = raw.get(column)
+            if column == "start_time" and value is not None:
+                value = value.timestamp()
+            values[column] = _number(value)
+        for column, fallback in (
+            ("energy", "fill_energy"),
+            ("b_field", "fill_b_field"),
+            ("pileup", "fill_peak_pileup"),
+        ):
+            if math.isnan(values[column]):
+                values[column] = _number(raw.get(fallback))
+        if math.isnan(values["duration"]) and not math.isnan(values["ls_count"]):
+            values["duration"] = values["ls_count"] * lumisection_seconds
+        values["run_class"] = str(raw.get("run_class") or "")
+        values["apv_mode"] = str(raw.get("apv_mode") or "")
+        values["era"] = str(raw.get("era") or raw.get("fill_era") or "")
+        out[int(raw["run_number"])] = values
+    return out
+
+
+def _number(value) -> float:
+    try:
+        return float("nan") if value is None else float(value)
+    except (TypeError, ValueError):
+        return float("nan")  # as pd.to_numeric(errors="coerce")
+
+
+def side_by_side_value(value):
+    """A run feature as the side-by-side table shows it: rounded, None for unknown."""
+    if isinstance(value, float | np.floating):
+        return None if math.isnan(value) else round(float(value), 4)
+    return value or None
 
 
 def label_run_class(dataset: str, fallback: str = "") -> str:
@@ -192,24 +188,10 @@ def labels_from_pair_rows(rows: Iterable[Any], run_classes: Mapping[int, str]) -
     )
 
 
-def labels_frame(*, before_run: int | None = None) -> pd.DataFrame:
-    """Labels from the database (Certhelper and shifter feedback), in one query."""
-    from recommender.models import ReferencePair
-
-    pairs = ReferencePair.objects.all()
-    if before_run is not None:
-        pairs = pairs.filter(run_reconstruction__run__run_number__lt=before_run)
-    rows = pairs.values_list(
-        "run_reconstruction__run__run_number",
-        "run_reconstruction__reconstruction",
-        "reference__run__run_number",
-        "reference__reconstruction",
-        "run_reconstruction__dataset",
-        "run_reconstruction__run__run_class",
-        "is_positive",
-        "source",
-        "id",
-    )
+def labels_from_rows(rows: Iterable[tuple]) -> pd.DataFrame:
+    """Labels from the database's rows (recommender.selectors.labels_frame reads them):
+    (run, reconstruction, reference, reference reconstruction, dataset, run's class,
+    is positive, source, row id), the row id giving the order of decisions."""
     records = [
         {
             "run_number": r[0],

@@ -60,6 +60,7 @@ OPERATIONS = [
     ("GET", "/api/references/"),
     ("GET", "/api/runs/"),
     ("GET", "/api/runs/{run_number}/{reconstruction}/recommendations/"),
+    ("POST", "/api/runs/{run_number}/{reconstruction}/recommendations/"),
 ]  # GET /api/schema/ itself schemathesis leaves out; loading it above exercises it.
 FUZZ_API = settings(
     max_examples=20,

@@ -66,8 +66,8 @@ def test_it_rebuilds_an_older_runs_history_from_checkpoints_exactly(monkeypatch)
     import pickle
 
     from recommender import recommending
-    from recommender.ml.dataset import labels_frame
     from recommender.ml.features import History
+    from recommender.selectors import labels_frame
 
     numbers = make_runs(40)
     make_labels(pair_rows(numbers))
@@ -89,9 +89,9 @@ def test_it_extends_the_cached_history_when_labels_are_only_added_after_it(monke
     import pickle
 
     from recommender import recommending
-    from recommender.ml.dataset import labels_frame
     from recommender.ml.features import History
     from recommender.models import ReferencePair
+    from recommender.selectors import labels_frame
     from tests.factories import ReferencePairFactory
 
     numbers = make_runs(30)

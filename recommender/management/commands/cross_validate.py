@@ -12,8 +12,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from recommender.management.commands.evaluate import _labels
 from recommender.ml import crossval
 from recommender.ml.certification import with_good_lumisections
-from recommender.ml.dataset import run_classes_of, run_features_frame
+from recommender.ml.dataset import run_classes_of
 from recommender.ml.features import RunTable
+from recommender.selectors import run_features_frame
 
 
 def _cache_key(labels, runs) -> str:

@@ -8,8 +8,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ingestion.parsers import parse_certhelper_pairs
 from recommender.ml.certification import with_good_lumisections
-from recommender.ml.dataset import labels_from_pair_rows, run_classes_of, run_features_frame
+from recommender.ml.dataset import labels_from_pair_rows, run_classes_of
 from recommender.ml.evaluation import breakdowns_json, evaluation_report, format_report
+from recommender.selectors import run_features_frame
 
 
 def _labels(path: str, run_classes, stderr):
