@@ -30,7 +30,7 @@ def create_groups(apps, schema_editor):
     leaders, _ = Group.objects.get_or_create(name=SHIFT_LEADERS)
     for app_label, codename in SHIFT_LEADER_PERMISSIONS:
         # filter, not get: on a new database ingestion's job model may already have
-        # moved to the jobs app (0010_shift_leaders_view_jobs grants its permission).
+        # moved to the jobs app (0011_shift_leaders_view_jobs grants its permission).
         leaders.permissions.add(*Permission.objects.filter(content_type__app_label=app_label, codename=codename))
 
 

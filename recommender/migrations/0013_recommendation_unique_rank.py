@@ -22,7 +22,7 @@ def duplicate_ranks_delete(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("recommender", "0009_login_records_prune_schedule"),
+        ("recommender", "0012_change_counter"),
     ]
 
     operations = [

@@ -32,7 +32,7 @@ def revoke_view_job(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("recommender", "0009_login_records_prune_schedule"),
+        ("recommender", "0010_auth_models_to_accounts"),
         ("ingestion", "0005_job_record_moves_to_jobs"),
         ("jobs", "0001_initial"),
         ("auth", "0012_alter_user_first_name_max_length"),

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("recommender", "0009_login_records_prune_schedule"),
+        ("recommender", "0011_shift_leaders_view_jobs"),
     ]
 
     operations = [
