@@ -45,7 +45,6 @@ def main() -> None:
     django.setup()
     from django.core.cache import cache
 
-    from accounts.roles import SHIFTERS
     from ingestion.models import Run
     from recommender.models import CuratedReference, ReferencePair
 
