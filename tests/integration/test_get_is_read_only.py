@@ -14,8 +14,8 @@ import pytest
 from django.apps import apps
 from django.test import override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
-from recommender.roles import SHIFTERS
 
+from accounts.roles import SHIFTERS
 from recommender.recommending import serving_cache_clear
 from recommender.services import feedback_record, recommendations_store
 from recommender.training import model_train
