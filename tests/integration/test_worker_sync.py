@@ -211,7 +211,14 @@ def test_it_finishes_a_backfill_after_a_worker_is_killed_mid_sync(fake_oms, brok
         broker.send_task("ingestion.tasks.sync_oms_chunk", args=[job.pk, first, last])
     worker = workers.start()
 
-    wait_for(lambda: Run.objects.count() >= RUNS // 3, timeout=60, what="a third of the runs", workers=workers)
+    # A chunk's runs commit together, so "a third of the runs" can be seen in the moment
+    # between one chunk's end and the next claim: wait for a chunk in hand as well.
+    wait_for(
+        lambda: Run.objects.count() >= RUNS // 3 and SyncChunk.objects.filter(status=ChunkStatus.RUNNING).exists(),
+        timeout=60,
+        what="a third of the runs and a chunk in hand",
+        workers=workers,
+    )
     os.kill(worker.pid, signal.SIGKILL)
     worker.wait()
     written_at_kill = Run.objects.count()
