@@ -173,3 +173,39 @@ def test_it_runs_from_the_celery_task(model_dir, labelled_history):
 
     assert retrain().startswith("trained model #")
     assert retrain().startswith("skipped")
+
+
+def test_it_queues_the_refresh_once_an_activation_commits(django_capture_on_commit_callbacks, monkeypatch):
+    # The broker is not needed to see that the task is queued: .delay is replaced.
+    from recommender import tasks
+    from recommender.training import model_version_activate
+
+    queued = []
+    monkeypatch.setattr(tasks.refresh_recommendations, "delay", lambda: queued.append("refresh"))
+    version = ModelVersionFactory(status=ModelVersionStatus.CANDIDATE)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        model_version_activate(model_version_id=version.pk)
+        assert queued == []  # not before the activation commits
+
+    assert queued == ["refresh"]
+
+
+def test_it_keeps_the_activation_when_the_broker_is_down(django_capture_on_commit_callbacks, monkeypatch, caplog):
+    from kombu.exceptions import OperationalError
+
+    from recommender import tasks
+    from recommender.training import model_version_activate
+
+    def unreachable():
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(tasks.refresh_recommendations, "delay", unreachable)
+    version = ModelVersionFactory(status=ModelVersionStatus.CANDIDATE)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        model_version_activate(model_version_id=version.pk)
+
+    version.refresh_from_db()
+    assert version.status == ModelVersionStatus.ACTIVE
+    assert "refresh after activation not queued" in caplog.text
