@@ -60,6 +60,17 @@ def command_line(args: argparse.Namespace, script: str, *options: str) -> str:
     return " ".join([f".venv/bin/python bench/{script}", f"--database-url {database}", "--work-dir $TMP", *options])
 
 
+def timed_get(client, path: str, profiler=None) -> tuple[float, int]:
+    """One GET: its wall time in seconds (profiled with --profile) and status code."""
+    t0 = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    status = client.get(path).status_code
+    if profiler:
+        profiler.disable()
+    return time.perf_counter() - t0, status
+
+
 def results_report(
     args: argparse.Namespace,
     lines: list[str],

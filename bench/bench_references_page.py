@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._common import database_prepare, machine, median, percentile
-from bench._pages import arguments_add, command_line, environment, results_report, shifter_client
+from bench._pages import arguments_add, command_line, environment, results_report, shifter_client, timed_get
 
 
 def main() -> None:
@@ -62,13 +62,8 @@ def main() -> None:
         for _ in range(args.requests):
             if recompute:
                 cache.clear()  # as after a new label: the overview is computed again
-            t0 = time.perf_counter()
-            if profiler:
-                profiler.enable()
-            status = client.get(target).status_code
-            if profiler:
-                profiler.disable()
-            samples.append(time.perf_counter() - t0)
+            seconds, status = timed_get(client, target, profiler)
+            samples.append(seconds)
             assert status == 200, status
         return samples
 

@@ -29,12 +29,11 @@ import cProfile
 import os
 import random
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._common import database_prepare, machine, median, percentile
-from bench._pages import arguments_add, command_line, environment, results_report, shifter_client
+from bench._pages import arguments_add, command_line, environment, results_report, shifter_client, timed_get
 
 
 def main() -> None:
@@ -96,13 +95,8 @@ def main() -> None:
         samples, queries, failures = [], [], {}
         for path in paths:
             with CaptureQueriesContext(connection) as captured:
-                t0 = time.perf_counter()
-                if profiler:
-                    profiler.enable()
-                status = client.get(path).status_code
-                if profiler:
-                    profiler.disable()
-                samples.append(time.perf_counter() - t0)
+                seconds, status = timed_get(client, path, profiler)
+                samples.append(seconds)
             queries.append(len(captured))
             if status != 200:
                 failures[path] = status
