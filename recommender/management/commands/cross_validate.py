@@ -6,9 +6,9 @@ import pickle
 import time
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
-from recommender.management.offline_evaluation import arguments_add, labels_load, runs_frame
+from recommender.management.offline_evaluation import PAIRS_HELP, OfflineEvaluationCommand
 from recommender.ml import crossval
 from recommender.ml.dataset import run_classes_of
 from recommender.ml.features import RunTable
@@ -24,15 +24,16 @@ def _cache_key(labels, runs) -> str:
     return digest.hexdigest()[:16]
 
 
-class Command(BaseCommand):
+class Command(OfflineEvaluationCommand):
     help = (
         "Train on everything before each origin and score the next period prequentially, for origins over every "
         "year of the pairs; every fold, the mean and the worst fold, per run class. Run features from the database."
     )
 
-    def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--pairs", required=True, help="Certhelper pairs file (CSV or JSON, .gz ok)")
-        arguments_add(parser, json_help="print one JSON object")
+    pairs_options = {"--pairs": PAIRS_HELP}
+    json_help = "print one JSON object"
+
+    def options_add(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--cache-dir", help="keep the pool/feature table here between runs (keyed by data and code)"
         )
@@ -46,8 +47,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         started = time.perf_counter()
-        runs = runs_frame(options)
-        labels = labels_load(options["pairs"], run_classes_of(runs), self.stderr)
+        runs = self.runs_frame(options)
+        labels = self.labels_load(options["pairs"], run_classes_of(runs))
         if labels.empty:
             raise CommandError("no pairs")
         folds = crossval.FOLDS

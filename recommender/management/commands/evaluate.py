@@ -3,23 +3,23 @@
 import json
 import time
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
-from recommender.management.offline_evaluation import arguments_add, labels_load, runs_frame
+from recommender.management.offline_evaluation import PAIRS_HELP, OfflineEvaluationCommand
 from recommender.ml.dataset import run_classes_of
 from recommender.ml.evaluation import breakdowns_json, evaluation_report, format_report
 
 
-class Command(BaseCommand):
+class Command(OfflineEvaluationCommand):
     help = (
         "Fit the recommender on --train-pairs and score --test-pairs in run order (each pair sees only labels "
         "of earlier runs), against persistence and the predecessor's ranking. Run features come from the database."
     )
 
-    def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--train-pairs", required=True, help="Certhelper pairs file (CSV or JSON, .gz ok)")
-        parser.add_argument("--test-pairs", required=True, help="Certhelper pairs file scored prequentially")
-        arguments_add(parser, json_help="print one JSON object of the headline figures")
+    pairs_options = {"--train-pairs": PAIRS_HELP, "--test-pairs": "Certhelper pairs file scored prequentially"}
+    json_help = "print one JSON object of the headline figures"
+
+    def options_add(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--compare-without-oms",
             action="store_true",
@@ -28,10 +28,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         started = time.perf_counter()
-        runs = runs_frame(options)
+        runs = self.runs_frame(options)
         classes = run_classes_of(runs)
-        train = labels_load(options["train_pairs"], classes, self.stderr)
-        test = labels_load(options["test_pairs"], classes, self.stderr)
+        train = self.labels_load(options["train_pairs"], classes)
+        test = self.labels_load(options["test_pairs"], classes)
         if train.empty:
             raise CommandError("no training pairs")
         report = evaluation_report(train, test, runs, compare_without_oms=options["compare_without_oms"])
