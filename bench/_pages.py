@@ -13,8 +13,13 @@ A database that is empty is built on demand (bench/_common.database_prepare:
 from __future__ import annotations
 
 import argparse
+import io
 import os
+import pstats
+import time
 from pathlib import Path
+
+from bench._common import section_write
 
 
 def arguments_add(parser: argparse.ArgumentParser) -> None:
@@ -53,6 +58,53 @@ def command_line(args: argparse.Namespace, script: str, *options: str) -> str:
     engine = "postgres://postgres@127.0.0.1:5432/refrun_bench" if "postgres" in args.database_url else ""
     database = engine or "sqlite:///$TMP/refrun-bench.sqlite3"
     return " ".join([f".venv/bin/python bench/{script}", f"--database-url {database}", "--work-dir $TMP", *options])
+
+
+def timed_get(client, path: str, profiler=None) -> tuple[float, int]:
+    """One GET: its wall time in seconds (profiled with --profile) and status code."""
+    t0 = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    status = client.get(path).status_code
+    if profiler:
+        profiler.disable()
+    return time.perf_counter() - t0, status
+
+
+def results_report(
+    args: argparse.Namespace,
+    lines: list[str],
+    *,
+    profiler,
+    profile_rows: int,
+    section: str,
+    title: str,
+    description: str,
+    command: str,
+    machine_line: str,
+) -> None:
+    """Print the figures (and the profile with --profile); with --write, put them in
+    BENCHMARKS.md under `section`, with the date, the machine and the command."""
+    print("\n".join(lines))
+    if profiler:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(profile_rows)
+        print(out.getvalue())
+    if args.write:
+        section_write(
+            section,
+            "\n".join(
+                [
+                    title,
+                    "",
+                    description,
+                    "",
+                    f"- Date: {time.strftime('%Y-%m-%d')}; machine: {machine_line} (shared)",
+                    f"- Command: `{command}`",
+                    *[f"- {x}" for x in lines],
+                ]
+            ),
+        )
 
 
 def shifter_client(username: str):

@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import io
 import os
-import pstats
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._common import database_prepare, machine, median, percentile, section_write
-from bench._pages import arguments_add, command_line, environment, shifter_client
+from bench._common import database_prepare, machine, median, percentile
+from bench._pages import arguments_add, command_line, environment, results_report, shifter_client, timed_get
 
 
 def main() -> None:
@@ -64,13 +62,8 @@ def main() -> None:
         for _ in range(args.requests):
             if recompute:
                 cache.clear()  # as after a new label: the overview is computed again
-            t0 = time.perf_counter()
-            if profiler:
-                profiler.enable()
-            status = client.get(target).status_code
-            if profiler:
-                profiler.disable()
-            samples.append(time.perf_counter() - t0)
+            seconds, status = timed_get(client, target, profiler)
+            samples.append(seconds)
             assert status == 200, status
         return samples
 
@@ -97,33 +90,22 @@ def main() -> None:
         f"{body.count('<tr>') - 1} table rows, {segments} timeline segments",
     ]
     print(f"{n_runs} runs, {n_labels} positive labels, {n_curated} curated references in use")
-    print("\n".join(lines))
-    if profiler:
-        out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(30)
-        print(out.getvalue())
-    if args.write:
-        section_write(
-            "references-page-benchmark",
-            "\n".join(
-                [
-                    "## References page",
-                    "",
-                    "GET /references/ through Django's test Client in one warm process (middleware, view, "
-                    "`selectors.references_in_use`, the SVG timeline, template), "
-                    f"{n_runs:,} runs, {n_labels:,} positive labels, {n_curated} curated references in use "
-                    "(`simulate --seed 1`). Aim: median < 50 ms.",
-                    "",
-                    f"- Date: {time.strftime('%Y-%m-%d')}; machine: {machine_line} (shared)",
-                    "- Command: `"
-                    + command_line(
-                        args, "bench_references_page.py", f"--requests {args.requests}", f"--months {args.months}"
-                    )
-                    + "`",
-                    *[f"- {x}" for x in lines],
-                ]
-            ),
-        )
+    results_report(
+        args,
+        lines,
+        profiler=profiler,
+        profile_rows=30,
+        section="references-page-benchmark",
+        title="## References page",
+        description="GET /references/ through Django's test Client in one warm process (middleware, view, "
+        "`selectors.references_in_use`, the SVG timeline, template), "
+        f"{n_runs:,} runs, {n_labels:,} positive labels, {n_curated} curated references in use "
+        "(`simulate --seed 1`). Aim: median < 50 ms.",
+        command=command_line(
+            args, "bench_references_page.py", f"--requests {args.requests}", f"--months {args.months}"
+        ),
+        machine_line=machine_line,
+    )
 
 
 if __name__ == "__main__":

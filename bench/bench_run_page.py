@@ -26,17 +26,14 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import io
 import os
-import pstats
 import random
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._common import database_prepare, machine, median, percentile, section_write
-from bench._pages import arguments_add, command_line, environment, shifter_client
+from bench._common import database_prepare, machine, median, percentile
+from bench._pages import arguments_add, command_line, environment, results_report, shifter_client, timed_get
 
 
 def main() -> None:
@@ -98,13 +95,8 @@ def main() -> None:
         samples, queries, failures = [], [], {}
         for path in paths:
             with CaptureQueriesContext(connection) as captured:
-                t0 = time.perf_counter()
-                if profiler:
-                    profiler.enable()
-                status = client.get(path).status_code
-                if profiler:
-                    profiler.disable()
-                samples.append(time.perf_counter() - t0)
+                seconds, status = timed_get(client, path, profiler)
+                samples.append(seconds)
             queries.append(len(captured))
             if status != 200:
                 failures[path] = status
@@ -134,30 +126,19 @@ def main() -> None:
         "Rows written by these GETs: " + (f"**{changed}**" if changed else "none (every table's row count unchanged)"),
     ]
     print(f"{n_runs} runs in the database; OMP_NUM_THREADS={os.getenv('OMP_NUM_THREADS', '(unset)')}")
-    print("\n".join(lines))
-    if profiler:
-        out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(45)
-        print(out.getvalue())
-    if args.write:
-        section_write(
-            "run-page-benchmark",
-            "\n".join(
-                [
-                    "## Run page and runs page",
-                    "",
-                    "GET /runs/<n>/ (express) and GET /?page=k through Django's test Client in one warm process "
-                    f"(middleware, view, selectors, lumisection charts, template), {n_runs:,} runs. Aim: median "
-                    "< 20 ms each with stored recommendations.",
-                    "",
-                    f"- Date: {time.strftime('%Y-%m-%d')}; machine: {machine_line} (shared)",
-                    "- Command: `"
-                    + command_line(args, "bench_run_page.py", f"--runs {args.runs}", f"--pages {args.pages}")
-                    + "`",
-                    *[f"- {x}" for x in lines],
-                ]
-            ),
-        )
+    results_report(
+        args,
+        lines,
+        profiler=profiler,
+        profile_rows=45,
+        section="run-page-benchmark",
+        title="## Run page and runs page",
+        description="GET /runs/<n>/ (express) and GET /?page=k through Django's test Client in one warm process "
+        f"(middleware, view, selectors, lumisection charts, template), {n_runs:,} runs. Aim: median "
+        "< 20 ms each with stored recommendations.",
+        command=command_line(args, "bench_run_page.py", f"--runs {args.runs}", f"--pages {args.pages}"),
+        machine_line=machine_line,
+    )
 
 
 if __name__ == "__main__":

@@ -367,9 +367,7 @@ class OmsClient:
         page_size: int = RUNS_PAGE_SIZE,
     ) -> Iterator[OmsRow]:
         """Runs in [run_from, run_to], oldest first."""
-        filters = _number_range("run_number", run_from, run_to)
-        for page in self.iter_pages("runs", filters=filters, fields=fields, sort="run_number", page_size=page_size):
-            yield from page
+        return self._numbered_rows("runs", "run_number", run_from, run_to, fields=fields, page_size=page_size)
 
     def newest_run_number(self) -> int | None:
         """The highest run number OMS knows, or None."""
@@ -390,8 +388,15 @@ class OmsClient:
         page_size: int = FILLS_PAGE_SIZE,
     ) -> Iterator[OmsRow]:
         """Fills in [fill_from, fill_to], oldest first."""
-        filters = _number_range("fill_number", fill_from, fill_to)
-        for page in self.iter_pages("fills", filters=filters, fields=fields, sort="fill_number", page_size=page_size):
+        return self._numbered_rows("fills", "fill_number", fill_from, fill_to, fields=fields, page_size=page_size)
+
+    def _numbered_rows(
+        self, resource: str, key: str, low: int | None, high: int | None, *, fields: tuple[str, ...], page_size: int
+    ) -> Iterator[OmsRow]:
+        # Runs and fills are both numbered in time order: a range of that number,
+        # sorted by it, is the rows of a time window, oldest first.
+        filters = _number_range(key, low, high)
+        for page in self.iter_pages(resource, filters=filters, fields=fields, sort=key, page_size=page_size):
             yield from page
 
     def lumisections(

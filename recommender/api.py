@@ -125,6 +125,14 @@ def _recommendations_answer(read, run_number: int, reconstruction: str) -> Respo
     return RecommendationListApi.respond(results)
 
 
+def _with_one_more_on_post(request, policies: list, extra: type) -> list:
+    # A path that both reads and writes keeps the read's permissions or throttles and
+    # adds one more for the write only: DRF asks the view for them on every request.
+    if request.method == "POST":
+        policies.append(extra())
+    return policies
+
+
 class IsShiftLeader(BasePermission):
     message = "Only shift leaders and admins can do this."
 
@@ -139,10 +147,7 @@ class RecommendationStoreApi(APIView):
     permission_classes = [IsShifter]
 
     def get_permissions(self):
-        permissions = super().get_permissions()
-        if self.request.method == "POST":
-            permissions.append(IsShiftLeader())
-        return permissions
+        return _with_one_more_on_post(self.request, super().get_permissions(), IsShiftLeader)
 
     @extend_schema(
         description="A shift leader stores the active model's ranking now, as the refresh task does after "
@@ -209,10 +214,7 @@ class FeedbackCreateApi(APIView):
         model_version_id = serializers.IntegerField(required=False, allow_null=True)
 
     def get_throttles(self):
-        throttles = super().get_throttles()
-        if self.request.method == "POST":
-            throttles.append(FeedbackWriteThrottle())
-        return throttles
+        return _with_one_more_on_post(self.request, super().get_throttles(), FeedbackWriteThrottle)
 
     @extend_schema(
         request=InputSerializer,

@@ -6,7 +6,9 @@ broker (the filesystem transport), so a fresh checkout starts with `make run`.
 
 import ipaddress
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -15,6 +17,7 @@ from refrun.beat import beat_table
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
+_Number = TypeVar("_Number")  # not upper case: Django would take it for a setting
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -29,20 +32,21 @@ def envbool(name: str, default: str) -> bool:
     raise ImproperlyConfigured(f"{name} must be one of {sorted(_TRUE | _FALSE)}, got {value!r}")
 
 
-def envint(name: str, default: str) -> int:
+def _envnumber(name: str, default: str, parse: Callable[[str], _Number], kind: str) -> _Number:
+    # As for envbool: a value that does not parse stops start-up instead of being guessed.
     value = os.getenv(name, default)
     try:
-        return int(value)
+        return parse(value)
     except ValueError:
-        raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from None
+        raise ImproperlyConfigured(f"{name} must be {kind}, got {value!r}") from None
+
+
+def envint(name: str, default: str) -> int:
+    return _envnumber(name, default, int, "an integer")
 
 
 def envfloat(name: str, default: str) -> float:
-    value = os.getenv(name, default)
-    try:
-        return float(value)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from None
+    return _envnumber(name, default, float, "a number")
 
 
 def envsecret(name: str, default: str = "") -> str:

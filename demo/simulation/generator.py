@@ -717,27 +717,20 @@ def lumisections_build(*, rng: np.random.Generator, run: RunRecord) -> Lumisecti
         delivered = np.cumsum(per_ls)
         recorded = np.cumsum(per_ls * efficiency)
         pileup = run.pileup_per_lumi * (init + end) / 2 / max(run.bunches, 1)
-        return LumisectionBlock(
-            run_number=run.run_number,
-            init_lumi=init,
-            end_lumi=end,
-            delivered_lumi=delivered,
-            recorded_lumi=recorded,
-            pileup=pileup,
-            stable=True,
-            beams=True,
-            hv_ready=hv_ready,
-        )
-    zeros = np.zeros(n)
+        stable, beams = True, True
+    else:
+        # No collisions: no luminosity and no stable beams, though beams may circulate.
+        init = end = delivered = recorded = pileup = np.zeros(n)
+        stable, beams = False, run.energy > 0
     return LumisectionBlock(
         run_number=run.run_number,
-        init_lumi=zeros,
-        end_lumi=zeros,
-        delivered_lumi=zeros,
-        recorded_lumi=zeros,
-        pileup=zeros,
-        stable=False,
-        beams=run.energy > 0,
+        init_lumi=init,
+        end_lumi=end,
+        delivered_lumi=delivered,
+        recorded_lumi=recorded,
+        pileup=pileup,
+        stable=stable,
+        beams=beams,
         hv_ready=hv_ready,
     )
 

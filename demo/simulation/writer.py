@@ -24,6 +24,9 @@ INTEGRATED_LUMI_UNIT = "pb^{-1}"
 # The simulation stands in for the OMS API (the demo's local OMS serves these very
 # rows), so it writes with that source's precedence.
 MIRROR_SOURCE = "oms_api"
+# The simulation ramps the whole tracker's high voltage at once: every partition's
+# DCS flag of a lumisection is the same.
+_TRACKER_HV_READY = ("bpix_ready", "fpix_ready", "tibtid_ready", "tob_ready", "tecp_ready", "tecm_ready")
 
 
 @dataclass(frozen=True)
@@ -92,12 +95,7 @@ def _lumisections(block) -> list[dict]:
                 beam2_present=block.beams,
                 beam1_stable=block.stable,
                 beam2_stable=block.stable,
-                bpix_ready=hv,
-                fpix_ready=hv,
-                tibtid_ready=hv,
-                tob_ready=hv,
-                tecp_ready=hv,
-                tecm_ready=hv,
+                **dict.fromkeys(_TRACKER_HV_READY, hv),
             )
         )
     return rows

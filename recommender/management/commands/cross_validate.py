@@ -6,15 +6,12 @@ import pickle
 import time
 from pathlib import Path
 
-from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
-from recommender.management.commands.evaluate import _labels
+from recommender.management.offline_evaluation import PAIRS_HELP, OfflineEvaluationCommand
 from recommender.ml import crossval
-from recommender.ml.certification import with_good_lumisections
 from recommender.ml.dataset import run_classes_of
 from recommender.ml.features import RunTable
-from recommender.selectors import run_features_frame
 
 
 def _cache_key(labels, runs) -> str:
@@ -27,20 +24,16 @@ def _cache_key(labels, runs) -> str:
     return digest.hexdigest()[:16]
 
 
-class Command(BaseCommand):
+class Command(OfflineEvaluationCommand):
     help = (
         "Train on everything before each origin and score the next period prequentially, for origins over every "
         "year of the pairs; every fold, the mean and the worst fold, per run class. Run features from the database."
     )
 
-    def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--pairs", required=True, help="Certhelper pairs file (CSV or JSON, .gz ok)")
-        parser.add_argument(
-            "--certification-dir",
-            default=settings.REFRUN_DATA,
-            help="directory with certification_json_*.json masks (default: REFRUN_DATA)",
-        )
-        parser.add_argument("--json", action="store_true", help="print one JSON object")
+    pairs_options = {"--pairs": PAIRS_HELP}
+    json_help = "print one JSON object"
+
+    def options_add(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--cache-dir", help="keep the pool/feature table here between runs (keyed by data and code)"
         )
@@ -54,8 +47,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         started = time.perf_counter()
-        runs_frame = with_good_lumisections(run_features_frame(), options["certification_dir"])
-        labels = _labels(options["pairs"], run_classes_of(runs_frame), self.stderr)
+        runs = self.runs_frame(options)
+        labels = self.labels_load(options["pairs"], run_classes_of(runs))
         if labels.empty:
             raise CommandError("no pairs")
         folds = crossval.FOLDS
@@ -71,12 +64,12 @@ class Command(BaseCommand):
         table = None
         cache = None
         if options["cache_dir"]:
-            cache = Path(options["cache_dir"]) / f"pools-{_cache_key(labels, runs_frame)}-{full_from}.pickle"
+            cache = Path(options["cache_dir"]) / f"pools-{_cache_key(labels, runs)}-{full_from}.pickle"
             if cache.exists():
                 with cache.open("rb") as handle:
                     table = pickle.load(handle)
         if table is None:
-            table = crossval.pool_table(labels, RunTable(runs_frame), full_from=full_from, predecessor=True)
+            table = crossval.pool_table(labels, RunTable(runs), full_from=full_from, predecessor=True)
             if cache is not None:
                 cache.parent.mkdir(parents=True, exist_ok=True)
                 temp = cache.with_suffix(".part")
