@@ -42,11 +42,6 @@ def run_for_page(*, run_number: int) -> Run | None:
     return Run.objects.select_related("fill").filter(run_number=run_number).first()
 
 
-def run_class_of(*, run_number: int) -> str | None:
-    """The run's class ("" when unknown), None when the run is not in the mirror."""
-    return Run.objects.filter(run_number=run_number).values_list("run_class", flat=True).first()
-
-
 def run_ids(*, run_numbers) -> dict[int, int]:
     """Run number -> primary key, for the runs of `run_numbers` that are in the mirror."""
     return dict(Run.objects.filter(run_number__in=list(run_numbers)).values_list("run_number", "id"))

@@ -19,8 +19,6 @@ import numpy as np
 import pandas as pd
 from django.conf import settings
 
-from ingestion import selectors as ingestion_selectors
-
 from .changes import change_counters
 from .exceptions import UnknownRunReconstruction
 from .ml.baselines import persistence_ranking
@@ -300,20 +298,23 @@ def recommendations_for(*, run_number: int, reconstruction: str, limit: int = 5)
 
     Without an active model, the references in use (persistence), newest first.
     """
-    run_class = ingestion_selectors.run_class_of(run_number=run_number)
-    if run_class is None:
-        raise UnknownRunReconstruction(f"run {run_number} is not in the database")
+    with _cache.lock:
+        _cache.revalidate()
+        version_id, ranker = _cache.model()
+        # The run table holds every run of the mirror and follows its counters: the
+        # run's presence and class come from it, not from one more query.
+        runs = _cache.run_table()
+        if int(run_number) not in runs.index:
+            raise UnknownRunReconstruction(f"run {run_number} is not in the database")
+        history = _history_for(run_number)
     dataset = (
         RunReconstruction.objects.filter(run__run_number=run_number, reconstruction=reconstruction)
         .values_list("dataset", flat=True)
         .first()
     )
+    run_class = runs.run_class(run_number)
     target = Target(run_number, reconstruction, label_run_class(dataset or "", run_class), dataset or "")
     with _cache.lock:
-        _cache.revalidate()
-        version_id, ranker = _cache.model()
-        runs = _cache.run_table()
-        history = _history_for(run_number)
         curated = _cache.curated_for(target.run_class)
 
     if ranker is None:
