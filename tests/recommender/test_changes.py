@@ -152,6 +152,7 @@ def _database_url() -> str:
     )
 
 
+@pytest.mark.services  # needs PostgreSQL: CI's SQLite pass leaves it out
 @pytest.mark.django_db(transaction=True)
 def test_it_notices_a_change_made_by_another_process(trained):
     if connection.vendor != "postgresql":
