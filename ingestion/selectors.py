@@ -2,7 +2,7 @@
 
 from collections import defaultdict
 
-from django.db.models import Count, Max, Min, QuerySet
+from django.db.models import Min, QuerySet
 
 from .models import Lumisection, Run
 
@@ -61,13 +61,6 @@ def run_conditions(*, run_numbers) -> list[tuple[int, str, str, object]]:
 def first_run_since(*, start_time) -> int | None:
     """The lowest run number that started at or after `start_time`."""
     return Run.objects.filter(start_time__gte=start_time).aggregate(first=Min("run_number"))["first"]
-
-
-def runs_version() -> tuple[int, object]:
-    """(how many runs, newest update): changes whenever a run is added, changed or removed
-    (one aggregate; caches of what is computed from runs compare it)."""
-    found = Run.objects.aggregate(n=Count("id"), t=Max("updated_at"))
-    return found["n"], found["t"]
 
 
 def runs_newest(*, limit: int, exclude_run_classes=()) -> list[tuple[int, int]]:

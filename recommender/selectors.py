@@ -584,10 +584,12 @@ class ReferencesOverview:
 
 
 def _labels_key() -> str:
-    """Changes whenever a label, a curated entry or a run (its class, its start) changes."""
-    curated = CuratedReference.objects.aggregate(n=Count("id"), t=Max("updated_at"))
-    parts = [labels_version(), (curated["n"], curated["t"]), ingestion_selectors.runs_version()]
-    return "|".join(f"{n}:{t.isoformat() if t else ''}" for n, t in parts)
+    """Changes whenever a label, a curated entry or a run (its class, its start) changes:
+    their tables' change counters, the serving cache's key too (recommender.changes)."""
+    from .changes import change_counters
+
+    counters = change_counters()
+    return "|".join(str(counters.get(name)) for name in ("labels", "curated", "runs"))
 
 
 REFERENCES_CACHE_S = 3600
@@ -767,12 +769,6 @@ def labels_frame(*, before_run: int | None = None) -> pd.DataFrame:
             "id",
         )
     )
-
-
-def labels_version() -> tuple[int, object]:
-    """(how many labels, newest update): changes whenever a label is added, changed or removed."""
-    found = ReferencePair.objects.aggregate(n=Count("id"), t=Max("updated_at"))
-    return found["n"], found["t"]
 
 
 def run_reconstruction_dataset(*, run_number: int, reconstruction: str) -> str | None:
