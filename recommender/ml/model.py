@@ -205,18 +205,20 @@ class Ranker:
     def order(
         self,
         candidates: list[int],
-        features: pd.DataFrame,
+        features: pd.DataFrame | dict[str, np.ndarray],
         *,
         scores: np.ndarray | None = None,
         persistence: list[int] | None = None,
     ) -> tuple[list[int], np.ndarray]:
-        """Candidates best first, and their model scores in that order (the decision layer)."""
+        """Candidates best first, and their model scores in that order (the decision layer).
+        `features`: `pair_features`' frame, or its arrays with `scores` given."""
         scores = self.scores(features) if scores is None else scores
+        some = len(candidates) > 0
         order = decide(
             candidates,
             scores,
-            never_used=features["ever_used"].to_numpy() == 0 if len(features) else np.zeros(0, dtype=bool),
-            run_gap=features["run_gap"].to_numpy() if len(features) else np.zeros(0),
+            never_used=np.asarray(features["ever_used"]) == 0 if some else np.zeros(0, dtype=bool),
+            run_gap=np.asarray(features["run_gap"]) if some else np.zeros(0),
             persistence=persistence or [],
             switch_threshold=getattr(self, "switch_threshold", SWITCH_THRESHOLD),
             reserved_new_slots=getattr(self, "reserved_new_slots", 1),
