@@ -405,7 +405,9 @@ def pair_features(
     curated: frozenset[int] = frozenset(),
 ) -> pd.DataFrame:
     """One row per candidate, columns FEATURE_COLUMNS (training and evaluation)."""
-    return pd.DataFrame(pair_feature_arrays(history, target, candidates, runs, curated=curated), columns=FEATURE_COLUMNS)
+    return pd.DataFrame(
+        pair_feature_arrays(history, target, candidates, runs, curated=curated), columns=FEATURE_COLUMNS
+    )
 
 
 def pair_feature_arrays(
