@@ -75,7 +75,7 @@ class RunListApi(APIView):
         runs = selectors.runs_for_certification(**filters.validated_data)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(runs, request, view=self)
-        context = {"reco_rows": selectors.reco_rows_for(page)}
+        context = {"reco_rows": selectors.reco_rows_for([run.pk for run in page])}
         return paginator.get_paginated_response(self.OutputSerializer(page, many=True, context=context).data)
 
 

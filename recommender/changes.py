@@ -1,5 +1,5 @@
-"""Change counters: one row per table the serving cache is built from, rewritten by a
-database trigger whenever that table changes.
+"""Change counters: one row per table the serving cache (and the pages' cached counts)
+is built from, rewritten by a database trigger whenever that table changes.
 
 The serving cache of `recommender.recommending` must notice a new or changed run, label,
 curated reference or model at once, in every process (gunicorn workers, Celery). An
@@ -32,6 +32,8 @@ COUNTED: dict[str, str] = {
     "recommender_referencepair": "labels",
     "recommender_curatedreference": "curated",
     "recommender_modelversion": "models",
+    # not read by the serving cache: the runs page's awaiting counts (recommender.selectors)
+    "recommender_feedback": "feedback",
 }
 COUNTER_TABLE = "recommender_changecounter"
 

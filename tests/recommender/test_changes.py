@@ -22,6 +22,7 @@ from tests.factories import (
     ReferencePairFactory,
     RunFactory,
     RunReconstructionFactory,
+    UserFactory,
 )
 
 from .ml.synthetic import DATASETS
@@ -37,9 +38,17 @@ def fresh_cache():
 
 
 def _one_row_of_every_counted_table():
+    from recommender.models import Feedback
+
     pair = ReferencePairFactory()  # a fill, runs, run reconstructions and the label
     CuratedReferenceFactory(run_reconstruction=pair.reference)
     ModelVersionFactory()
+    Feedback.objects.create(
+        run_reconstruction=pair.run_reconstruction,
+        user=UserFactory(),
+        decision="accepted",
+        recommended_reference=pair.reference.run,
+    )
 
 
 def test_it_rewrites_the_counter_of_each_table_on_insert_update_and_delete():

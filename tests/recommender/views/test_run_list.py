@@ -37,3 +37,19 @@ def test_it_says_when_a_run_range_is_reversed(client, shifter_sam):
     response = client.get(reverse("recommender:run_list"), {"run_min": 5, "run_max": 2})
     assert response.status_code == 200
     assert b"must not be after" in response.content
+
+
+@pytest.mark.django_db(databases=[])
+def test_the_runs_pages_two_decimals_are_floatformats():
+    import random
+
+    from django.template.defaultfilters import floatformat
+
+    from recommender.views import _two_decimals
+
+    """The runs page formats B fields and scores without floatformat (100 calls a page);
+    the run page still uses floatformat, so the two pages must show the same digits."""
+    rng = random.Random(11)
+    values = [rng.uniform(-4, 4) for _ in range(5000)] + [rng.uniform(-0.01, 0.01) for _ in range(5000)]
+    values += [0.125, 0.135, 2.675, 0.005, -0.005, -0.0, 0.0, 3.8, 0.995, 1e-9]
+    assert [v for v in values if _two_decimals(v) != floatformat(v, 2)] == []

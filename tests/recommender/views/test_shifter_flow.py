@@ -165,6 +165,20 @@ def test_it_counts_the_runs_awaiting_my_decision(client, shifter_sam, express_hi
     assert 'class="awaiting-express" href="?status=awaiting&amp;reconstruction=express">4 express' in body
 
 
+def test_the_cached_awaiting_counts_follow_a_decision_at_once(client, shifter_sam, express_history):
+    """The counts are cached per change counters: a decision must show on the next page."""
+    client.force_login(shifter_sam)
+    awaiting = 'href="?status=awaiting&amp;reconstruction=express">{} express'
+    assert awaiting.format(4) in client.get(reverse("recommender:run_list")).content.decode()
+    client.post(
+        reverse("recommender:feedback_submit", args=[380100, "express"]),
+        {"decision": "accepted", "recommended_run_number": 380005},
+    )
+    assert awaiting.format(3) in client.get(reverse("recommender:run_list")).content.decode()
+    Feedback.objects.all().delete()
+    assert awaiting.format(4) in client.get(reverse("recommender:run_list")).content.decode()
+
+
 def test_it_shows_the_active_models_stored_first_choice_in_the_list(client, shifter_sam, express_history):
     from recommender.models import Recommendation
 
