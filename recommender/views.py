@@ -2,7 +2,6 @@
 
 import csv
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -10,7 +9,6 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import shift_leader_required, shifter_required
@@ -20,7 +18,7 @@ from ingestion.selectors import lumisection_series
 from jobs.models import JobKind
 from jobs.selectors import job_running, jobs_newest
 
-from . import display, links, reasons, selectors, services
+from . import display, links, reasons, run_list_rows, selectors, services
 from .charts import Series, line_chart_svg
 from .exceptions import InvalidFeedback, ModelArtifactError
 from .forms import FeedbackForm, RunFilterForm, RunLookupForm
@@ -29,56 +27,7 @@ from .throttles import FeedbackWriteThrottle
 from .timeline import timeline_svg
 
 RUNS_PER_PAGE = 50
-RUN_CLASS_NAMES = dict(RunClass.choices)
-TWO_PLACES = Decimal("0.01")
-UNKNOWN = "\u2013"  # an en dash: what the pages show for a value OMS did not give
 JOBS_SHOWN = 50
-
-
-@dataclass(frozen=True)
-class RunListRow:
-    """One row of the runs page, its cells formatted here: the template's filters
-    (date, intcomma, floatformat) and URL tags over 50 rows cost more than the page's reads."""
-
-    run_number: int
-    href: str
-    run_class: str
-    fill: str
-    start: str
-    duration: str
-    lumisections: str
-    b_field: str
-    recos: list  # (RecoRow, its run page's URL, the first choice's score as shown)
-
-
-def _two_decimals(value) -> str:
-    """floatformat(value, 2) without its localisation machinery (100 calls a page):
-    the same half-up rounding of the value's shortest decimal form, and no "-0.00"."""
-    rounded = Decimal(repr(value)).quantize(TWO_PLACES, rounding=ROUND_HALF_UP)
-    return str(rounded if rounded else abs(rounded))
-
-
-def _run_list_row(run: dict, recos: list, run_href: str, reco_href: str) -> RunListRow:
-    """One row from a `selectors.runs_for_list` dict."""
-    number, start, duration, b_field = run["run_number"], run["start_time"], run["duration"], run["b_field"]
-    return RunListRow(
-        run_number=number,
-        href=run_href.format(run=number),
-        run_class=RUN_CLASS_NAMES.get(run["run_class"], run["run_class"]) or "unknown",
-        fill=str(run["fill__fill_number"] or UNKNOWN),
-        start=timezone.localtime(start).strftime("%Y-%m-%d %H:%M") if start else UNKNOWN,
-        duration=f"{duration:,} s" if duration else UNKNOWN,
-        lumisections=str(run["last_lumisection_number"] or UNKNOWN),
-        b_field=_two_decimals(b_field) if b_field is not None else UNKNOWN,
-        recos=[
-            (
-                reco,
-                reco_href.format(run=number, reco=reco.reconstruction),
-                _two_decimals(reco.confidence) if reco.recommended_run_number else "",
-            )
-            for reco in recos[:2]
-        ],
-    )
 
 
 def _run_hrefs() -> tuple[str, str]:
@@ -107,7 +56,7 @@ def run_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(runs, RUNS_PER_PAGE).get_page(request.GET.get("page"))
     recos = selectors.reco_rows_for([run["id"] for run in page])
     run_href, reco_href = _run_hrefs()
-    rows = [_run_list_row(run, recos[run["id"]], run_href, reco_href) for run in page]
+    rows = [run_list_rows.row(run, recos[run["id"]], run_href, reco_href) for run in page]
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -117,7 +66,7 @@ def run_list(request: HttpRequest) -> HttpResponse:
             "form": form,
             "lookup": lookup,
             "page": page,
-            "rows": rows,
+            "rows_html": run_list_rows.rows_html(rows),
             "query": query.urlencode(),
             "awaiting": selectors.awaiting_counts(),
             "showing_awaiting": filters.get("status") == selectors.Status.AWAITING,

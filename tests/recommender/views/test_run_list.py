@@ -45,11 +45,11 @@ def test_the_runs_pages_two_decimals_are_floatformats():
 
     from django.template.defaultfilters import floatformat
 
-    from recommender.views import _two_decimals
+    from recommender.run_list_rows import two_decimals
 
     """The runs page formats B fields and scores without floatformat (100 calls a page);
     the run page still uses floatformat, so the two pages must show the same digits."""
     rng = random.Random(11)
     values = [rng.uniform(-4, 4) for _ in range(5000)] + [rng.uniform(-0.01, 0.01) for _ in range(5000)]
     values += [0.125, 0.135, 2.675, 0.005, -0.005, -0.0, 0.0, 3.8, 0.995, 1e-9]
-    assert [v for v in values if _two_decimals(v) != floatformat(v, 2)] == []
+    assert [v for v in values if two_decimals(v) != floatformat(v, 2)] == []
