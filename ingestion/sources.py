@@ -9,7 +9,7 @@ services the docs name plug in as other implementations of the same protocol:
   (slow, unofficial, plain HTTP), and the authoritative answer is the
   `SiStripLatencyRcd` conditions record (`singleReadOutMode()`: 1 PEAK, 0 DECO).
   A live `ApvModeSource` would wrap one of them with a timeout and ≤1 request/s,
-  and be passed to `runs_sync(apv_source=...)`.
+  and be passed to `runs_sync(sources=(live_apv, pv))`.
 - Primary vertices: DQM monitor elements (`OfflinePV/offlinePrimaryVertices/vtxNbr`,
   `NumberOfGoodPVtxVsLS_GenTk`) via the DQM GUI or DIALS. A live
   `PrimaryVertexSource` would return the per-run mean from one of them.
@@ -53,6 +53,12 @@ class PrimaryVertexSource(Protocol):
     def pv_means(self, run_numbers: Iterable[int]) -> dict[int, float]:
         """Mean reconstructed primary vertices per event, of the runs it knows."""
         ...
+
+
+# The two travel together through the sync: (APV mode, PV mean), each None when
+# there is no such source.
+RunSources = tuple[ApvModeSource | None, PrimaryVertexSource | None]
+NO_SOURCES: RunSources = (None, None)
 
 
 def _open(path: Path):
@@ -131,10 +137,10 @@ APV_FILES = ("cosmics_counter_2024.csv", "apv_mode_runs_2016_2021.csv")
 PV_FILE = "pv_mean_per_run_2015_2018.csv.gz"
 
 
-def sources_from_directory(directory: Path | str | None) -> tuple[ApvModeSource | None, PrimaryVertexSource | None]:
+def sources_from_directory(directory: Path | str | None) -> RunSources:
     """The file sources found in a data directory (settings.REFRUN_DATA), or None each."""
     if not directory:
-        return None, None
+        return NO_SOURCES
     root = Path(directory)
     apv_paths = [root / name for name in APV_FILES if (root / name).exists()]
     apv = FileApvModeSource(*apv_paths) if apv_paths else None

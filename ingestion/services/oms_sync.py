@@ -38,7 +38,7 @@ from ..clients import OmsClient, OmsError, OmsRow, OmsTransientError
 from ..models import ChunkStatus, Run, SyncChunk, SyncState
 from ..parsers.common import RowInvalid
 from ..parsers.oms import fill_data, lumisection_data, run_data
-from ..sources import ApvModeSource, PrimaryVertexSource, sources_from_directory
+from ..sources import NO_SOURCES, RunSources, sources_from_directory
 from .chunks import ChunkBusy, ClaimLost, SyncRefused, chunk_claim, chunk_ranges, claim_extend, claim_release, claim_ttl
 from .precedence import SOURCE_OMS_API
 from .upserts import fills_upsert, lumisections_upsert, runs_pileup_mean_refresh, runs_upsert
@@ -102,10 +102,11 @@ def _lumisections_of(client: OmsClient, run_number: int) -> list[dict[str, Any]]
     return rows
 
 
-def _enrich(run_numbers: list[int], apv_source: ApvModeSource | None, pv_source: PrimaryVertexSource | None) -> None:
+def _enrich(run_numbers: list[int], sources: RunSources) -> None:
     """APV mode and PV mean from their sources, for the runs a source knows. Each
     is written under the source's own name, so the run-attribute precedence in
     ingestion.services (and an admin's correction) decides what is kept."""
+    apv_source, pv_source = sources
     if apv_source is not None:
         modes = apv_source.apv_modes(run_numbers)
         rows = [{"run_number": n, "apv_mode": mode} for n, mode in modes.items()]
@@ -118,7 +119,7 @@ def _enrich(run_numbers: list[int], apv_source: ApvModeSource | None, pv_source:
             runs_upsert(rows=rows, source=pv_source.source_name)
 
 
-def default_sources() -> tuple[ApvModeSource | None, PrimaryVertexSource | None]:
+def default_sources() -> RunSources:
     return sources_from_directory(settings.REFRUN_DATA)
 
 
@@ -224,8 +225,7 @@ def runs_chunk_sync(
     last_run: int,
     job_id: int | None = None,
     client: OmsClient | None = None,
-    apv_source: ApvModeSource | None = None,
-    pv_source: PrimaryVertexSource | None = None,
+    sources: RunSources = NO_SOURCES,
     on_run: Callable[[int], None] | None = None,
 ) -> ChunkOutcome:
     """Sync the runs in [first_run, last_run] under a claim. See the module docstring.
@@ -285,7 +285,7 @@ def runs_chunk_sync(
         batch.flush()
         if outcome.runs_written:
             with transaction.atomic():
-                _enrich(outcome.runs_written, apv_source, pv_source)
+                _enrich(outcome.runs_written, sources)
                 claim_extend(chunk, token)
     except (ChunkBusy, ClaimLost):
         raise
@@ -346,8 +346,7 @@ def runs_sync(
     job_id: int | None = None,
     client: OmsClient | None = None,
     chunk_runs: int | None = None,
-    apv_source: ApvModeSource | None = None,
-    pv_source: PrimaryVertexSource | None = None,
+    sources: RunSources | None = None,
     use_default_sources: bool = True,
     on_run: Callable[[int], None] | None = None,
 ) -> Job:
@@ -359,8 +358,8 @@ def runs_sync(
     """
     incremental = run_from is None
     client = client or OmsClient.from_settings()
-    if use_default_sources and apv_source is None and pv_source is None:
-        apv_source, pv_source = default_sources()
+    if sources is None:
+        sources = default_sources() if use_default_sources else NO_SOURCES
     # A sync's worker extends its chunk claims every few seconds: a sync silent for
     # a few claim lifetimes lost its worker, long before the generic JOB_STALE_S.
     jobs_stale_fail(kind=JobKind.OMS_SYNC, older_than=max(3 * claim_ttl(), dt.timedelta(minutes=30)))
@@ -386,13 +385,7 @@ def runs_sync(
         for first, last in ranges:
             try:
                 outcome = runs_chunk_sync(
-                    first_run=first,
-                    last_run=last,
-                    job_id=job.pk,
-                    client=client,
-                    apv_source=apv_source,
-                    pv_source=pv_source,
-                    on_run=on_run,
+                    first_run=first, last_run=last, job_id=job.pk, client=client, sources=sources, on_run=on_run
                 )
             except ChunkBusy as exc:
                 logger.warning("%s; skipped in this sync", exc)
@@ -444,16 +437,9 @@ def runs_backfill_plan(*, run_from: int, run_to: int, chunk_runs: int | None = N
 
 def runs_chunk_sync_for_job(*, job_id: int, first_run: int, last_run: int, client: OmsClient | None = None) -> str:
     """One chunk of an async backfill; the last chunk to finish closes the job."""
-    apv_source, pv_source = default_sources()
+    sources = default_sources()
     try:
-        outcome = runs_chunk_sync(
-            first_run=first_run,
-            last_run=last_run,
-            job_id=job_id,
-            client=client,
-            apv_source=apv_source,
-            pv_source=pv_source,
-        )
+        outcome = runs_chunk_sync(first_run=first_run, last_run=last_run, job_id=job_id, client=client, sources=sources)
     except (ChunkBusy, OmsTransientError):
         raise  # the task retries
     except Exception as exc:
