@@ -52,8 +52,7 @@ NEW_REFERENCE_WINDOW = 30
 # ~5700: private and most special runs are left out). Scales `runs`.
 SIMULATED_RUNS_PER_YEAR = 3250
 # Express is certified hours after the run, prompt after Tier-0's 48 h delay.
-EXPRESS_DELAY_H = {"median": 8.0, "sigma": 0.5}
-PROMPT_DELAY_H = {"median": 60.0, "sigma": 0.3}
+CERTIFICATION_DELAY_H = {EXPRESS: {"median": 8.0, "sigma": 0.5}, PROMPT: {"median": 60.0, "sigma": 0.3}}
 
 SPECIAL_MODES = ["circulating", "splashes", "lowpileup", "vdm", "ecal-timing-scan", "testing"]
 COLLISION_COMPONENTS = [
@@ -505,7 +504,7 @@ def _certify(*, rng: np.random.Generator, runs: list[RunRecord]) -> list[Reconst
         for reco in (EXPRESS, PROMPT):
             if reco not in kind:
                 continue
-            delay = _lognormal(rng, EXPRESS_DELAY_H if reco == EXPRESS else PROMPT_DELAY_H) * HOUR
+            delay = _lognormal(rng, CERTIFICATION_DELAY_H[reco]) * HOUR
             out.append(
                 ReconstructionRecord(
                     run_number=run.run_number,
