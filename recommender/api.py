@@ -47,7 +47,6 @@ class RunListApi(APIView):
         run_min = serializers.IntegerField(min_value=1, required=False)
         run_max = serializers.IntegerField(min_value=1, required=False)
 
-    @extend_schema_serializer(component_name="RunReconstructionStatus")
     class RecoSerializer(serializers.Serializer):
         reconstruction = serializers.CharField()
         status = serializers.CharField()
