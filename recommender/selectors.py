@@ -632,7 +632,7 @@ def references_in_use(*, months: int = TIMELINE_MONTHS) -> ReferencesOverview:
     curated active ones, with since when and how often each was used; and which reference
     each group used across the run numbers of the last `months` months of runs.
 
-    Cached until a label, a curated entry or a run changes (three aggregate queries
+    Cached until a label, a curated entry or a run changes (their change counters
     tell); a recomputation asks the database for the boundaries of each group's
     streaks only (window functions), not for every label."""
     key = f"references-in-use:{months}:{_changes_key('labels', 'curated', 'runs')}"

@@ -41,15 +41,38 @@ def test_it_says_when_a_run_range_is_reversed(client, shifter_sam):
 
 @pytest.mark.django_db(databases=[])
 def test_the_runs_pages_two_decimals_are_floatformats():
+    """The runs page formats B fields and scores without floatformat (100 calls a page);
+    the run page still uses floatformat, so the two pages must show the same digits."""
     import random
 
     from django.template.defaultfilters import floatformat
 
     from recommender.run_list_rows import two_decimals
 
-    """The runs page formats B fields and scores without floatformat (100 calls a page);
-    the run page still uses floatformat, so the two pages must show the same digits."""
     rng = random.Random(11)
     values = [rng.uniform(-4, 4) for _ in range(5000)] + [rng.uniform(-0.01, 0.01) for _ in range(5000)]
     values += [0.125, 0.135, 2.675, 0.005, -0.005, -0.0, 0.0, 3.8, 0.995, 1e-9]
     assert [v for v in values if two_decimals(v) != floatformat(v, 2)] == []
+
+
+def test_it_escapes_what_a_hostile_user_put_in_a_row(client, shifter_sam):
+    """The rows are rendered outside the template engine's autoescape: a decider's name
+    (an SSO claim) or a run class OMS sent must come out as text, not markup."""
+    from recommender.models import Feedback
+    from tests.factories import UserFactory
+
+    run = RunFactory(run_number=380300, run_class="<b>pp</b>")
+    reference = RunFactory(run_number=380001)
+    Feedback.objects.create(
+        run_reconstruction=RunReconstructionFactory(run=run),
+        user=UserFactory(username='mal"><script>alert(1)</script>'),
+        decision="accepted",
+        recommended_reference=reference,
+    )
+    client.force_login(shifter_sam)
+
+    body = client.get(reverse("recommender:run_list")).content.decode()
+
+    assert "<script>alert(1)" not in body and "<b>pp</b>" not in body
+    assert "by mal&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in body
+    assert "&lt;b&gt;pp&lt;/b&gt;" in body
