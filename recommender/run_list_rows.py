@@ -87,7 +87,7 @@ def rows_html(rows: list[RunListRow]) -> SafeString:
     return mark_safe(  # every value above is escaped
         "\n".join(
             f'<tr><td class="num"><a href="{escape(r.href)}">{r.run_number}</a></td>'
-            f"<td>{escape(r.run_class)}</td><td class=\"num\">{escape(r.fill)}</td><td>{escape(r.start)}</td>"
+            f'<td>{escape(r.run_class)}</td><td class="num">{escape(r.fill)}</td><td>{escape(r.start)}</td>'
             f'<td class="num">{escape(r.duration)}</td><td class="num">{escape(r.lumisections)}</td>'
             f'<td class="num">{escape(r.b_field)}</td>'
             + "".join(_reco_cell(reco, href, confidence) for reco, href, confidence in r.recos)
