@@ -223,7 +223,10 @@ class Client(threading.Thread):
             return None
         elapsed = time.perf_counter() - started
         expected = expect if isinstance(expect, tuple) else (expect,)
-        error = "" if response.status_code in expected else f"HTTP {response.status_code} {path}"
+        error = ""
+        if response.status_code not in expected:
+            # the answer's first words say which check refused it
+            error = f"HTTP {response.status_code} {path}: {response.text[:200]!r}"
         self.results.record(kind, elapsed, error)
         return response if not error else None
 

@@ -85,7 +85,10 @@ def test_it_rebuilds_an_older_runs_history_from_checkpoints_exactly(monkeypatch)
     assert len(recommending._cache.checkpoints) > 3
 
 
-def test_it_extends_the_cached_history_when_labels_are_only_added_after_it(monkeypatch):
+def test_a_changed_label_replays_the_history_from_the_checkpoint_before_it(monkeypatch):
+    """A decision on a new run, a decision on an older run and a replaced decision
+    each keep the checkpoints before the change; the history must still be the one a
+    full replay of every label gives."""
     import pickle
 
     from recommender import recommending
@@ -101,30 +104,53 @@ def test_it_extends_the_cached_history_when_labels_are_only_added_after_it(monke
     # parts are read after the change counters, as recommendations_for does
     cache.revalidate()
     cache.label_history()
-    cache.history_before(numbers[10])
-    checkpoints = cache.checkpoints
+    first = list(cache.checkpoints)
+    assert len(first) > 3
 
     def state(history):
         history._rank_cache.clear()
         return pickle.dumps(history)
 
-    # A decision on a run after every label: appended, checkpoints kept.
-    newest = RunFactory(run_number=numbers[-1] + 1, run_class="collisions_pp")
-    ReferencePairFactory(
-        run_reconstruction=RunReconstructionFactory(run=newest, reconstruction="express", dataset=DATASETS["express"]),
-        reference=RunReconstructionFactory(run__run_number=numbers[0], reconstruction="express"),
-    )
-    cache.revalidate()
-    _, history = cache.label_history()
-    assert cache.checkpoints is checkpoints
-    assert state(history) == state(History.from_labels(labels_frame()))
+    def label(run_number: int) -> None:
+        run = RunFactory(run_number=run_number, run_class="collisions_pp")
+        ReferencePairFactory(
+            run_reconstruction=RunReconstructionFactory(run=run, reconstruction="express", dataset=DATASETS["express"]),
+            reference=RunReconstructionFactory(run__run_number=numbers[0], reconstruction="express"),
+            source="shifter",  # a run has one Certhelper label at most
+        )
 
-    # A label removed (a shifter's replaced decision): rebuilt from scratch.
-    ReferencePair.objects.filter(run_reconstruction__run__run_number=numbers[5]).delete()
-    cache.revalidate()
+    def replayed_history() -> History:
+        cache.revalidate()
+        _, history = cache.label_history()
+        assert state(history) == state(History.from_labels(labels_frame()))
+        for target in numbers[::4]:
+            expected = History.from_labels(labels_frame(), before_run=target)
+            assert state(cache.history_before(target)) == state(expected), target
+        return history
+
+    # A decision on a run after every label: every checkpoint kept.
+    label(numbers[-1] + 1)
+    replayed_history()
+    assert cache.checkpoints[: len(first)] == first
+
+    # A second label on an older run: the checkpoints before it kept.
+    older = numbers[16]
+    label(older)
+    replayed_history()
+    assert [c for c in cache.checkpoints if c[0] <= older] == [c for c in first if c[0] <= older]
+
+    # A label removed (a shifter's replaced decision): the same.
+    removed = numbers[5]
+    ReferencePair.objects.filter(run_reconstruction__run__run_number=removed).delete()
+    replayed_history()
+    assert [c for c in cache.checkpoints if c[0] <= removed] == [c for c in first if c[0] <= removed]
+
+    # Nothing changed in the labels themselves (a write elsewhere in the counted tables):
+    # the same history object.
     _, history = cache.label_history()
-    assert cache.checkpoints is None
-    assert state(history) == state(History.from_labels(labels_frame()))
+    RunFactory(run_number=numbers[-1] + 50)
+    cache.revalidate()
+    assert cache.label_history()[1] is history
 
 
 @pytest.mark.django_db(databases=[])
