@@ -42,6 +42,7 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from html import unescape as html_unescape
 from pathlib import Path
 
 import requests
@@ -54,7 +55,7 @@ HOST = "127.0.0.1"  # loopback only
 USER_PREFIX = "load-"
 PASSWORD = "load-test-password-not-secret"
 KINDS = ("login", "runs page", "run page", "feedback post")
-HIDDEN_INPUT = r'name="{name}"[^>]*value="(\d+)"|value="(\d+)"[^>]*name="{name}"'
+HIDDEN_INPUT = r'name="{name}"[^>]*value="([^"]*)"|value="([^"]*)"[^>]*name="{name}"'
 
 
 @dataclass
@@ -196,11 +197,14 @@ def feedback_written() -> int:
     return Feedback.objects.filter(user__username__startswith=USER_PREFIX).count()
 
 
-def hidden_value(html: str, name: str) -> int | None:
+def hidden_text(html: str, name: str) -> str | None:
     match = re.search(HIDDEN_INPUT.format(name=re.escape(name)), html)
-    if not match:
-        return None
-    return int(match.group(1) or match.group(2))
+    return None if match is None else html_unescape(match.group(1) or match.group(2) or "")
+
+
+def hidden_value(html: str, name: str) -> int | None:
+    text = hidden_text(html, name)
+    return int(text) if text and text.isdigit() else None
 
 
 class Client(threading.Thread):
@@ -268,6 +272,8 @@ class Client(threading.Thread):
                 "decision": "accepted",
                 "recommended_run_number": recommended,
                 "model_version_id": hidden_value(page.text, "model_version_id"),
+                # as the page's form sends it: what the page showed, signed
+                "shown": hidden_text(page.text, "shown") or "",
             }
             if self.rng.random() < 0.25:
                 body.update(decision="rejected", reason="load test: another reference is closer")

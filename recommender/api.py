@@ -211,6 +211,14 @@ class FeedbackCreateApi(APIView):
         alternative_run_number = serializers.IntegerField(min_value=1, required=False, allow_null=True)
         reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
         model_version_id = serializers.IntegerField(required=False, allow_null=True)
+        shown = serializers.CharField(
+            max_length=1000,
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text="the run page's signed record of the references it showed (its hidden field `shown`); "
+            "without it, the decision is checked against the stored or recomputed ranking",
+        )
 
     def get_throttles(self):
         return _with_one_more_on_post(self.request, super().get_throttles(), FeedbackWriteThrottle)

@@ -54,6 +54,7 @@ from .models import (
     ReferencePair,
     RunReconstruction,
 )
+from .shown import shown_references
 
 
 def _runs_classify_from_datasets(*, run_ids: dict[int, int], rows: Sequence[CerthelperPair]) -> None:
@@ -239,12 +240,20 @@ def _run_or_error(run_number: int, role: str) -> Run:
     return run
 
 
-def _shown_references(*, target: RunReconstruction, model_version_id: int | None) -> list[int]:
-    """The references RefRun showed for `target` with that model version: its stored
+def _shown_references(*, target: RunReconstruction, model_version_id: int | None, shown: str) -> list[int]:
+    """The references RefRun showed for `target` with that model version: those the
+    page's signed record `shown` names; without one (an API client), its stored
     ranking (ranks 1-5), or, when none is stored, the ranking computed now, provided
     the same model version (or the no-model fallback) computes it."""
     from .recommending import recommendations_for
 
+    if shown:
+        return shown_references(
+            shown,
+            run_number=target.run.run_number,
+            reconstruction=target.reconstruction,
+            model_version_id=model_version_id,
+        )
     if model_version_id is not None:
         stored = selectors.recommendations_stored_references(
             run_reconstruction=target, model_version_id=model_version_id
@@ -278,6 +287,7 @@ def feedback_record(
     alternative_run_number: int | None = None,
     reason: str = "",
     model_version_id: int | None = None,
+    shown: str = "",
 ) -> Feedback:
     """Store a shifter's accept or reject and write it back as training labels.
 
@@ -286,8 +296,10 @@ def feedback_record(
     used instead, that one as the positive label.
 
     Only what RefRun showed can be decided on: `recommended_run_number` must be
-    among ranks 1-5 of the stored ranking for this run reconstruction and
-    `model_version_id` (or of the ranking recomputed when none is stored); the
+    among the references the page's signed record `shown` names (recommender.shown)
+    or, without one, among ranks 1-5 of the stored ranking for this run
+    reconstruction and `model_version_id` (or of the ranking recomputed when none
+    is stored); the
     alternative must be an existing run earlier than the run. The decision policy
     (selectors.decision_state) says who may decide: DecisionClosed otherwise.
     The same decision sent again by its author returns the current row unchanged
@@ -303,6 +315,7 @@ def feedback_record(
         "alternative_run_number": alternative_run_number,
         "reason": reason,
         "model_version_id": model_version_id,
+        "shown": shown,
     }
     try:
         return _feedback_record(**arguments)
@@ -323,6 +336,7 @@ def _feedback_record(
     alternative_run_number: int | None,
     reason: str,
     model_version_id: int | None,
+    shown: str,
 ) -> Feedback:
     from .selectors import decision_state
 
@@ -373,7 +387,7 @@ def _feedback_record(
             + ("; your time to change it is over" if current is not None and current.user_id == user.pk else "")
             + ". A shift leader can reopen it"
         )
-    if recommended.run_number not in _shown_references(target=target, model_version_id=model_version_id):
+    if recommended.run_number not in _shown_references(target=target, model_version_id=model_version_id, shown=shown):
         raise InvalidFeedback(
             f"run {recommended.run_number} is not among the references RefRun showed for run {run_number} "
             f"({reconstruction}); reload the page and decide on what it shows"

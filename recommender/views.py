@@ -23,6 +23,7 @@ from .charts import Series, line_chart_svg
 from .exceptions import InvalidFeedback, ModelArtifactError
 from .forms import FeedbackForm, RunFilterForm, RunLookupForm
 from .models import Reconstruction
+from .shown import shown_sign
 from .throttles import FeedbackWriteThrottle
 from .timeline import timeline_svg
 
@@ -223,11 +224,22 @@ def _run_page(
         if top
         else None
     )
+    shown = (
+        shown_sign(
+            run_number=run_number,
+            reconstruction=reconstruction,
+            model_version_id=top.model_version_id,
+            references=references,
+        )
+        if top
+        else ""
+    )
     if form is None:
         form = FeedbackForm(
             initial={
                 "recommended_run_number": top.reference_run_number if top else None,
                 "model_version_id": top.model_version_id if top else None,
+                "shown": shown,
             }
         )
     lumi_factor, lumi_unit = display.instant_lumi_scale(
@@ -249,6 +261,7 @@ def _run_page(
             "recommendations": recommendations,
             "rows": rows,
             "top": top,
+            "shown": shown,
             "error": error,
             "form": form,
             "open_reject": open_reject,
@@ -299,6 +312,7 @@ def feedback_submit(request: HttpRequest, run_number: int, reconstruction: str) 
             alternative_run_number=data.get("alternative_run_number"),
             reason=data.get("reason") or "",
             model_version_id=data.get("model_version_id"),
+            shown=data.get("shown") or "",
         )
     except InvalidFeedback as exc:
         form.add_error(None, f"Not recorded: {exc}.")

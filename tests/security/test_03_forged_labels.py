@@ -1,15 +1,17 @@
 """Finding 3: training labels could be forged. `recommended_run_number` and
 `model_version_id` are hidden fields and feedback_record only checked that the runs
 existed, so any shifter (or token) could write labels for any run, old ones too, as
-fast as they liked. Now a decision must name what RefRun showed (ranks 1-5 of the
-stored ranking for that run reconstruction and model version, or the ranking it
-recomputes when none is stored), its alternative must be an earlier run, it is only
-taken while the run reconstruction is open (SHARED_DECISIONS decision policy), and
-writes are throttled per user."""
+fast as they liked. Now a decision must name what RefRun showed (those the page's
+signed record of what it showed names; without one, ranks 1-5 of the stored ranking
+for that run reconstruction and model version, or the ranking it recomputes when none
+is stored), its alternative must be an earlier run, it is only taken while the run
+reconstruction is open (SHARED_DECISIONS decision policy), and writes are throttled
+per user."""
 
 import datetime as dt
 
 import pytest
+from django.core import signing
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -19,6 +21,7 @@ from recommender.models import Feedback, LabelSource, Recommendation, ReferenceP
 from recommender.recommending import serving_cache_clear
 from recommender.selectors import decision_state
 from recommender.services import feedback_record, run_reconstruction_reopen
+from recommender.shown import shown_sign
 from tests.factories import (
     ModelVersionFactory,
     ReferencePairFactory,
@@ -107,6 +110,77 @@ def test_without_a_stored_ranking_the_recomputed_one_binds(shifter_sam):
         _decide(shifter_sam, None, recommended_run_number=380001)
 
     assert _decide(shifter_sam, None).recommended_reference.run_number == 380050
+
+
+def test_the_pages_signed_record_binds_even_after_the_ranking_changed(shifter_sam, shown):
+    """A page computed before a retrain: the new model no longer ranks what it showed
+    and nothing is stored for the old one, yet its record of what it showed holds."""
+    Recommendation.objects.all().delete()
+    token = shown_sign(run_number=380100, reconstruction="express", model_version_id=shown.pk, references=SHOWN)
+    shown.status = "retired"
+    shown.save()
+    ModelVersionFactory(status="active")
+
+    with pytest.raises(InvalidFeedback, match="changed since the page was shown"):
+        _decide(shifter_sam, shown, recommended_run_number=SHOWN[2])
+    feedback = _decide(shifter_sam, shown, recommended_run_number=SHOWN[2], shown=token)
+
+    assert feedback.recommended_reference.run_number == SHOWN[2]
+
+
+def _signed(version, references, run_number=380100, **signing_options) -> str:
+    if signing_options:  # the attacker's own signature
+        return signing.dumps(
+            [run_number, "express", version.pk, references], salt="refrun.recommender.shown", **signing_options
+        )
+    return shown_sign(
+        run_number=run_number, reconstruction="express", model_version_id=version.pk, references=references
+    )
+
+
+def _tampered(version, references: list[int]) -> str:
+    """The page's record with its payload rewritten to name other references, its
+    timestamp and signature kept."""
+    genuine = _signed(version, SHOWN)
+    edited = _signed(version, references, key="whatever")
+    return ":".join([edited.split(":")[0], *genuine.split(":")[1:]])
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        pytest.param(lambda version: _tampered(version, [380001]), id="payload-edited"),
+        pytest.param(lambda version: _signed(version, [380001], key="a-guessed-key"), id="signed-with-another-key"),
+        pytest.param(lambda version: _signed(version, [380001], run_number=380200), id="another-runs-record"),
+        pytest.param(lambda version: "not-a-token", id="garbage"),
+    ],
+)
+def test_a_forged_record_of_what_the_page_showed_is_refused(shifter_sam, shown, forge):
+    """The attack: a shifter edits the hidden field `shown` to name a reference RefRun
+    never showed (380001), to label any run with anything."""
+    with pytest.raises(InvalidFeedback, match="record of what it showed"):
+        _decide(shifter_sam, shown, recommended_run_number=380001, shown=forge(shown))
+    assert _nothing_written()
+
+
+def test_the_api_refuses_an_edited_record_with_a_message(shifter_sam, shown):
+    client = APIClient()
+    client.force_authenticate(shifter_sam)
+
+    forged = client.post(
+        reverse("api:feedback"),
+        {
+            "run_number": 380100,
+            "reconstruction": "express",
+            "decision": "accepted",
+            "recommended_run_number": 380001,
+            "model_version_id": shown.pk,
+            "shown": _tampered(shown, [380001]),
+        },
+    )
+
+    assert forged.status_code == 400 and "record of what it showed is not valid" in forged.json()["detail"]
+    assert _nothing_written()
 
 
 @pytest.mark.parametrize(

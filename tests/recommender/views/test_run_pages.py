@@ -75,6 +75,24 @@ def test_it_records_an_accept_from_the_run_page(client, shifter_sam, history):
     assert label.reference.run.run_number == 380050 and label.recorded_by == shifter_sam
 
 
+def test_the_pages_own_forms_carry_what_it_showed_and_are_recorded(client, shifter_sam, history):
+    """What a browser sends: every hidden field of the page's decision form, among
+    them its signed record of the references it showed (checked, not recomputed)."""
+    import re
+
+    client.force_login(shifter_sam)
+    page = client.get(reverse("recommender:run_detail", args=[380100, "express"])).content.decode()
+    form = re.search(r'<form method="post" action="[^"]*" class="decision">(.*?)</form>', page, re.S).group(1)
+    hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', form))
+    assert set(hidden) >= {"recommended_run_number", "shown"} and hidden["shown"]
+
+    url = reverse("recommender:feedback_submit", args=[380100, "express"])
+    response = client.post(url, {**hidden, "decision": "accepted"})
+
+    assert response.status_code == 302
+    assert Feedback.objects.get().recommended_reference.run_number == 380050
+
+
 def test_it_asks_for_a_reason_when_rejecting(client, shifter_sam, history):
     client.force_login(shifter_sam)
     url = reverse("recommender:feedback_submit", args=[380100, "express"])
