@@ -31,19 +31,30 @@ def role_group(name: str) -> Group:
     return group
 
 
+def _roles_of(user: AbstractBaseUser) -> frozenset[str]:
+    """The role groups a user is in, read once per user object: the authentication
+    middleware loads the user afresh for each request, and one page asks two or
+    three times (the view's decorator, the template, the view). A change of the
+    user's own groups forgets it (`roles_forget`)."""
+    try:
+        return user._refrun_roles
+    except AttributeError:
+        names = user.groups.filter(name__in=[SHIFTERS, SHIFT_LEADERS]).values_list("name", flat=True)
+        user._refrun_roles = frozenset(names)
+        return user._refrun_roles
+
+
+def roles_forget(sender, instance, action: str, reverse: bool, **kwargs) -> None:
+    """m2m_changed receiver of User.groups (accounts.apps)."""
+    if action.startswith("post_") and not reverse:
+        instance.__dict__.pop("_refrun_roles", None)
+
+
 def is_shifter(user: AbstractBaseUser | AnonymousUser) -> bool:
     """Shift leaders and admins can do everything a shifter can; a deactivated
     account nothing, whatever its groups."""
-    return (
-        user.is_authenticated
-        and user.is_active
-        and (user.is_superuser or user.groups.filter(name__in=[SHIFTERS, SHIFT_LEADERS]).exists())
-    )
+    return user.is_authenticated and user.is_active and (user.is_superuser or bool(_roles_of(user)))
 
 
 def is_shift_leader(user: AbstractBaseUser | AnonymousUser) -> bool:
-    return (
-        user.is_authenticated
-        and user.is_active
-        and (user.is_superuser or user.groups.filter(name=SHIFT_LEADERS).exists())
-    )
+    return user.is_authenticated and user.is_active and (user.is_superuser or SHIFT_LEADERS in _roles_of(user))

@@ -75,6 +75,8 @@ class _ServingCache:
         self.runs: RunTable | None = None
         self.labels_key = _UNLOADED
         self.labels: pd.DataFrame | None = None
+        # the first run whose labels changed since the history was replayed (None: none did)
+        self.changed_run: int | None = None
         self.history: History | None = None
         self.checkpoints: list[tuple[int, bytes]] | None = None
         self.curated_key = _UNLOADED
@@ -113,7 +115,7 @@ class _ServingCache:
             self.runs_key = key
         return self.runs
 
-    def label_history(self) -> tuple[pd.DataFrame, History]:
+    def labels_current(self) -> pd.DataFrame:
         # a label's run class and dataset come from its run and run reconstruction
         key = self._key("labels", "run_reconstructions", "runs")
         if key != self.labels_key:
@@ -121,14 +123,21 @@ class _ServingCache:
 
             labels = labels_frame()
             changed_run = _first_changed_run(self.labels, labels)
-            if changed_run is not None:
-                # Replayed from the last checkpoint before the first changed label: a
-                # decision on one of the newest runs, the usual change, replays a few
-                # hundred labels instead of every label (~150 ms per web worker).
-                self.history, self.checkpoints = _replayed(labels, self.checkpoints or [], changed_run)
+            if changed_run is not None and (self.changed_run is None or changed_run < self.changed_run):
+                self.changed_run = changed_run
             self.labels = labels
             self.labels_key = key
-        return self.labels, self.history
+        return self.labels
+
+    def label_history(self) -> tuple[pd.DataFrame, History]:
+        labels = self.labels_current()
+        if self.changed_run is not None:
+            # Replayed from the last checkpoint before the first changed label: a
+            # decision on one of the newest runs, the usual change, replays a few
+            # hundred labels instead of every label (~150 ms per web worker).
+            self.history, self.checkpoints = _replayed(labels, self.checkpoints or [], self.changed_run)
+            self.changed_run = None
+        return labels, self.history
 
     def curated_for(self, run_class: str) -> frozenset[int]:
         """Run numbers of the shift leaders' references in use for a run class (all classes for "")."""
@@ -226,6 +235,13 @@ def _history_for(target_run: int) -> History:
     if full.max_run is None or full.max_run < target_run:
         return full  # the usual case: a new run, later than every label
     return _cache.history_before(target_run)
+
+
+def labels_in_use() -> pd.DataFrame:
+    """Every label, as the serving cache holds it (shared: do not modify)."""
+    with _cache.lock:
+        _cache.revalidate()
+        return _cache.labels_current()
 
 
 def _display(value):

@@ -174,9 +174,9 @@ def _run_page(
         # A model file that fails its checks must not take the page down; say so.
         recommendations, error = [], f"The active model cannot be used ({exc}). A shift leader should retrain."
     top = recommendations[0] if recommendations else None
-    decisions = selectors.decisions_for(run=run, reconstruction=reconstruction)
-    labels = selectors.labels_for(run=run, reconstruction=reconstruction)
     run_reconstruction = selectors.run_reconstruction_for_page(run=run, reconstruction=reconstruction)
+    decisions = selectors.decisions_for(run_reconstruction=run_reconstruction)
+    labels = selectors.labels_for(run_reconstruction=run_reconstruction)
     state = (
         selectors.decision_state_shown(run_reconstruction=run_reconstruction, decisions=decisions, labels=labels)
         if run_reconstruction

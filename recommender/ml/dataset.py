@@ -188,10 +188,16 @@ def labels_from_pair_rows(rows: Iterable[Any], run_classes: Mapping[int, str]) -
     )
 
 
+# What the database's labels carry besides LABEL_COLUMNS, for the run page's facts
+# about each reference (recommender.selectors.reference_facts): when the choice was
+# made, and the run's own class, which groups labels there as on the references page.
+RECORD_COLUMNS = ["recorded_at", "own_run_class"]
+
+
 def labels_from_rows(rows: Iterable[tuple]) -> pd.DataFrame:
     """Labels from the database's rows (recommender.selectors.labels_frame reads them):
     (run, reconstruction, reference, reference reconstruction, dataset, run's class,
-    is positive, source, row id), the row id giving the order of decisions."""
+    is positive, source, row id, recorded at), the row id giving the order of decisions."""
     records = [
         {
             "run_number": r[0],
@@ -203,10 +209,14 @@ def labels_from_rows(rows: Iterable[tuple]) -> pd.DataFrame:
             "is_positive": r[6],
             "source": r[7],
             "_id": r[8],
+            "recorded_at": r[9],
+            "own_run_class": r[5] or "",
         }
         for r in rows
     ]
-    frame = pd.DataFrame(records, columns=[*LABEL_COLUMNS, "_id"])
+    frame = pd.DataFrame(records, columns=[*LABEL_COLUMNS, "_id", *RECORD_COLUMNS])
+    # plain datetimes, as the pages format them, not pandas Timestamps
+    frame["recorded_at"] = pd.Series([r["recorded_at"] for r in records], dtype=object)
     # A shifter's feedback on a run reconstruction overrides the Certhelper label for it.
     frame = frame.sort_values(["run_number", "_id"], kind="stable").drop(columns="_id")
     return sort_labels(frame)
