@@ -11,7 +11,20 @@ import numpy as np
 import pandas as pd
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
 from django.utils import timezone
 
 from ingestion import selectors as ingestion_selectors
@@ -772,25 +785,71 @@ def run_features_frame(*, run_numbers: Iterable[int] | None = None) -> pd.DataFr
     )
 
 
-def labels_frame(*, before_run: int | None = None) -> pd.DataFrame:
+_LABEL_FIELDS = (
+    "run_reconstruction__run__run_number",
+    "run_reconstruction__reconstruction",
+    "reference__run__run_number",
+    "reference__reconstruction",
+    "run_reconstruction__dataset",
+    "run_reconstruction__run__run_class",
+    "is_positive",
+    "source",
+    "id",
+    "recorded_at",
+    "run_reconstruction_id",
+    "reference_id",
+)
+
+
+def labels_frame() -> pd.DataFrame:
     """Labels from the database (Certhelper and shifter feedback), in one query."""
-    pairs = ReferencePair.objects.all()
-    if before_run is not None:
-        pairs = pairs.filter(run_reconstruction__run__run_number__lt=before_run)
-    return labels_from_rows(
-        pairs.values_list(
-            "run_reconstruction__run__run_number",
-            "run_reconstruction__reconstruction",
-            "reference__run__run_number",
-            "reference__reconstruction",
-            "run_reconstruction__dataset",
-            "run_reconstruction__run__run_class",
-            "is_positive",
-            "source",
-            "id",
-            "recorded_at",
-        )
+    return labels_read()[0]
+
+
+def labels_read(*, after_id: int = 0) -> tuple[pd.DataFrame, tuple[int, ...], int]:
+    """The labels with a row id above `after_id` (all by default): their frame, their
+    fingerprint (`labels_fingerprint` of just these rows) and their highest row id."""
+    rows = list(ReferencePair.objects.filter(id__gt=after_id).values_list(*_LABEL_FIELDS))
+    return labels_from_rows(rows), _rows_fingerprint(rows), max((row[8] for row in rows), default=after_id)
+
+
+def _rows_fingerprint(rows: list[tuple]) -> tuple[int, ...]:
+    """`labels_fingerprint` of these rows (of _LABEL_FIELDS), in the order of _FINGERPRINT."""
+    return (
+        len(rows),
+        sum(row[8] for row in rows),
+        sum(row[8] * row[11] for row in rows),
+        sum(row[8] * row[10] for row in rows),
+        sum(row[8] for row in rows if row[6]),
+        sum(row[8] for row in rows if row[7] == LabelSource.SHIFTER),
     )
+
+
+def _product(a: str, b: str):
+    return ExpressionWrapper(F(a) * F(b), output_field=BigIntegerField())
+
+
+# Sums over the rows that change when a row is added, removed, or moved to another
+# reference, run reconstruction, sign or source (weighted by the row id, so that two
+# rows swapping references change them too).
+_FINGERPRINT = {
+    "n": Count("id"),
+    "ids": Sum("id"),
+    "references": Sum(_product("id", "reference_id")),
+    "run_reconstructions": Sum(_product("id", "run_reconstruction_id")),
+    "positive": Sum(Case(When(is_positive=True, then=F("id")), default=Value(0), output_field=BigIntegerField())),
+    "shifter": Sum(
+        Case(When(source=LabelSource.SHIFTER, then=F("id")), default=Value(0), output_field=BigIntegerField())
+    ),
+}
+
+
+def labels_fingerprint() -> tuple[int, ...]:
+    """The label table's fingerprint in one aggregate (no join): the serving cache
+    checks that it equals that of the labels it holds plus those it has just read,
+    i.e. that no label was removed or changed in place."""
+    sums = ReferencePair.objects.aggregate(**_FINGERPRINT)
+    return tuple(int(sums[name] or 0) for name in _FINGERPRINT)
 
 
 def run_reconstruction_dataset(*, run_number: int, reconstruction: str) -> str | None:

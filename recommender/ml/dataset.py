@@ -188,16 +188,18 @@ def labels_from_pair_rows(rows: Iterable[Any], run_classes: Mapping[int, str]) -
     )
 
 
-# What the database's labels carry besides LABEL_COLUMNS, for the run page's facts
-# about each reference (recommender.selectors.reference_facts): when the choice was
-# made, and the run's own class, which groups labels there as on the references page.
-RECORD_COLUMNS = ["recorded_at", "own_run_class"]
+# What the database's labels carry besides LABEL_COLUMNS: the row id (the order of
+# decisions; the serving cache merges new rows by it) and, for the run page's facts
+# about each reference (recommender.selectors.reference_facts), when the choice was
+# made and the run's own class, which groups labels there as on the references page.
+RECORD_COLUMNS = ["label_id", "own_run_class", "recorded_at"]
 
 
 def labels_from_rows(rows: Iterable[tuple]) -> pd.DataFrame:
-    """Labels from the database's rows (recommender.selectors.labels_frame reads them):
+    """Labels from the database's rows (recommender.selectors.labels_read reads them):
     (run, reconstruction, reference, reference reconstruction, dataset, run's class,
-    is positive, source, row id, recorded at), the row id giving the order of decisions."""
+    is positive, source, row id, recorded at, ...), in run order, then row order."""
+    rows = list(rows)
     records = [
         {
             "run_number": r[0],
@@ -208,18 +210,17 @@ def labels_from_rows(rows: Iterable[tuple]) -> pd.DataFrame:
             "run_class": label_run_class(r[4], r[5]),
             "is_positive": r[6],
             "source": r[7],
-            "_id": r[8],
-            "recorded_at": r[9],
+            "label_id": r[8],
             "own_run_class": r[5] or "",
         }
         for r in rows
     ]
-    frame = pd.DataFrame(records, columns=[*LABEL_COLUMNS, "_id", *RECORD_COLUMNS])
-    # plain datetimes, as the pages format them, not pandas Timestamps
-    frame["recorded_at"] = pd.Series([r["recorded_at"] for r in records], dtype=object)
+    frame = pd.DataFrame(records, columns=[*LABEL_COLUMNS, *RECORD_COLUMNS[:-1]])
+    # plain datetimes, as the pages format them: a datetime column of pandas
+    # Timestamps cost more than the rest of the frame
+    frame["recorded_at"] = pd.Series([r[9] for r in rows], dtype=object)
     # A shifter's feedback on a run reconstruction overrides the Certhelper label for it.
-    frame = frame.sort_values(["run_number", "_id"], kind="stable").drop(columns="_id")
-    return sort_labels(frame)
+    return sort_labels(frame.sort_values(["run_number", "label_id"], kind="stable"))
 
 
 def sort_labels(frame: pd.DataFrame) -> pd.DataFrame:

@@ -91,10 +91,10 @@ def test_a_changed_label_replays_the_history_from_the_checkpoint_before_it(monke
     full replay of every label gives."""
     import pickle
 
-    from recommender import recommending
+    from recommender import recommending, selectors
     from recommender.ml.features import History
     from recommender.models import ReferencePair
-    from recommender.selectors import labels_frame
+    from recommender.selectors import labels_frame, labels_read
     from tests.factories import ReferencePairFactory
 
     numbers = make_runs(30)
@@ -111,39 +111,65 @@ def test_a_changed_label_replays_the_history_from_the_checkpoint_before_it(monke
         history._rank_cache.clear()
         return pickle.dumps(history)
 
+    newest = numbers[-1] + 1
+    RunReconstructionFactory(
+        run=RunFactory(run_number=newest, run_class="collisions_pp"),
+        reconstruction="express",
+        dataset=DATASETS["express"],
+    )
+
     def label(run_number: int) -> None:
-        run = RunFactory(run_number=run_number, run_class="collisions_pp")
+        """A shifter's decision: one label row, nothing else written."""
         ReferencePairFactory(
-            run_reconstruction=RunReconstructionFactory(run=run, reconstruction="express", dataset=DATASETS["express"]),
+            run_reconstruction=RunReconstructionFactory(run__run_number=run_number, reconstruction="express"),
             reference=RunReconstructionFactory(run__run_number=numbers[0], reconstruction="express"),
             source="shifter",  # a run has one Certhelper label at most
         )
 
-    def replayed_history() -> History:
+    reads = []
+    monkeypatch.setattr(selectors, "labels_read", lambda **kw: reads.append(kw) or labels_read(**kw))
+
+    def cache_reads() -> list[dict]:
+        """How the cache read the labels after a change, checking what it then holds
+        against a full read and a full replay."""
+        reads.clear()
         cache.revalidate()
-        _, history = cache.label_history()
+        labels, history = cache.label_history()
+        how = list(reads)
+        assert labels.equals(labels_frame())
         assert state(history) == state(History.from_labels(labels_frame()))
         for target in numbers[::4]:
             expected = History.from_labels(labels_frame(), before_run=target)
             assert state(cache.history_before(target)) == state(expected), target
-        return history
+        return how
 
-    # A decision on a run after every label: every checkpoint kept.
-    label(numbers[-1] + 1)
-    replayed_history()
+    assert cache_reads() == [{}]  # the new run (a sync): everything read again
+
+    # A decision on a run after every label: the new row merged, every checkpoint kept.
+    held = ReferencePair.objects.order_by("-id").values_list("id", flat=True).first()
+    label(newest)
+    assert cache_reads() == [{"after_id": held}]
     assert cache.checkpoints[: len(first)] == first
 
-    # A second label on an older run: the checkpoints before it kept.
+    # A second label on an older run: merged too, the checkpoints before it kept.
     older = numbers[16]
     label(older)
-    replayed_history()
+    assert len(cache_reads()) == 1 and reads[0] != {}
     assert [c for c in cache.checkpoints if c[0] <= older] == [c for c in first if c[0] <= older]
 
-    # A label removed (a shifter's replaced decision): the same.
+    # A label removed (a shifter's replaced decision): noticed, the labels read again.
     removed = numbers[5]
     ReferencePair.objects.filter(run_reconstruction__run__run_number=removed).delete()
-    replayed_history()
+    assert cache_reads()[-1] == {}
     assert [c for c in cache.checkpoints if c[0] <= removed] == [c for c in first if c[0] <= removed]
+
+    # A label changed in place, as the Certhelper import corrects a reference: the same.
+    corrected = ReferencePair.objects.get(
+        run_reconstruction__run__run_number=numbers[20], run_reconstruction__reconstruction="express"
+    )
+    corrected.reference = RunReconstructionFactory(run__run_number=numbers[1], reconstruction="express")
+    ReferencePair.objects.bulk_update([corrected], ["reference"])
+    assert cache_reads()[-1] == {}
 
     # Nothing changed in the labels themselves (a write elsewhere in the counted tables):
     # the same history object.
