@@ -80,7 +80,7 @@ class _ServingCache:
         # the first run whose labels changed since the history was replayed (None: none did)
         self.changed_run: int | None = None
         self.history: History | None = None
-        self.checkpoints: list[tuple[int, bytes]] | None = None
+        self.checkpoints: list[tuple[int, bytes]] = []
         self.curated_key = _UNLOADED
         self.curated: dict[str, frozenset[int]] = {}
 
@@ -152,14 +152,24 @@ class _ServingCache:
         merged = pd.concat([self.labels, added], ignore_index=True)
         return sort_labels(merged.sort_values(["run_number", "label_id"], kind="stable"))
 
-    def label_history(self) -> tuple[pd.DataFrame, History]:
+    def _labels_checked(self) -> pd.DataFrame:
+        """The labels; after a change, the checkpoints past the first changed label and
+        the full history are dropped, to be replayed when a page needs them: a
+        decision on one of the newest runs, the usual change, then costs a few hundred
+        labels' replay instead of every label's (~150 ms per web worker)."""
         labels = self.labels_current()
         if self.changed_run is not None:
-            # Replayed from the last checkpoint before the first changed label: a
-            # decision on one of the newest runs, the usual change, replays a few
-            # hundred labels instead of every label (~150 ms per web worker).
-            self.history, self.checkpoints = _replayed(labels, self.checkpoints or [], self.changed_run)
+            self.checkpoints = [
+                (boundary, state) for boundary, state in self.checkpoints if boundary <= self.changed_run
+            ]
+            self.history = None
             self.changed_run = None
+        return labels
+
+    def label_history(self) -> tuple[pd.DataFrame, History]:
+        labels = self._labels_checked()
+        if self.history is None:
+            self.history = self._replayed(labels, before_run=None)
         return labels, self.history
 
     def curated_for(self, run_class: str) -> frozenset[int]:
@@ -177,21 +187,35 @@ class _ServingCache:
 
     def history_before(self, target_run: int) -> History:
         """The history of the labels of runs before `target_run`, for a run that
-        already has later labels (a shifter opening an older run).
+        already has later labels (a shifter opening an older run)."""
+        return self._replayed(self._labels_checked(), before_run=target_run)
 
-        Replaying every label per request cost ~100 ms; instead the nearest
-        checkpoint (a pickled History every CHECKPOINT_LABELS labels) is copied
-        and only the labels after it are replayed.
+    def _replayed(self, labels: pd.DataFrame, *, before_run: int | None) -> History:
+        """A new history of the labels of runs before `before_run` (of every label:
+        None), copied from the nearest checkpoint (run number R, the pickled history
+        of the labels of runs before R) and replayed from there: replaying every
+        label per request cost ~100 ms. Replaying past the last checkpoint adds
+        checkpoints every CHECKPOINT_LABELS labels, each at a run boundary, so that
+        a checkpoint never holds half of a run's labels.
         """
-        labels, _ = self.label_history()
-        boundaries = [boundary for boundary, _ in self.checkpoints]
-        index = bisect.bisect_right(boundaries, target_run) - 1
-        if index < 0:
-            return History.from_labels(labels, before_run=target_run)
-        boundary, state = self.checkpoints[index]
-        history = pickle.loads(state)
         runs = labels["run_number"].to_numpy()
-        start, stop = np.searchsorted(runs, [boundary, target_run], side="left")
+        stop = len(runs) if before_run is None else int(np.searchsorted(runs, before_run, side="left"))
+        boundaries = [boundary for boundary, _ in self.checkpoints]
+        index = len(boundaries) - 1 if before_run is None else bisect.bisect_right(boundaries, before_run) - 1
+        if index >= 0:
+            boundary, state = self.checkpoints[index]
+            history = pickle.loads(state)
+            start = int(np.searchsorted(runs, boundary, side="left"))
+        else:
+            history, start = History(), 0
+        if index == len(boundaries) - 1:
+            for position in range(start + CHECKPOINT_LABELS, stop, CHECKPOINT_LABELS):
+                cut = int(np.searchsorted(runs, runs[position], side="left"))
+                if cut <= start:
+                    continue  # one run holds more than CHECKPOINT_LABELS labels
+                history.add_many(labels.iloc[start:cut])
+                self.checkpoints.append((int(runs[position]), pickle.dumps(history, protocol=pickle.HIGHEST_PROTOCOL)))
+                start = cut
         history.add_many(labels.iloc[start:stop])
         return history
 
@@ -217,34 +241,6 @@ def _first_changed_run(old: pd.DataFrame | None, new: pd.DataFrame) -> int | Non
 CHECKPOINT_LABELS = 500
 
 
-def _replayed(
-    labels: pd.DataFrame, checkpoints: list[tuple[int, bytes]], changed_run: int
-) -> tuple[History, list[tuple[int, bytes]]]:
-    """The history of every label and the checkpoints (run number R, pickled History
-    of the labels of runs before R), R rising, keeping those with R <= `changed_run`
-    and replaying the labels after the last of them.
-
-    Each R is a run boundary, so a checkpoint never holds half of a run's labels. The
-    history returned is a new object: callers may still hold the old one.
-    """
-    runs = labels["run_number"].to_numpy()
-    kept = [(boundary, state) for boundary, state in checkpoints if boundary <= changed_run]
-    if kept:
-        history = pickle.loads(kept[-1][1])
-        start = int(np.searchsorted(runs, kept[-1][0], side="left"))
-    else:
-        history, start = History(), 0
-    for position in range(start + CHECKPOINT_LABELS, len(runs), CHECKPOINT_LABELS):
-        stop = int(np.searchsorted(runs, runs[position], side="left"))
-        if stop <= start:
-            continue  # one run holds more than CHECKPOINT_LABELS labels
-        history.add_many(labels.iloc[start:stop])
-        kept.append((int(runs[position]), pickle.dumps(history, protocol=pickle.HIGHEST_PROTOCOL)))
-        start = stop
-    history.add_many(labels.iloc[start:])
-    return history, kept
-
-
 _cache = _ServingCache()
 
 
@@ -254,9 +250,9 @@ def serving_cache_clear() -> None:
 
 
 def _history_for(target_run: int) -> History:
-    _, full = _cache.label_history()
-    if full.max_run is None or full.max_run < target_run:
-        return full  # the usual case: a new run, later than every label
+    labels = _cache._labels_checked()
+    if labels.empty or int(labels["run_number"].iloc[-1]) < target_run:
+        return _cache.label_history()[1]  # the usual case: a new run, later than every label
     return _cache.history_before(target_run)
 
 

@@ -368,8 +368,15 @@ class History:
         if not is_positive:
             return  # a rejected reference is not a use
         self.n_labels += 1
-        self.groups.setdefault((reconstruction, run_class), _Uses()).add(run_number, reference, era)
-        self.classes.setdefault(run_class, _Uses()).add(run_number, reference, era)
+        # get, then create: setdefault(key, _Uses()) built two _Uses per label, a third of a replay
+        group = self.groups.get((reconstruction, run_class))
+        if group is None:
+            group = self.groups[(reconstruction, run_class)] = _Uses()
+        group.add(run_number, reference, era)
+        uses = self.classes.get(run_class)
+        if uses is None:
+            uses = self.classes[run_class] = _Uses()
+        uses.add(run_number, reference, era)
         self.everyone.add(run_number, reference, era)
 
     # --- reads ---------------------------------------------------------------

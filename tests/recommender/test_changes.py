@@ -93,11 +93,11 @@ def _duration_shown(results) -> object:
 def test_it_notices_each_change_that_matters_at_once(trained):
     numbers, run_number = trained
     first = recommendations_for(run_number=run_number, reconstruction="express")
-    runs, history = recommending._cache.runs, recommending._cache.history
+    runs, labels = recommending._cache.runs, recommending._cache.labels
 
     # nothing changed: nothing reloaded
     assert recommendations_for(run_number=run_number, reconstruction="express") == first
-    assert recommending._cache.runs is runs and recommending._cache.history is history
+    assert recommending._cache.runs is runs and recommending._cache.labels is labels
 
     # a changed run
     Run.objects.filter(run_number=run_number).update(duration=1234)
@@ -109,13 +109,13 @@ def test_it_notices_each_change_that_matters_at_once(trained):
     assert _duration_shown(recommendations_for(run_number=newer.run_number, reconstruction="express")) == 2000
 
     # a new label
-    labels_before = recommending._cache.history.n_labels
+    labels_before = recommending._cache.label_history()[1].n_labels
     ReferencePairFactory(
         run_reconstruction=RunReconstructionFactory(run=newer, reconstruction="prompt", dataset=DATASETS["prompt"]),
         reference=RunReconstructionFactory(run__run_number=numbers[0], reconstruction="prompt"),
     )
     recommendations_for(run_number=run_number, reconstruction="express")
-    assert recommending._cache.history.n_labels == labels_before + 1
+    assert recommending._cache.label_history()[1].n_labels == labels_before + 1
 
     # a new curated reference, then the same one ended
     reference = RunReconstructionFactory(run__run_number=numbers[3], reconstruction="express")
