@@ -412,24 +412,31 @@ def runs_awaiting(*, reconstruction: str) -> QuerySet[Run]:
 AWAITING_CACHE_S = 3600
 
 
-def awaiting_counts() -> dict[str, int]:
-    """How many runs await a decision, per reconstruction certified on arrival: every run
-    but those with a current decision or a Certhelper label for it (the runs page's
-    "awaiting" filter). Every runs page shows them, and counting took a third of its
-    time (20 ms with 11,000 runs), so they are cached until a run, run reconstruction,
+@dataclass(frozen=True)
+class RunListCounts:
+    runs: int  # every run in the mirror: the unfiltered runs page's length
+    awaiting: dict[str, int]  # reconstruction certified on arrival -> runs awaiting a decision
+
+
+def run_list_counts() -> RunListCounts:
+    """What every runs page counts: its runs, and how many await a decision per
+    reconstruction certified on arrival (every run but those with a current decision
+    or a Certhelper label for it: the "awaiting" filter). Counting took a third of the
+    page (20 ms with 11,000 runs), so both are cached until a run, run reconstruction,
     label or decision changes (their change counters, one small read)."""
-    key = f"awaiting-counts:{_changes_key('runs', 'run_reconstructions', 'labels', 'feedback')}"
+    key = f"run-list-counts:{_changes_key('runs', 'run_reconstructions', 'labels', 'feedback')}"
     counts = cache.get(key)
     if counts is None:
-        counts = _awaiting_count()
+        counts = _run_list_count()
         cache.set(key, counts, AWAITING_CACHE_S)
     return counts
 
 
-def _awaiting_count() -> dict[str, int]:
-    # over the run reconstructions in one grouped query, not two NOT EXISTS scans of every run
-    decided = Q(Exists(Feedback.objects.filter(run_reconstruction=OuterRef("pk"), is_current=True))) | Q(
-        Exists(ReferencePair.objects.filter(run_reconstruction=OuterRef("pk"), source=LabelSource.CERTHELPER))
+def _run_list_count() -> RunListCounts:
+    # over the run reconstructions in one grouped query, not two NOT EXISTS scans of every
+    # run; IN, not EXISTS: PostgreSQL hashes each subquery once (24 -> 11 ms, 11,000 runs)
+    decided = Q(pk__in=Feedback.objects.filter(is_current=True).values("run_reconstruction_id")) | Q(
+        pk__in=ReferencePair.objects.filter(source=LabelSource.CERTHELPER).values("run_reconstruction_id")
     )
     counts = dict(
         RunReconstruction.objects.filter(decided, reconstruction__in=CERTIFIED_ON_ARRIVAL)
@@ -438,7 +445,7 @@ def _awaiting_count() -> dict[str, int]:
         .order_by()
     )
     runs = ingestion_selectors.runs_count()
-    return {reco: runs - counts.get(reco, 0) for reco in CERTIFIED_ON_ARRIVAL}
+    return RunListCounts(runs=runs, awaiting={reco: runs - counts.get(reco, 0) for reco in CERTIFIED_ON_ARRIVAL})
 
 
 def next_awaiting_run(*, reconstruction: str, after_run_number: int) -> int | None:

@@ -54,7 +54,11 @@ def run_list(request: HttpRequest) -> HttpResponse:
         run_min=filters.get("run_min"),
         run_max=filters.get("run_max"),
     )
-    page = Paginator(runs, RUNS_PER_PAGE).get_page(request.GET.get("page"))
+    counts = selectors.run_list_counts()
+    paginator = Paginator(runs, RUNS_PER_PAGE)
+    if not any(filters.values()):
+        paginator.count = counts.runs  # every run: counted with the awaiting runs, cached
+    page = paginator.get_page(request.GET.get("page"))
     recos = selectors.reco_rows_for([run["id"] for run in page])
     run_href, reco_href = _run_hrefs()
     rows = [run_list_rows.row(run, recos[run["id"]], run_href, reco_href) for run in page]
@@ -69,7 +73,7 @@ def run_list(request: HttpRequest) -> HttpResponse:
             "page": page,
             "rows_html": run_list_rows.rows_html(rows),
             "query": query.urlencode(),
-            "awaiting": selectors.awaiting_counts(),
+            "awaiting": counts.awaiting,
             "showing_awaiting": filters.get("status") == selectors.Status.AWAITING,
             "reconstruction": filters.get("reconstruction") or "",
         },

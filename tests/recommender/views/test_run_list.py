@@ -32,6 +32,19 @@ def test_it_lists_runs_newest_first_with_their_reference(client, shifter_sam):
     assert str(older.run_number) in body
 
 
+def test_its_pages_follow_a_new_run_at_once_and_a_filter_counts_its_own(client, shifter_sam):
+    """The unfiltered count is cached with the awaiting counts; a filter counts its runs."""
+    for number in range(380001, 380051):
+        RunFactory(run_number=number, run_class="collisions_pp")
+    client.force_login(shifter_sam)
+    url = reverse("recommender:run_list")
+
+    assert client.get(url).context["page"].paginator.num_pages == 1
+    RunFactory(run_number=380051, run_class="cosmics")
+    assert client.get(url).context["page"].paginator.num_pages == 2
+    assert client.get(url, {"run_class": "cosmics"}).context["page"].paginator.count == 1
+
+
 def test_it_says_when_a_run_range_is_reversed(client, shifter_sam):
     client.force_login(shifter_sam)
     response = client.get(reverse("recommender:run_list"), {"run_min": 5, "run_max": 2})
