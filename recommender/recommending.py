@@ -12,7 +12,7 @@ import bisect
 import math
 import pickle
 import threading
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -81,6 +81,7 @@ class _ServingCache:
         self.changed_run: int | None = None
         self.history: History | None = None
         self.checkpoints: list[tuple[int, bytes]] = []
+        self.before: OrderedDict[int, History] = OrderedDict()  # run -> history of the labels before it
         self.curated_key = _UNLOADED
         self.curated: dict[str, frozenset[int]] = {}
 
@@ -162,6 +163,7 @@ class _ServingCache:
             self.checkpoints = [
                 (boundary, state) for boundary, state in self.checkpoints if boundary <= self.changed_run
             ]
+            self.before = OrderedDict((run, kept) for run, kept in self.before.items() if run <= self.changed_run)
             self.history = None
             self.changed_run = None
         return labels
@@ -187,8 +189,18 @@ class _ServingCache:
 
     def history_before(self, target_run: int) -> History:
         """The history of the labels of runs before `target_run`, for a run that
-        already has later labels (a shifter opening an older run)."""
-        return self._replayed(self._labels_checked(), before_run=target_run)
+        already has later labels (a shifter opening an older run). The last few are
+        kept: shifters open the same runs again and again, and a change of labels
+        leaves those of the runs before it as they were."""
+        labels = self._labels_checked()
+        history = self.before.get(target_run)
+        if history is None:
+            history = self.before[target_run] = self._replayed(labels, before_run=target_run)
+            if len(self.before) > HISTORIES_KEPT:
+                self.before.popitem(last=False)
+        else:
+            self.before.move_to_end(target_run)
+        return history
 
     def _replayed(self, labels: pd.DataFrame, *, before_run: int | None) -> History:
         """A new history of the labels of runs before `before_run` (of every label:
@@ -239,6 +251,8 @@ def _first_changed_run(old: pd.DataFrame | None, new: pd.DataFrame) -> int | Non
 
 # Labels between two history checkpoints: the most a request for an older run replays.
 CHECKPOINT_LABELS = 500
+# Histories of older runs kept per process (~1.3 MB each with 9,000 labels).
+HISTORIES_KEPT = 32
 
 
 _cache = _ServingCache()

@@ -210,3 +210,26 @@ def test_the_reasons_mode_is_pandas_mode_smallest_first_among_ties():
     for values in (["express"] * 4, ["prompt", "express", "prompt", "express"], ["b", "a", "c", "c"]):
         array = np.asarray(values, dtype=object)
         assert _mode(array) == pd.Series(array).mode().iat[0]
+
+
+def test_an_older_runs_history_is_kept_until_a_label_before_it_changes():
+    from recommender import recommending
+    from tests.factories import ReferencePairFactory
+
+    numbers = make_runs(30)
+    make_labels(pair_rows(numbers))
+    cache = recommending._cache
+    cache.revalidate()
+    older, newer = numbers[10], numbers[25]
+    kept_older, kept_newer = cache.history_before(older), cache.history_before(newer)
+    assert cache.history_before(older) is kept_older
+
+    # a shifter's decision on a run between them: the older run's history stays, the newer one's goes
+    ReferencePairFactory(
+        run_reconstruction=RunReconstructionFactory(run__run_number=numbers[15], reconstruction="express"),
+        reference=RunReconstructionFactory(run__run_number=numbers[0], reconstruction="express"),
+        source="shifter",
+    )
+    cache.revalidate()
+    assert cache.history_before(older) is kept_older
+    assert cache.history_before(newer) is not kept_newer
