@@ -163,20 +163,18 @@ def test_a_forged_record_of_what_the_page_showed_is_refused(shifter_sam, shown, 
     assert _nothing_written()
 
 
-def test_the_api_refuses_an_edited_record_with_a_message(shifter_sam, shown):
+def _api_decide(user, **fields):
+    """POST /api/feedback/ as `user`: an accept of run 380100 express, with `fields`."""
     client = APIClient()
-    client.force_authenticate(shifter_sam)
+    client.force_authenticate(user)
+    return client.post(
+        reverse("api:feedback"), {"run_number": 380100, "reconstruction": "express", "decision": "accepted", **fields}
+    )
 
-    forged = client.post(
-        reverse("api:feedback"),
-        {
-            "run_number": 380100,
-            "reconstruction": "express",
-            "decision": "accepted",
-            "recommended_run_number": 380001,
-            "model_version_id": shown.pk,
-            "shown": _tampered(shown, [380001]),
-        },
+
+def test_the_api_refuses_an_edited_record_with_a_message(shifter_sam, shown):
+    forged = _api_decide(
+        shifter_sam, recommended_run_number=380001, model_version_id=shown.pk, shown=_tampered(shown, [380001])
     )
 
     assert forged.status_code == 400 and "record of what it showed is not valid" in forged.json()["detail"]
@@ -238,13 +236,7 @@ def test_the_author_may_change_a_decision_within_the_shift_but_not_after(shifter
 
 
 def test_the_api_refuses_a_forged_label_with_a_message(shifter_sam, shown):
-    client = APIClient()
-    client.force_authenticate(shifter_sam)
-    payload = {"run_number": 380100, "reconstruction": "express", "decision": "accepted"}
-
-    forged = client.post(
-        reverse("api:feedback"), {**payload, "recommended_run_number": 380001, "model_version_id": shown.pk}
-    )
+    forged = _api_decide(shifter_sam, recommended_run_number=380001, model_version_id=shown.pk)
 
     assert forged.status_code == 400 and "not among the references" in forged.json()["detail"]
     assert _nothing_written()
@@ -253,19 +245,8 @@ def test_the_api_refuses_a_forged_label_with_a_message(shifter_sam, shown):
 def test_the_api_answers_409_on_a_closed_run(shifter_sam, shown):
     tom = UserFactory(username="tom", groups=["shifters"])
     _decide(tom, shown)
-    client = APIClient()
-    client.force_authenticate(shifter_sam)
 
-    answer = client.post(
-        reverse("api:feedback"),
-        {
-            "run_number": 380100,
-            "reconstruction": "express",
-            "decision": "accepted",
-            "recommended_run_number": 380040,
-            "model_version_id": shown.pk,
-        },
-    )
+    answer = _api_decide(shifter_sam, recommended_run_number=380040, model_version_id=shown.pk)
 
     assert answer.status_code == 409 and "tom" in answer.json()["detail"]
 
