@@ -169,15 +169,15 @@ def reco_rows_for(run_ids: Iterable[int]) -> dict[int, list[RecoRow]]:
     ):
         decisions.setdefault(rr_id, (decision, username or ""))
     # Only the active model's stored first choice: the run page shows that one, with that score.
-    active = model_version_active()
     tops: dict[int, tuple[int, float]] = {}
-    if active is not None:
-        for rr_id, reference, score in (
-            Recommendation.objects.filter(rank=1, model_version=active, run_reconstruction_id__in=reconstructions)
-            .order_by("-created_at")
-            .values_list("run_reconstruction_id", "reference__run_number", "score")
-        ):
-            tops.setdefault(rr_id, (reference, score))
+    for rr_id, reference, score in (
+        Recommendation.objects.filter(
+            rank=1, model_version__status=ModelVersionStatus.ACTIVE, run_reconstruction_id__in=reconstructions
+        )
+        .order_by("-created_at")
+        .values_list("run_reconstruction_id", "reference__run_number", "score")
+    ):
+        tops.setdefault(rr_id, (reference, score))
     by_run: dict[int, dict[str, int]] = defaultdict(dict)
     for pk, (run_id, reco) in reconstructions.items():
         by_run[run_id][reco] = pk
