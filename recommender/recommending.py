@@ -236,6 +236,8 @@ def _first_changed_run(old: pd.DataFrame | None, new: pd.DataFrame) -> int | Non
     """The run of the first label (in run order) that `new` adds, removes or changes
     against `old`, None when both hold the same labels. Labels of earlier runs are the
     same in both: a history of them is still valid."""
+    if old is new:
+        return None  # nothing read was added: the frame held is kept as it is
     if old is None or list(old.columns) != list(new.columns):
         return -1
     common = min(len(old), len(new))
