@@ -8,13 +8,13 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group, P
 
 SHIFTERS = "shifters"
 SHIFT_LEADERS = "shift_leaders"
-# Shift leaders curate the reference list in the admin and read what feeds it.
-# (The migration recommender 0002_roles holds a frozen copy of this list, as migrations must.)
+# Shift leaders declare and end references (never delete one: the history stays) and
+# read what feeds them. (The migrations recommender 0002_roles and 0014_declared_references
+# hold frozen copies of this list, as migrations must.)
 SHIFT_LEADER_PERMISSIONS = [
-    ("recommender", "add_curatedreference"),
-    ("recommender", "change_curatedreference"),
-    ("recommender", "delete_curatedreference"),
-    ("recommender", "view_curatedreference"),
+    ("recommender", "add_declaredreference"),
+    ("recommender", "change_declaredreference"),
+    ("recommender", "view_declaredreference"),
     ("recommender", "view_referencepair"),
     ("recommender", "view_runreconstruction"),
     ("ingestion", "view_run"),

@@ -44,11 +44,11 @@ def main() -> None:
     from django.core.cache import cache
 
     from ingestion.models import Run
-    from recommender.models import CuratedReference, ReferencePair
+    from recommender.models import DeclaredReference, ReferencePair
 
     client = shifter_client("bench-references-page")
     n_runs, n_labels = Run.objects.count(), ReferencePair.objects.filter(is_positive=True).count()
-    n_curated = CuratedReference.objects.filter(active_until__isnull=True).count()
+    n_declared = DeclaredReference.objects.filter(until_run__isnull=True).count()
     url = f"/references/?months={args.months}"
 
     started = time.perf_counter()
@@ -89,7 +89,7 @@ def main() -> None:
         f"First request of the process: {cold * 1000:.0f} ms; page size {len(body) / 1024:.0f} KiB, "
         f"{body.count('<tr>') - 1} table rows, {segments} timeline segments",
     ]
-    print(f"{n_runs} runs, {n_labels} positive labels, {n_curated} curated references in use")
+    print(f"{n_runs} runs, {n_labels} positive labels, {n_declared} declared references in use")
     results_report(
         args,
         lines,
@@ -99,7 +99,7 @@ def main() -> None:
         title="## References page",
         description="GET /references/ through Django's test Client in one warm process (middleware, view, "
         "`selectors.references_in_use`, the SVG timeline, template), "
-        f"{n_runs:,} runs, {n_labels:,} positive labels, {n_curated} curated references in use "
+        f"{n_runs:,} runs, {n_labels:,} positive labels, {n_declared} declared references in use "
         "(`simulate --seed 1`). Aim: median < 50 ms.",
         command=command_line(
             args, "bench_references_page.py", f"--requests {args.requests}", f"--months {args.months}"

@@ -47,6 +47,11 @@ def run_ids(*, run_numbers) -> dict[int, int]:
     return dict(Run.objects.filter(run_number__in=list(run_numbers)).values_list("run_number", "id"))
 
 
+def run_beams() -> dict[int, str]:
+    """Run number -> OMS fill type at run time (PROTONS, IONS, ...), for the runs that have one."""
+    return dict(Run.objects.exclude(fill_type_runtime="").values_list("run_number", "fill_type_runtime"))
+
+
 def run_starts(*, run_numbers) -> dict[int, object]:
     return dict(Run.objects.filter(run_number__in=list(run_numbers)).values_list("run_number", "start_time"))
 

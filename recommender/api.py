@@ -14,10 +14,16 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsShifter
 from accounts.roles import is_shift_leader
-from ingestion.models import RunClass
+from ingestion.models import ApvMode, RunClass
 
 from . import selectors, services
-from .exceptions import DecisionClosed, InvalidFeedback, ModelArtifactError, UnknownRunReconstruction
+from .exceptions import (
+    DecisionClosed,
+    InvalidDeclaration,
+    InvalidFeedback,
+    ModelArtifactError,
+    UnknownRunReconstruction,
+)
 from .models import Decision, Reconstruction
 from .throttles import FeedbackWriteThrottle
 
@@ -269,8 +275,29 @@ class FeedbackDetailApi(APIView):
         return Response(FeedbackListApi.OutputSerializer(feedback).data)
 
 
+class DeclaredReferenceSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    run_number = serializers.IntegerField(source="run_reconstruction.run.run_number")
+    reconstruction = serializers.CharField(source="run_reconstruction.reconstruction")
+    run_class = serializers.CharField()
+    for_reconstruction = serializers.CharField(source="reconstruction", help_text="blank: every reconstruction")
+    b_field_on = serializers.BooleanField(allow_null=True)
+    apv_mode = serializers.CharField()
+    beam = serializers.CharField()
+    beam_energy = serializers.FloatField(allow_null=True)
+    from_run = serializers.IntegerField()
+    until_run = serializers.IntegerField(allow_null=True)
+    note = serializers.CharField()
+    period = serializers.CharField()
+    declared_by = serializers.CharField(source="declared_by.username", allow_null=True, default=None)
+    declared_at = serializers.DateTimeField(source="created_at")
+    ended_by = serializers.CharField(source="ended_by.username", allow_null=True, default=None)
+    ended_at = serializers.DateTimeField(allow_null=True)
+
+
 class ReferenceListApi(APIView):
-    """The shift leaders' curated reference list."""
+    """The shift leaders' declared references (GET, every shifter) and a new declaration
+    (POST, shift leaders): the newest declaration covering a run is its rank 1 at once."""
 
     permission_classes = [IsShifter]
     # Declared (not only used) so the schema documents the page envelope.
@@ -278,25 +305,67 @@ class ReferenceListApi(APIView):
 
     class FilterSerializer(serializers.Serializer):
         run_class = serializers.ChoiceField(choices=RunClass.choices, required=False)
-        active = serializers.BooleanField(required=False, allow_null=True, default=None)
+        active = serializers.BooleanField(
+            required=False, allow_null=True, default=None, help_text="true: in use; false: ended"
+        )
 
-    @extend_schema_serializer(component_name="CuratedReference")
-    class OutputSerializer(serializers.Serializer):
-        run_number = serializers.IntegerField(source="run_reconstruction.run.run_number")
-        reconstruction = serializers.CharField(source="run_reconstruction.reconstruction")
-        run_class = serializers.CharField()
-        period = serializers.CharField()
-        notes = serializers.CharField()
-        active_from = serializers.DateTimeField(allow_null=True)
-        active_until = serializers.DateTimeField(allow_null=True)
+    @extend_schema_serializer(component_name="DeclaredReferenceInput")
+    class InputSerializer(serializers.Serializer):
+        run_number = serializers.IntegerField(min_value=1, help_text="the reference run")
+        reconstruction = serializers.ChoiceField(choices=Reconstruction.choices)
+        run_class = serializers.ChoiceField(choices=RunClass.choices, help_text="of the runs it is for")
+        from_run = serializers.IntegerField(min_value=1, help_text="first run it applies to")
+        note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+        b_field_on = serializers.BooleanField(required=False, allow_null=True, default=None)
+        apv_mode = serializers.ChoiceField(choices=ApvMode.choices, required=False, allow_blank=True, default="")
+        beam = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
+        beam_energy = serializers.FloatField(min_value=0, required=False, allow_null=True, default=None)
+        period = serializers.CharField(max_length=60, required=False, allow_blank=True, default="")
 
-    @extend_schema(parameters=[FilterSerializer], responses=OutputSerializer(many=True))
+    def get_permissions(self):
+        return _with_one_more_on_post(self.request, super().get_permissions(), IsShiftLeader)
+
+    @extend_schema(parameters=[FilterSerializer], responses=DeclaredReferenceSerializer(many=True))
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        references = selectors.curated_references(
-            run_class=filters.validated_data.get("run_class") or "", active=filters.validated_data.get("active")
+        references = selectors.declared_references(
+            run_class=filters.validated_data.get("run_class") or "", in_use=filters.validated_data.get("active")
         )
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(references, request, view=self)
-        return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
+        return paginator.get_paginated_response(DeclaredReferenceSerializer(page, many=True).data)
+
+    @extend_schema(request=InputSerializer, responses={201: DeclaredReferenceSerializer})
+    def post(self, request):
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        try:
+            declared = services.declared_reference_declare(user=request.user, **payload.validated_data)
+        except InvalidDeclaration as exc:
+            raise ValidationError({"detail": str(exc)}) from None
+        return Response(DeclaredReferenceSerializer(declared).data, status=status.HTTP_201_CREATED)
+
+
+class ReferenceEndApi(APIView):
+    """A shift leader ends a declaration: `until_run` is the last run it applies to.
+    Nothing is deleted; the declaration stays listed with who ended it and when."""
+
+    permission_classes = [IsShifter, IsShiftLeader]
+
+    class InputSerializer(serializers.Serializer):
+        until_run = serializers.IntegerField(min_value=1)
+
+    @extend_schema(request=InputSerializer, responses={200: DeclaredReferenceSerializer})
+    def post(self, request, pk: int):
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        if selectors.declared_reference_get(pk=pk) is None:
+            raise NotFound("no declared reference with that id")
+        try:
+            declared = services.declared_reference_end(
+                user=request.user, declaration_id=pk, until_run=payload.validated_data["until_run"]
+            )
+        except InvalidDeclaration as exc:
+            raise ValidationError({"detail": str(exc)}) from None
+        return Response(DeclaredReferenceSerializer(declared).data)

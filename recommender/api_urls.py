@@ -16,4 +16,5 @@ urlpatterns = [
     path("feedback/", api.FeedbackApi.as_view(), name="feedback"),
     path("feedback/<int:pk>/", api.FeedbackDetailApi.as_view(), name="feedback_detail"),
     path("references/", api.ReferenceListApi.as_view(), name="reference_list"),
+    path("references/<int:pk>/end/", api.ReferenceEndApi.as_view(), name="reference_end"),
 ]

@@ -2,7 +2,7 @@
 is built from, rewritten by a database trigger whenever that table changes.
 
 The serving cache of `recommender.recommending` must notice a new or changed run, label,
-curated reference or model at once, in every process (gunicorn workers, Celery). An
+declared reference or model at once, in every process (gunicorn workers, Celery). An
 aggregate per table (COUNT and MAX(updated_at)) did that for 12 ms a call on SQLite with
 20,000 runs, growing with the tables; reading these few rows costs a fraction of a
 millisecond at any size. Triggers, not calls in the writers, so that no writer can
@@ -30,7 +30,7 @@ COUNTED: dict[str, str] = {
     "ingestion_run": "runs",
     "recommender_runreconstruction": "run_reconstructions",
     "recommender_referencepair": "labels",
-    "recommender_curatedreference": "curated",
+    "recommender_declaredreference": "declarations",
     "recommender_modelversion": "models",
     # not read by the serving cache: the runs page's awaiting counts (recommender.selectors)
     "recommender_feedback": "feedback",

@@ -32,3 +32,7 @@ class InvalidFeedback(RecommenderError):
 class DecisionClosed(InvalidFeedback):
     """The run reconstruction takes no decision now (decided, certified, or the author's
     time to change it is over): a shift leader can reopen it."""
+
+
+class InvalidDeclaration(RecommenderError):
+    """A shift leader's declared reference cannot be recorded as given."""

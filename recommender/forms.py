@@ -1,7 +1,8 @@
 from django import forms
 
-from ingestion.models import RunClass
+from ingestion.models import ApvMode, RunClass
 
+from .ml.features import B_FIELD_ON_T
 from .models import Decision, Reconstruction
 from .selectors import Status
 
@@ -44,3 +45,44 @@ class FeedbackForm(forms.Form):
         if alternative and alternative == cleaned.get("recommended_run_number"):
             self.add_error("alternative_run_number", "The alternative is the recommended run itself.")
         return cleaned
+
+
+B_FIELD_CHOICES = [("", "any"), ("on", "on (3.8 T)"), ("off", "off (0 T)")]
+
+
+class DeclarationForm(forms.Form):
+    """A shift leader declares a reference for a scope (the run page and /references/)."""
+
+    run_number = forms.IntegerField(min_value=1, label="Reference run")
+    reconstruction = forms.ChoiceField(choices=Reconstruction.choices)
+    run_class = forms.ChoiceField(choices=RunClass.choices, label="For run class")
+    from_run = forms.IntegerField(min_value=1, label="From run")
+    b_field = forms.ChoiceField(choices=B_FIELD_CHOICES, required=False, label="B field")
+    apv_mode = forms.ChoiceField(choices=[("", "any"), *ApvMode.choices], required=False, label="APV mode")
+    beam = forms.CharField(max_length=40, required=False, help_text="OMS fill type, e.g. PROTONS, IONS; blank: any")
+    beam_energy = forms.FloatField(min_value=0, required=False, label="Beam energy (GeV)", help_text="blank: any")
+    note = forms.CharField(max_length=500, required=False, widget=forms.TextInput)
+
+    def declaration(self) -> dict:
+        """The cleaned fields as services.declared_reference_declare takes them."""
+        data = dict(self.cleaned_data)
+        b_field = data.pop("b_field")
+        data["b_field_on"] = {"on": True, "off": False}.get(b_field)
+        return data
+
+    @classmethod
+    def prefilled(cls, *, run, reconstruction: str) -> "DeclarationForm":
+        """Prefilled with this run's own conditions: the Twiki row a leader would write for it."""
+        b_field = "" if run.b_field is None else ("on" if run.b_field > B_FIELD_ON_T else "off")
+        return cls(
+            initial={
+                "run_number": run.run_number,
+                "reconstruction": reconstruction,
+                "run_class": run.run_class,
+                "from_run": run.run_number + 1,
+                "b_field": b_field,
+                "apv_mode": run.apv_mode if run.run_class == RunClass.COSMICS else "",
+                "beam": run.fill_type_runtime if run.run_class != RunClass.COSMICS else "",
+                "beam_energy": run.energy if run.energy and run.run_class != RunClass.COSMICS else None,
+            }
+        )

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from ingestion.models import Run, RunClass, TimeStampedModel
+from ingestion.models import ApvMode, Run, RunClass, TimeStampedModel
 
 
 class Reconstruction(models.TextChoices):
@@ -79,27 +79,68 @@ class ReferencePair(TimeStampedModel):
         return f"{self.run_reconstruction} {sign} {self.reference} ({self.source})"
 
 
-class CuratedReference(TimeStampedModel):
-    """The shift leaders' list of reference runs (today a Twiki table per
-    period and run class)."""
+class DeclaredReference(TimeStampedModel):
+    """A shift leader's word, one row of the Twiki TrackerOfflineReferenceRuns: runs of
+    this scope, from `from_run` on, are compared with this reference.
 
-    run_reconstruction = models.ForeignKey(RunReconstruction, on_delete=models.CASCADE, related_name="curations")
+    The scope is a run class, a reconstruction and the conditions the reference is
+    for; a blank condition means "any", and a run whose condition is unknown matches
+    only "any". The newest matching declaration is rank 1 (recommender.ml.declarations).
+    Nothing is deleted: a declaration ends (`until_run`), and who declared and ended
+    it, and when, stays.
+    """
+
+    run_reconstruction = models.ForeignKey(
+        RunReconstruction,
+        on_delete=models.CASCADE,
+        related_name="declarations",
+        help_text="The reference: its run and the reconstruction to compare with",
+    )
     run_class = models.CharField(max_length=20, choices=RunClass.choices)
-    period = models.CharField(max_length=60, help_text="Data-taking period or era, e.g. Run2018D, Cosmics2024")
-    notes = models.TextField(blank=True)
-    active_from = models.DateTimeField(null=True, blank=True)
-    active_until = models.DateTimeField(null=True, blank=True, help_text="Empty while the reference is in use")
+    reconstruction = models.CharField(
+        max_length=10, choices=Reconstruction.choices, blank=True, help_text="Of the runs it is for; blank: every one"
+    )
+    b_field_on = models.BooleanField(
+        null=True, blank=True, help_text="Solenoid on (above 1 T, i.e. 3.8 T) or off (0 T); empty: any"
+    )
+    apv_mode = models.CharField(
+        max_length=4, choices=ApvMode.choices, blank=True, help_text="Strip APV readout mode (cosmics); blank: any"
+    )
+    beam = models.CharField(
+        max_length=40, blank=True, help_text="OMS fill type at run time, e.g. PROTONS, IONS; blank: any"
+    )
+    beam_energy = models.FloatField(null=True, blank=True, help_text="Beam energy, GeV, matched within 2%; empty: any")
+    from_run = models.PositiveIntegerField(help_text="First run it applies to")
+    until_run = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Last run it applied to; empty while in use"
+    )
+    note = models.TextField(blank=True)
+    period = models.CharField(
+        max_length=60, blank=True, help_text="Data-taking period or era, e.g. Run2018D, Cosmics2024"
+    )
+    declared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ended_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["-run_reconstruction__run__run_number"]
+        ordering = ["-from_run", "-created_at"]
+        indexes = [
+            # The references page and the admin: a class's declarations, newest first.
+            models.Index(fields=["run_class", "-from_run"], name="declared_class_from_idx"),
+        ]
         constraints = [
-            models.UniqueConstraint(
-                fields=["run_reconstruction", "run_class", "period"], name="curated_runreco_class_period_unique"
+            models.CheckConstraint(
+                condition=Q(until_run__isnull=True) | Q(until_run__gte=models.F("from_run")),
+                name="declared_until_not_before_from",
             ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.run_reconstruction} ({self.get_run_class_display()}, {self.period})"
+        return f"{self.run_reconstruction} for {self.get_run_class_display()} from run {self.from_run}"
 
 
 class ModelVersionStatus(models.TextChoices):

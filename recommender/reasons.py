@@ -62,6 +62,8 @@ class Context:
 
 # Feature-name patterns -> kind. Order matters: the first match wins.
 KINDS: list[tuple[str, re.Pattern]] = [
+    # A rule holds rank 1 (a leaders' declaration, persistence): its description is the sentence.
+    ("rule", re.compile(r"^rule_")),
     ("curated", re.compile(r"curated")),
     ("run_class", re.compile(r"^(same_class|lender_class)$")),
     ("certified_good", re.compile(r"good_frac")),
@@ -147,8 +149,47 @@ def _field_words(value: object) -> str:
     return f"{value:.1f} T" if value >= 1.0 else "0 T"
 
 
+def _energy_words(gev: float) -> str:
+    return f"{gev / 1000:.3g} TeV" if gev >= 1000 else f"{gev:.0f} GeV"
+
+
+def declaration_scope_words(
+    *,
+    run_class: str,
+    reconstruction: str = "",
+    b_field_on: bool | None = None,
+    apv_mode: str = "",
+    beam: str = "",
+    beam_energy: float | None = None,
+) -> str:
+    """A declaration's scope as the Twiki's rows say it: "cosmics, DECO, 3.8 T"."""
+    parts = [RUN_CLASS_WORDS.get(run_class, run_class or "any run class")]
+    if reconstruction:
+        parts.append(RECONSTRUCTION_WORDS.get(reconstruction, reconstruction))
+    if apv_mode:
+        parts.append(apv_mode)
+    if b_field_on is not None:
+        parts.append("3.8 T" if b_field_on else "0 T")
+    if beam:
+        parts.append(beam.lower())
+    if beam_energy is not None:
+        parts.append(_energy_words(beam_energy))
+    return ", ".join(parts)
+
+
+def declared_reason_text(*, scope: str, from_run: int, note: str) -> str:
+    quoted = f": “{note}”" if note else ""
+    return f"declared by the shift leaders for {scope} since run {from_run}{quoted}"
+
+
+def persistence_reason_text() -> str:
+    return "rank 1 because it is the reference in use: only a shift leaders' declaration changes it"
+
+
 def _sentence(kind: str, feature: str, description: str, effect: float, context: Context) -> str | None:
     facts = context.facts
+    if kind == "rule":
+        return description
     if kind == "group":
         if facts is None:
             return None
@@ -252,6 +293,9 @@ def sentences(*, reasons: Sequence, context: Context, model_used: bool = True) -
     if not model_used:
         text = _sentence("group", "", "", 1.0, context)
         return [Sentence(text, True)] if text else []
+    # The rule that holds rank 1 comes first whatever its effect: it, not the score, placed the row.
+    rules = [Sentence(r.description, True) for r in reasons if kind_of(r.feature) == "rule"]
+    reasons = [r for r in reasons if kind_of(r.feature) != "rule"]
     largest = max((abs(r.effect) for r in reasons), default=0.0)
     out: list[Sentence] = []
     seen_kinds: set[str] = set()
@@ -270,7 +314,7 @@ def sentences(*, reasons: Sequence, context: Context, model_used: bool = True) -
         out.append(Sentence(text, reason.effect > 0))
         if len(out) == MAX_SENTENCES:
             break
-    return _merged_conditions(out)
+    return rules + _merged_conditions(out)
 
 
 def _merged_conditions(items: list[Sentence]) -> list[Sentence]:

@@ -1,6 +1,6 @@
 """The read path: which reference a run reconstruction should be compared with, and why.
 
-The active model, the run features, the label history and the curated references are
+The active model, the run features, the label history and the declared references are
 loaded once per process and reloaded only when the database says they changed (the
 change counters, one small query: recommender.changes), so one recommendation is a
 pool, a feature table and two predicts (the pool, then the probes of its reasons).
@@ -19,15 +19,17 @@ import numpy as np
 import pandas as pd
 from django.conf import settings
 
+from . import reasons as reason_words
 from .changes import change_counters
 from .exceptions import UnknownRunReconstruction
 from .ml.baselines import persistence_ranking
 from .ml.candidates import candidate_pool
 from .ml.certification import with_good_lumisections
 from .ml.dataset import label_run_class, sort_labels
+from .ml.declarations import Conditions, Declaration, declared_for, stale_use
 from .ml.features import FEATURE_DESCRIPTIONS, SIDE_BY_SIDE, History, RunTable, Target, pair_feature_arrays
 from .ml.model import Ranker
-from .models import CuratedReference, ModelVersion, ModelVersionStatus, RunReconstruction
+from .models import ModelVersion, ModelVersionStatus, RunReconstruction
 
 REASONS_PER_RECOMMENDATION = 3
 
@@ -82,8 +84,9 @@ class _ServingCache:
         self.history: History | None = None
         self.checkpoints: list[tuple[int, bytes]] = []
         self.before: OrderedDict[int, History] = OrderedDict()  # run -> history of the labels before it
-        self.curated_key = _UNLOADED
-        self.curated: dict[str, frozenset[int]] = {}
+        self.declarations_key = _UNLOADED
+        self.declarations: list[Declaration] = []
+        self.beams: dict[int, str] = {}  # run number -> OMS fill type at run time
 
     def revalidate(self) -> None:
         """Read the counters, before any part is loaded: a change that commits while a
@@ -113,10 +116,27 @@ class _ServingCache:
 
         key = self._key("runs", "fills")
         if key != self.runs_key:
+            from ingestion.selectors import run_beams
+
             # certified-good lumisections from the certification masks, where REFRUN_DATA has them
             self.runs = RunTable(with_good_lumisections(run_features_frame(), settings.REFRUN_DATA))
+            # the beam is a declaration's condition, not a model feature
+            self.beams = run_beams()
             self.runs_key = key
         return self.runs
+
+    def conditions(self, run_number: int, reconstruction: str, run_class: str) -> Conditions:
+        """A run's conditions as a declaration's scope names them (NaN or "" when unknown)."""
+        runs = self.run_table()
+        apv_mode = runs.value(run_number, "apv_mode")
+        return Conditions(
+            run_class=run_class,
+            reconstruction=reconstruction,
+            b_field=float(runs.value(run_number, "b_field")),
+            apv_mode=apv_mode if isinstance(apv_mode, str) else "",
+            beam=self.beams.get(int(run_number), ""),
+            energy=float(runs.value(run_number, "energy")),
+        )
 
     def labels_current(self) -> pd.DataFrame:
         # a label's run class and dataset come from its run and run reconstruction
@@ -174,18 +194,19 @@ class _ServingCache:
             self.history = self._replayed(labels, before_run=None)
         return labels, self.history
 
-    def curated_for(self, run_class: str) -> frozenset[int]:
-        """Run numbers of the shift leaders' references in use for a run class (all classes for "")."""
-        key = self._key("curated", "run_reconstructions")
-        if key != self.curated_key:
-            self.curated = {}
-            self.curated_key = key
-        if run_class not in self.curated:
-            rows = CuratedReference.objects.filter(active_until__isnull=True)
-            if run_class:
-                rows = rows.filter(run_class=run_class)
-            self.curated[run_class] = frozenset(rows.values_list("run_reconstruction__run__run_number", flat=True))
-        return self.curated[run_class]
+    def declared(self) -> list[Declaration]:
+        """Every declaration of the shift leaders, ended ones included."""
+        key = self._key("declarations", "run_reconstructions")
+        if key != self.declarations_key:
+            from .selectors import declarations_read
+
+            self.declarations = declarations_read()
+            self.declarations_key = key
+        return self.declarations
+
+    def declared_in_use(self, run_class: str) -> frozenset[int]:
+        """Run numbers of the declared references in use for a run class: candidates of its runs."""
+        return frozenset(d.reference for d in self.declared() if d.in_use and d.run_class == run_class)
 
     def history_before(self, target_run: int) -> History:
         """The history of the labels of runs before `target_run`, for a run that
@@ -390,22 +411,34 @@ def recommendations_for(*, run_number: int, reconstruction: str, limit: int = 5)
     run_class = runs.run_class(run_number)
     target = Target(run_number, reconstruction, label_run_class(dataset or "", run_class), dataset or "")
     with _cache.lock:
-        curated = _cache.curated_for(target.run_class)
+        curated = _cache.declared_in_use(target.run_class)
+        declared = declared_for(
+            _cache.declared(), run_number, _cache.conditions(run_number, reconstruction, target.run_class)
+        )
+    persistence = persistence_ranking(history, target)
 
     if ranker is None:
-        ranked = persistence_ranking(history, target)[:limit]
+        ranked = persistence[:limit]
+        if declared is not None:
+            ranked = [declared.reference, *[r for r in ranked if r != declared.reference]][:limit]
         return [
             RecommendationResult(
                 reference_run_number=ref,
                 rank=i + 1,
                 score=float("nan"),
-                reasons=[Reason("g_recency_rank", "most recently used for this group (no model active)", 0.0)],
+                reasons=[
+                    *_rule_reasons(i, ref, declared, persistence, target),
+                    Reason("g_recency_rank", "most recently used for this group (no model active)", 0.0),
+                ],
                 side_by_side=_side_by_side(runs, run_number, ref),
             )
             for i, ref in enumerate(ranked)
         ]
 
     pool = candidate_pool(history, target, runs, curated=curated, hard_rules=ranker.hard_rules)
+    if declared is not None and declared.reference not in pool and declared.reference in runs.index:
+        # The leaders' word stands even where a rule would have filtered the run out.
+        pool.append(declared.reference)
     if not pool:
         return []
     features = pair_feature_arrays(history, target, pool, runs, curated=curated)
@@ -414,7 +447,12 @@ def recommendations_for(*, run_number: int, reconstruction: str, limit: int = 5)
     # the numeric block once, for the pool's scores and for the reasons' probes
     numeric = np.column_stack([features[c] for c in ranker.numeric]).astype(float, copy=False)
     pool_scores = ranker.serving_scores(numeric, [features[c] for c in ranker.categorical])
-    ranked, scores = ranker.order(pool, features, scores=pool_scores, persistence=persistence_ranking(history, target))
+    ranked, scores = ranker.order(pool, features, scores=pool_scores, persistence=persistence)
+    if declared is not None:
+        # A declaration covering the run is rank 1; the model orders the rest.
+        first = ranked.index(declared.reference)
+        order = [first, *(i for i in range(len(ranked)) if i != first)]
+        ranked, scores = [ranked[i] for i in order], scores[order]
     chosen = ranked[:limit]
     position = {c: i for i, c in enumerate(pool)}
     rows = [position[c] for c in chosen]
@@ -424,7 +462,7 @@ def recommendations_for(*, run_number: int, reconstruction: str, limit: int = 5)
             reference_run_number=ref,
             rank=i + 1,
             score=round(float(probability), 6),
-            reasons=reasons[i],
+            reasons=[*_rule_reasons(i, ref, declared, persistence, target), *reasons[i]],
             side_by_side=_side_by_side(runs, run_number, ref),
             model_version_id=version_id,
         )
@@ -432,6 +470,66 @@ def recommendations_for(*, run_number: int, reconstruction: str, limit: int = 5)
             zip(chosen, displayed_scores(ranker, scores[: len(chosen)]), strict=True)
         )
     ]
+
+
+def _rule_reasons(
+    position: int, reference: int, declared: Declaration | None, persistence: list[int], target: Target
+) -> list[Reason]:
+    """The rule that put a reference at rank 1, said first on its row: a shift leaders'
+    declaration, else persistence (the reference in use, kept until a leader declares another)."""
+    if position != 0:
+        return []
+    if declared is not None and reference == declared.reference:
+        scope = reason_words.declaration_scope_words(
+            run_class=declared.run_class,
+            reconstruction=declared.reconstruction,
+            b_field_on=declared.b_field_on,
+            apv_mode=declared.apv_mode,
+            beam=declared.beam,
+            beam_energy=declared.beam_energy,
+        )
+        text = reason_words.declared_reason_text(scope=scope, from_run=declared.from_run, note=declared.note)
+        return [Reason("rule_declared", text, 0.0)]
+    if persistence and reference == persistence[0]:
+        return [Reason("rule_persistence", reason_words.persistence_reason_text(), 0.0)]
+    return []
+
+
+def declaration_covering(*, run_number: int, reconstruction: str, run_class: str) -> Declaration | None:
+    """The declaration that is the run reconstruction's rank 1, if one covers it."""
+    with _cache.lock:
+        _cache.revalidate()
+        return declared_for(_cache.declared(), run_number, _cache.conditions(run_number, reconstruction, run_class))
+
+
+def declarations_stale(*, in_a_row: int) -> dict[int, tuple[int, int]]:
+    """Declarations in use that the shifters keep deciding against: declaration id ->
+    (the reference they use instead, decisions in a row), from the labels of the runs
+    each declaration covers."""
+    with _cache.lock:
+        _cache.revalidate()
+        declarations = [d for d in _cache.declared() if d.in_use]
+        if not declarations:
+            return {}
+        labels = _cache.labels_current()
+        positive = labels[labels["is_positive"].to_numpy(dtype=bool)]
+        out: dict[int, tuple[int, int]] = {}
+        for declaration in declarations:
+            rows = positive[
+                (positive["run_number"].to_numpy() >= declaration.from_run)
+                & (positive["run_class"].to_numpy() == declaration.run_class)
+            ]
+            decisions = [
+                (int(run), int(reference))
+                for run, reco, reference in zip(
+                    rows["run_number"], rows["reconstruction"], rows["reference_run_number"], strict=True
+                )
+                if declaration.covers(int(run), _cache.conditions(int(run), str(reco), declaration.run_class))
+            ]
+            stale = stale_use(declaration, decisions, in_a_row=in_a_row)
+            if stale is not None:
+                out[declaration.pk] = stale
+        return out
 
 
 def displayed_scores(ranker: Ranker, raw: np.ndarray) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 import dataclasses
 import datetime as dt
+import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import (
@@ -37,10 +39,11 @@ from .ml.dataset import (
     run_features_from_rows,
     side_by_side_value,
 )
+from .ml.declarations import Conditions, Declaration, conditions_differ
 from .ml.features import SIDE_BY_SIDE
 from .models import (
-    CuratedReference,
     Decision,
+    DeclaredReference,
     Feedback,
     LabelSource,
     ModelVersion,
@@ -517,7 +520,7 @@ class ReferenceFacts:
     first_certified_at: object  # datetime the reference itself was first labelled (certified), or None
     reference_start: object  # the reference run's start time, or None
     other_reco_first_use: dict[str, object]  # other reconstruction -> when it first used it (recorded_at)
-    curated_note: str | None  # None when not on the leaders' list
+    curated_note: str | None  # the note of the leaders' declaration in use; None when not declared
 
 
 def reference_facts(*, run: Run, reconstruction: str, reference_run_numbers: list[int]) -> dict[int, ReferenceFacts]:
@@ -567,9 +570,11 @@ def reference_facts(*, run: Run, reconstruction: str, reference_run_numbers: lis
     wanted = set(reference_run_numbers)
     starts = ingestion_selectors.run_starts(run_numbers=wanted)
     notes = dict(
-        CuratedReference.objects.filter(
-            active_until__isnull=True, run_reconstruction__run__run_number__in=wanted, run_class=run.run_class
-        ).values_list("run_reconstruction__run__run_number", "notes")
+        DeclaredReference.objects.filter(
+            until_run__isnull=True, run_reconstruction__run__run_number__in=wanted, run_class=run.run_class
+        )
+        .order_by("from_run", "created_at")
+        .values_list("run_reconstruction__run__run_number", "note")
     )
     return {
         ref: ReferenceFacts(
@@ -598,12 +603,12 @@ class ReferenceInUse:
     reconstruction: str
     reference_run_number: int
     is_current: bool  # persistence's pick: the group's newest label used it
-    is_curated: bool  # on the shift leaders' active list
-    since_run: int | None  # first run of the group's current streak with it (curated: its first use)
-    since: object  # datetime of that run's start, or the curated entry's active_from
+    is_declared: bool  # declared by the shift leaders, in use
+    since_run: int | None  # first run of the group's current streak with it (declared: its first run)
+    since: object  # datetime of that run's start
     runs_used: int  # runs of the group that used it, all time
     note: str
-    curated_id: int | None  # for the leaders' "edit in admin" link
+    declaration_id: int | None  # for the leaders' "edit in admin" link
     dataset: str
 
 
@@ -641,10 +646,10 @@ def references_in_use(*, months: int = TIMELINE_MONTHS) -> ReferencesOverview:
     curated active ones, with since when and how often each was used; and which reference
     each group used across the run numbers of the last `months` months of runs.
 
-    Cached until a label, a curated entry or a run changes (their change counters
+    Cached until a label, a declaration or a run changes (their change counters
     tell); a recomputation asks the database for the boundaries of each group's
     streaks only (window functions), not for every label."""
-    key = f"references-in-use:{months}:{_changes_key('labels', 'curated', 'runs')}"
+    key = f"references-in-use:{months}:{_changes_key('labels', 'declarations', 'runs')}"
     overview = cache.get(key)
     if overview is None:
         overview = _references_compute(months=months)
@@ -703,18 +708,20 @@ def _references_compute(*, months: int) -> ReferencesOverview:
     window_start = newest_start - dt.timedelta(days=30.44 * months) if newest_start else None
     window_first_run = ingestion_selectors.first_run_since(start_time=window_start) if window_start else None
 
-    curated = list(
-        CuratedReference.objects.filter(active_until__isnull=True).values_list(
+    declared = list(
+        DeclaredReference.objects.filter(until_run__isnull=True)
+        .order_by("from_run", "created_at")
+        .values_list(
             "pk",
             "run_class",
-            "notes",
-            "active_from",
+            "note",
+            "from_run",
             "run_reconstruction__reconstruction",
             "run_reconstruction__run__run_number",
             "run_reconstruction__dataset",
         )
     )
-    wanted = {group[-1][0] for group in streaks.values()} | {row[5] for row in curated}
+    wanted = {group[-1][0] for group in streaks.values()} | {row[5] for row in declared}
     counts = {
         (cls or "", reco, ref): n
         for cls, reco, ref, n in ReferencePair.objects.filter(is_positive=True, reference__run__run_number__in=wanted)
@@ -747,13 +754,14 @@ def _references_compute(*, months: int) -> ReferencesOverview:
             timeline[key] = segments
 
     by_key = {(u.run_class, u.reconstruction, u.reference_run_number): i for i, u in enumerate(in_use)}
-    for pk, run_class, notes, active_from, reco, ref, dataset in curated:
+    starts = ingestion_selectors.run_starts(run_numbers={row[3] for row in declared})
+    for pk, run_class, note, from_run, reco, ref, dataset in declared:
         key = (run_class, reco, ref)
         if key in by_key:
             current = in_use[by_key[key]]
-            in_use[by_key[key]] = dataclasses.replace(current, is_curated=True, note=notes or "", curated_id=pk)
+            in_use[by_key[key]] = dataclasses.replace(current, is_declared=True, note=note or "", declaration_id=pk)
             continue
-        first = first_use.get(key)
+        by_key[key] = len(in_use)
         in_use.append(
             ReferenceInUse(
                 run_class,
@@ -761,10 +769,10 @@ def _references_compute(*, months: int) -> ReferencesOverview:
                 ref,
                 False,
                 True,
-                first[0] if first else None,
-                active_from or (first[1] if first else None),
+                from_run,
+                starts.get(from_run),
                 counts.get(key, 0),
-                notes or "",
+                note or "",
                 pk,
                 dataset,
             )
@@ -865,17 +873,6 @@ def run_reconstruction_dataset(*, run_number: int, reconstruction: str) -> str |
         .values_list("dataset", flat=True)
         .first()
     )
-
-
-def curated_reference_run_numbers(*, run_class: str) -> frozenset[int]:
-    """The shift leaders' active references (of one run class, or all when it is unknown)."""
-    rows = CuratedReference.objects.filter(active_until__isnull=True)
-    if run_class:
-        rows = rows.filter(run_class=run_class)
-    return frozenset(rows.values_list("run_reconstruction__run__run_number", flat=True))
-
-
-# --- Recommendations as the pages and the API show them ---------------------------------
 
 
 def side_by_side_for(*, run_number: int, reference_run_numbers: list[int]) -> dict[int, list[SideBySide]]:
@@ -1014,13 +1011,110 @@ def feedback_get(*, pk: int) -> Feedback | None:
     )
 
 
-def curated_references(*, run_class: str = "", active: bool | None = None) -> QuerySet[CuratedReference]:
-    """The shift leaders' curated references, newest run first."""
-    references = CuratedReference.objects.select_related("run_reconstruction__run").order_by(
-        "-run_reconstruction__run__run_number"
+# --- The shift leaders' declared references --------------------------------------------
+
+
+def declarations_read() -> list[Declaration]:
+    """Every declaration as plain data, for the serving cache (recommender.recommending)."""
+    rows = DeclaredReference.objects.order_by("pk").values_list(
+        "pk",
+        "run_reconstruction__run__run_number",
+        "run_reconstruction__reconstruction",
+        "run_class",
+        "reconstruction",
+        "b_field_on",
+        "apv_mode",
+        "beam",
+        "beam_energy",
+        "from_run",
+        "until_run",
+        "note",
+        "declared_by__username",
+        "created_at",
     )
+    return [
+        Declaration(
+            pk=pk,
+            reference=reference,
+            reference_reconstruction=reference_reconstruction,
+            run_class=run_class,
+            reconstruction=reconstruction,
+            b_field_on=b_field_on,
+            apv_mode=apv_mode,
+            beam=beam,
+            beam_energy=beam_energy,
+            from_run=from_run,
+            until_run=until_run,
+            note=note,
+            declared_by=declared_by or "",
+            declared_at=declared_at,
+        )
+        for (
+            pk,
+            reference,
+            reference_reconstruction,
+            run_class,
+            reconstruction,
+            b_field_on,
+            apv_mode,
+            beam,
+            beam_energy,
+            from_run,
+            until_run,
+            note,
+            declared_by,
+            declared_at,
+        ) in rows
+    ]
+
+
+def declared_references(*, run_class: str = "", in_use: bool | None = None) -> QuerySet[DeclaredReference]:
+    """The shift leaders' declarations, newest first run first, with who declared and ended them."""
+    references = DeclaredReference.objects.select_related("run_reconstruction__run", "declared_by", "ended_by")
     if run_class:
         references = references.filter(run_class=run_class)
-    if active is not None:
-        references = references.filter(active_until__isnull=active)
-    return references
+    if in_use is not None:
+        references = references.filter(until_run__isnull=in_use)
+    return references.order_by("-from_run", "-created_at")
+
+
+def declared_reference_get(*, pk: int) -> DeclaredReference | None:
+    return DeclaredReference.objects.select_related("run_reconstruction__run").filter(pk=pk).first()
+
+
+def declaration_covering(*, run: Run, reconstruction: str) -> Declaration | None:
+    """The declaration that is this run reconstruction's rank 1, if one covers it."""
+    from .recommending import declaration_covering as covering
+
+    return covering(run_number=run.run_number, reconstruction=reconstruction, run_class=run.run_class or "")
+
+
+def declarations_stale() -> dict[int, tuple[int, int]]:
+    """Declarations in use that shifters keep deciding against (settings.DECLARATION_STALE_AFTER
+    decisions in a row for another reference): id -> (the reference they use, how many in a row)."""
+    from .recommending import declarations_stale as stale
+
+    return stale(in_a_row=settings.DECLARATION_STALE_AFTER)
+
+
+def conditions_conflicting(*, run: Run, reconstruction: str, reference_run_number: int) -> list[str]:
+    """The conditions ("B field", "APV mode", "beam", "beam energy") in which the run
+    differs from a reference, for the run page's warning."""
+    reference = Run.objects.filter(run_number=reference_run_number).first()
+    if reference is None:
+        return []
+    return conditions_differ(
+        run_conditions(run=run, reconstruction=reconstruction), run_conditions(run=reference, reconstruction="")
+    )
+
+
+def run_conditions(*, run: Run, reconstruction: str, run_class: str | None = None) -> Conditions:
+    """What a declaration's scope is matched against, from the run's OMS values."""
+    return Conditions(
+        run_class=run.run_class if run_class is None else run_class,
+        reconstruction=reconstruction,
+        b_field=math.nan if run.b_field is None else float(run.b_field),
+        apv_mode=run.apv_mode or "",
+        beam=run.fill_type_runtime or "",
+        energy=math.nan if run.energy is None else float(run.energy),
+    )

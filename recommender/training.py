@@ -308,11 +308,11 @@ def model_version_activate(*, model_version_id: int) -> ModelVersion:
         version.save(update_fields=["status", "activated_at", "updated_at"])
         # The stored rankings are the old model's: pages compute the new one's in memory
         # until the refresh has stored them, so queue it as soon as this commits.
-        transaction.on_commit(_recommendations_refresh_enqueue)
+        transaction.on_commit(recommendations_refresh_enqueue)
     return version
 
 
-def _recommendations_refresh_enqueue() -> None:
+def recommendations_refresh_enqueue() -> None:
     from kombu.exceptions import OperationalError
 
     from .tasks import refresh_recommendations
@@ -320,5 +320,5 @@ def _recommendations_refresh_enqueue() -> None:
     try:
         refresh_recommendations.delay()
     except OperationalError as exc:
-        # The activation stands; the beat's next refresh stores the rankings instead.
+        # The activation (or declaration) stands; the beat's next refresh stores the rankings instead.
         logger.warning("refresh after activation not queued (broker unreachable: %s)", exc)

@@ -20,8 +20,8 @@ from jobs.selectors import job_running, jobs_newest
 
 from . import display, links, reasons, run_list_rows, selectors, services
 from .charts import Series, line_chart_svg
-from .exceptions import InvalidFeedback, ModelArtifactError
-from .forms import FeedbackForm, RunFilterForm, RunLookupForm
+from .exceptions import InvalidDeclaration, InvalidFeedback, ModelArtifactError
+from .forms import DeclarationForm, FeedbackForm, RunFilterForm, RunLookupForm
 from .models import Reconstruction
 from .shown import shown_sign
 from .throttles import FeedbackWriteThrottle
@@ -246,6 +246,16 @@ def _run_page(
                 "shown": shown,
             }
         )
+    is_leader = is_shift_leader(request.user)
+    declared = selectors.declaration_covering(run=run, reconstruction=reconstruction)
+    stale = selectors.declarations_stale().get(declared.pk) if declared is not None and is_leader else None
+    conflicts = (
+        selectors.conditions_conflicting(
+            run=run, reconstruction=reconstruction, reference_run_number=top.reference_run_number
+        )
+        if top
+        else []
+    )
     lumi_factor, lumi_unit = display.instant_lumi_scale(
         [run.init_lumi, run.end_lumi]
         + [
@@ -271,7 +281,14 @@ def _run_page(
             "open_reject": open_reject,
             "state": state,
             "may_decide": may_decide,
-            "can_reopen": state is not None and not state.is_open and is_shift_leader(request.user),
+            "can_reopen": state is not None and not state.is_open and is_leader,
+            "is_leader": is_leader,
+            "declared": declared,
+            "declared_stale": stale,
+            "conflicts": conflicts,
+            "declaration_form": DeclarationForm.prefilled(run=run, reconstruction=reconstruction)
+            if is_leader
+            else None,
             "conditions_known": conditions_known,
             "confidence": confidence,
             "decisions": decisions,
@@ -346,12 +363,62 @@ def run_reopen(request: HttpRequest, run_number: int, reconstruction: str) -> Ht
     return redirect("recommender:run_detail", run_number=run_number, reconstruction=reconstruction)
 
 
+@require_POST
+@shift_leader_required
+def reference_declare(request: HttpRequest) -> HttpResponse:
+    """A shift leader declares a reference, from a run page or /references/."""
+    form = DeclarationForm(request.POST)
+    back_to_run = request.POST.get("back") == "run"
+    if not form.is_valid():
+        problems = "; ".join(
+            f"{form.fields[name].label or name}: {' '.join(errors)}"
+            for name, errors in form.errors.items()
+            if name in form.fields
+        )
+        messages.error(request, f"Not declared: {problems or 'check the form'}.")
+    else:
+        try:
+            declared = services.declared_reference_declare(user=request.user, **form.declaration())
+        except InvalidDeclaration as exc:
+            messages.error(request, f"Not declared: {exc}.")
+        else:
+            messages.success(
+                request,
+                f"Run {declared.run_reconstruction.run.run_number} ({declared.run_reconstruction.reconstruction}) "
+                f"is the declared reference from run {declared.from_run} on.",
+            )
+    run_number = form.cleaned_data.get("run_number") if form.is_valid() else None
+    if back_to_run and run_number:
+        return redirect(
+            "recommender:run_detail", run_number=run_number, reconstruction=form.cleaned_data["reconstruction"]
+        )
+    return redirect("recommender:reference_list")
+
+
+@require_POST
+@shift_leader_required
+def reference_end(request: HttpRequest, pk: int) -> HttpResponse:
+    """A shift leader ends a declaration at a run (nothing is deleted)."""
+    try:
+        until_run = int(request.POST.get("until_run", ""))
+    except ValueError:
+        messages.error(request, "Not ended: give the last run the declaration applies to, as a number.")
+        return redirect("recommender:reference_list")
+    try:
+        services.declared_reference_end(user=request.user, declaration_id=pk, until_run=until_run)
+    except InvalidDeclaration as exc:
+        messages.error(request, f"Not ended: {exc}.")
+    else:
+        messages.success(request, f"The declaration ends with run {until_run}.")
+    return redirect("recommender:reference_list")
+
+
 REFERENCE_EXPORT_FIELDS = [
     "run_class",
     "reconstruction",
     "reference_run_number",
     "is_current",
-    "is_curated",
+    "is_declared",
     "since_run",
     "since",
     "runs_used",
@@ -370,6 +437,7 @@ def _months(request: HttpRequest) -> int:
 
 @shifter_required
 def reference_list(request: HttpRequest) -> HttpResponse:
+    is_leader = is_shift_leader(request.user)
     months = _months(request)
     overview = selectors.references_in_use(months=months)
     run_classes, recos = dict(RunClass.choices), dict(Reconstruction.choices)
@@ -399,9 +467,36 @@ def reference_list(request: HttpRequest) -> HttpResponse:
             "months": months,
             "run_classes": run_classes,
             "reconstructions": recos,
-            "is_leader": is_shift_leader(request.user),
+            "is_leader": is_leader,
+            "declarations": _declaration_rows(),
+            "declaration_form": DeclarationForm() if is_leader else None,
         },
     )
+
+
+@dataclass(frozen=True)
+class DeclarationRow:
+    declaration: object  # DeclaredReference
+    scope: str
+    stale_reference: int | None  # what the shifters use instead, when the declaration looks stale
+    stale_streak: int
+
+
+def _declaration_rows() -> list[DeclarationRow]:
+    stale = selectors.declarations_stale()
+    rows = []
+    for declaration in selectors.declared_references():
+        instead = stale.get(declaration.pk)
+        scope = reasons.declaration_scope_words(
+            run_class=declaration.run_class,
+            reconstruction=declaration.reconstruction,
+            b_field_on=declaration.b_field_on,
+            apv_mode=declaration.apv_mode,
+            beam=declaration.beam,
+            beam_energy=declaration.beam_energy,
+        )
+        rows.append(DeclarationRow(declaration, scope, instead[0] if instead else None, instead[1] if instead else 0))
+    return rows
 
 
 def _export_rows(request: HttpRequest) -> list[dict]:

@@ -450,6 +450,9 @@ OMS_SYNC_WRITE_BATCH_LS = envint("OMS_SYNC_WRITE_BATCH_LS", "10000")
 MODEL_DIR = Path(os.getenv("MODEL_DIR", VAR_DIR / "models"))
 # Where the real CMS dumps live, when a deployment has them (e.g. ../shared/data).
 REFRUN_DATA = os.getenv("REFRUN_DATA", "")
+# A declaration in use looks stale to the leaders after this many decisions in a row,
+# in its scope, for another reference than the declared one.
+DECLARATION_STALE_AFTER = envint("DECLARATION_STALE_AFTER", "5")
 
 # --- Model artifacts -------------------------------------------------------------
 # Where training stores a model's joblib bytes: "database" (every web and worker pod

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 
 from accounts.roles import role_group
 from ingestion.models import Fill, Lumisection, Run, RunClass
-from recommender.models import CuratedReference, LabelSource, Reconstruction, ReferencePair, RunReconstruction
+from recommender.models import DeclaredReference, LabelSource, Reconstruction, ReferencePair, RunReconstruction
 
 RUN3_START = dt.datetime(2024, 4, 1, tzinfo=dt.UTC)
 
@@ -102,12 +102,14 @@ class ReferencePairFactory(factory.django.DjangoModelFactory):
     recorded_at = factory.LazyFunction(lambda: dt.datetime.now(dt.UTC))
 
 
-class CuratedReferenceFactory(factory.django.DjangoModelFactory):
+class DeclaredReferenceFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = CuratedReference
+        model = DeclaredReference
 
     run_reconstruction = factory.SubFactory(RunReconstructionFactory)
     run_class = RunClass.COLLISIONS_PP
+    reconstruction = factory.LazyAttribute(lambda o: o.run_reconstruction.reconstruction)
+    from_run = factory.LazyAttribute(lambda o: o.run_reconstruction.run.run_number + 1)
     period = "Run2024C"
 
 

@@ -149,14 +149,19 @@ class LabelRecord:
 
 
 @dataclass(slots=True)
-class CuratedRecord:
+class DeclaredRecord:
+    """A shift leaders' declaration: the reference of its class and reconstruction from
+    `from_run` on, for its B field state (and APV mode, for cosmics)."""
+
     run_number: int
     reconstruction: str
     run_class: str
     period: str
-    notes: str
-    active_from: dt.datetime
-    active_until: dt.datetime | None
+    note: str
+    b_field_on: bool
+    apv_mode: str
+    from_run: int
+    until_run: int | None
 
 
 @dataclass(slots=True)
@@ -180,7 +185,7 @@ class SimulatedData:
     runs: list[RunRecord] = field(default_factory=list)
     reconstructions: list[ReconstructionRecord] = field(default_factory=list)
     labels: list[LabelRecord] = field(default_factory=list)
-    curated: list[CuratedRecord] = field(default_factory=list)
+    declared: list[DeclaredRecord] = field(default_factory=list)
     lumisections: list[LumisectionBlock] = field(default_factory=list)
 
 
@@ -665,35 +670,39 @@ def _label(*, rng: np.random.Generator, runs: list[RunRecord], recos: list[Recon
     return labels
 
 
-def _curate(*, runs: list[RunRecord], labels: list[LabelRecord]) -> list[CuratedRecord]:
-    """The shift leaders' list: per class and period, the most used prompt (else express) reference."""
+def _declare(*, runs: list[RunRecord], labels: list[LabelRecord]) -> list[DeclaredRecord]:
+    """The shift leaders' declarations: per class and period, the most used prompt (else
+    express) reference, from the first run that used it to the last (open while in use)."""
     by_number = {r.run_number: r for r in runs}
-    usage: dict[tuple, dict[tuple, list[dt.datetime]]] = {}
+    usage: dict[tuple, dict[tuple, list[tuple[int, dt.datetime]]]] = {}
     for label in labels:
         ref = by_number[label.reference_run_number]
         period = f"Cosmics{ref.start_time.year}" if ref.run_class == COSMICS else ref.era
         key = (label.run_class, period)
         usage.setdefault(key, {}).setdefault((label.reference_run_number, label.reference_reconstruction), []).append(
-            label.recorded_at
+            (label.run_number, label.recorded_at)
         )
     out = []
     last_time = max((label.recorded_at for label in labels), default=None)
     for (run_class, period), refs in sorted(usage.items()):
-        (number, reco), times = max(refs.items(), key=lambda kv: (len(kv[1]), kv[0][1] == PROMPT, kv[0][0]))
+        (number, reco), uses = max(refs.items(), key=lambda kv: (len(kv[1]), kv[0][1] == PROMPT, kv[0][0]))
         ref = by_number[number]
-        notes = f"B = {ref.b_field:.1f} T" + (f", APV {ref.apv_mode}" if ref.apv_mode else "")
+        note = f"B = {ref.b_field:.1f} T" + (f", APV {ref.apv_mode}" if ref.apv_mode else "")
         if ref.bunches:
-            notes += f", {ref.bunches} colliding bunches"
-        until = max(times)
+            note += f", {ref.bunches} colliding bunches"
+        until = max(when for _, when in uses)
+        in_use = until == last_time or until > last_time - dt.timedelta(days=3)
         out.append(
-            CuratedRecord(
+            DeclaredRecord(
                 run_number=number,
                 reconstruction=reco,
                 run_class=run_class,
                 period=period,
-                notes=notes,
-                active_from=min(times),
-                active_until=None if until == last_time or until > last_time - dt.timedelta(days=3) else until,
+                note=note,
+                b_field_on=ref.b_field > 1.0,
+                apv_mode=ref.apv_mode if run_class == COSMICS else "",
+                from_run=min(run for run, _ in uses),
+                until_run=None if in_use else max(run for run, _ in uses),
             )
         )
     return out
@@ -776,7 +785,7 @@ def simulation_generate(
         data.fills = [f for f in data.fills if f.fill_number in kept_fills]
     data.reconstructions = _certify(rng=rng, runs=data.runs)
     data.labels = _label(rng=rng, runs=data.runs, recos=data.reconstructions)
-    data.curated = _curate(runs=data.runs, labels=data.labels)
+    data.declared = _declare(runs=data.runs, labels=data.labels)
     newest = data.runs if lumisections_for_last is None else data.runs[len(data.runs) - lumisections_for_last :]
     if lumisections_for_last == 0:
         newest = []

@@ -12,7 +12,7 @@ from ingestion import quantities
 from ingestion.models import Fill, Lumisection, Run
 from ingestion.quantities import INSTANT_LUMI, INTEGRATED_LUMI
 from ingestion.services import fills_upsert, lumisections_upsert, runs_upsert, tables_analyze
-from recommender.models import CuratedReference, LabelSource, ReferencePair, RunReconstruction
+from recommender.models import DeclaredReference, LabelSource, ReferencePair, RunReconstruction
 
 from .generator import SimulatedData
 
@@ -36,7 +36,7 @@ class WriteSummary:
     lumisections: int
     reconstructions: int
     labels: int
-    curated: int
+    declared: int
     skipped_fills: int
     skipped_runs: int
 
@@ -44,7 +44,7 @@ class WriteSummary:
         text = (
             f"{self.fills} fills, {self.runs} runs, {self.lumisections} lumisections, "
             f"{self.reconstructions} run reconstructions, {self.labels} reference pairs, "
-            f"{self.curated} curated references"
+            f"{self.declared} declared references"
         )
         if self.skipped_fills or self.skipped_runs:
             text += f"; skipped {self.skipped_fills} fills and {self.skipped_runs} runs already in the database"
@@ -117,7 +117,7 @@ def simulation_write(*, data: SimulatedData, skip_existing: bool = False) -> Wri
 
     With `skip_existing`, fills and runs whose numbers are already in the
     database are left alone (with their lumisections, reconstructions and any
-    label or curated reference that involves a skipped run); a new run of a
+    label or declared reference that involves a skipped run); a new run of a
     skipped fill is linked to the existing fill of that number.
     """
     now = dt.datetime.now(dt.UTC)
@@ -189,29 +189,36 @@ def simulation_write(*, data: SimulatedData, skip_existing: bool = False) -> Wri
             and (label.reference_run_number, label.reference_reconstruction) in reco_ids
         ]
         ReferencePair.objects.bulk_create(pairs, batch_size=BATCH_SIZE)
-        curated = [
-            CuratedReference(
-                run_reconstruction_id=reco_ids[(c.run_number, c.reconstruction)],
-                run_class=c.run_class,
-                period=c.period,
-                notes=c.notes,
-                active_from=c.active_from,
-                active_until=c.active_until,
+        declared = [
+            DeclaredReference(
+                run_reconstruction_id=reco_ids[(d.run_number, d.reconstruction)],
+                run_class=d.run_class,
+                reconstruction=d.reconstruction,
+                b_field_on=d.b_field_on,
+                apv_mode=d.apv_mode,
+                from_run=d.from_run,
+                until_run=d.until_run,
+                period=d.period,
+                note=d.note,
                 created_at=now,
                 updated_at=now,
             )
-            for c in data.curated
-            if (c.run_number, c.reconstruction) in reco_ids
+            for d in data.declared
+            if (d.run_number, d.reconstruction) in reco_ids
         ]
-        CuratedReference.objects.bulk_create(curated, batch_size=BATCH_SIZE, ignore_conflicts=skip_existing)
-    tables_analyze(models=[Fill, Run, Lumisection, RunReconstruction, ReferencePair, CuratedReference])
+        if skip_existing:
+            # declarations have no natural key to conflict on: skip those already written
+            existing = set(DeclaredReference.objects.values_list("run_reconstruction_id", "run_class", "from_run"))
+            declared = [d for d in declared if (d.run_reconstruction_id, d.run_class, d.from_run) not in existing]
+        DeclaredReference.objects.bulk_create(declared, batch_size=BATCH_SIZE)
+    tables_analyze(models=[Fill, Run, Lumisection, RunReconstruction, ReferencePair, DeclaredReference])
     return WriteSummary(
         fills=len(fills),
         runs=len(runs),
         lumisections=ls_rows,
         reconstructions=len(recos),
         labels=len(pairs),
-        curated=len(curated),
+        declared=len(declared),
         skipped_fills=len(data.fills) - len(fills),
         skipped_runs=len(data.runs) - len(runs),
     )

@@ -11,7 +11,7 @@ def test_it_recreates_a_deleted_shift_leader_group_with_its_permissions():
 
     group = role_group(SHIFT_LEADERS)
 
-    assert group.permissions.filter(codename="change_curatedreference").exists()
+    assert group.permissions.filter(codename="change_declaredreference").exists()
     assert role_group(SHIFT_LEADERS) == group
 
 

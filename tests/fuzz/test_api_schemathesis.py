@@ -14,7 +14,7 @@ from schemathesis.specs.openapi.checks import content_type_conformance, response
 from accounts.roles import SHIFTERS
 from recommender.services import feedback_record
 from tests.factories import (
-    CuratedReferenceFactory,
+    DeclaredReferenceFactory,
     ReferencePairFactory,
     RunFactory,
     RunReconstructionFactory,
@@ -29,14 +29,14 @@ def shifter_token(transactional_db) -> str:
     # A transactional test starts from an empty database: the roles' data migration is gone.
     Group.objects.get_or_create(name=SHIFTERS)
     sam = UserFactory(username="sam", groups=[SHIFTERS])
-    # Something to list on every endpoint: runs, a Certhelper label, a decision, a curated reference.
+    # Something to list on every endpoint: runs, a Certhelper label, a decision, a declared reference.
     for number in (380100, 380090, 380050):
         RunFactory(run_number=number)
     ReferencePairFactory(
         run_reconstruction=RunReconstructionFactory(run__run_number=380090, reconstruction="express"),
         reference=RunReconstructionFactory(run__run_number=380050, reconstruction="express"),
     )
-    CuratedReferenceFactory(
+    DeclaredReferenceFactory(
         run_reconstruction=RunReconstructionFactory(run__run_number=380050, reconstruction="express")
     )
     feedback_record(
@@ -58,6 +58,8 @@ OPERATIONS = [
     ("POST", "/api/feedback/"),
     ("GET", "/api/feedback/{id}/"),
     ("GET", "/api/references/"),
+    ("POST", "/api/references/"),
+    ("POST", "/api/references/{id}/end/"),
     ("GET", "/api/runs/"),
     ("GET", "/api/runs/{run_number}/{reconstruction}/recommendations/"),
     ("POST", "/api/runs/{run_number}/{reconstruction}/recommendations/"),

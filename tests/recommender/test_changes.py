@@ -8,16 +8,15 @@ import threading
 
 import pytest
 from django.db import connection, connections
-from django.utils import timezone
 
 from ingestion.models import Run
 from recommender import recommending
 from recommender.changes import COUNTED, change_counters, change_triggers_install
-from recommender.models import CuratedReference, ModelVersion, ModelVersionStatus
+from recommender.models import DeclaredReference, ModelVersion, ModelVersionStatus
 from recommender.recommending import recommendations_for, serving_cache_clear
 from tests.conftest import IN_CI, REPO_ROOT
 from tests.factories import (
-    CuratedReferenceFactory,
+    DeclaredReferenceFactory,
     ModelVersionFactory,
     ReferencePairFactory,
     RunFactory,
@@ -41,7 +40,7 @@ def _one_row_of_every_counted_table():
     from recommender.models import Feedback
 
     pair = ReferencePairFactory()  # a fill, runs, run reconstructions and the label
-    CuratedReferenceFactory(run_reconstruction=pair.reference)
+    DeclaredReferenceFactory(run_reconstruction=pair.reference)
     ModelVersionFactory()
     Feedback.objects.create(
         run_reconstruction=pair.run_reconstruction,
@@ -117,14 +116,14 @@ def test_it_notices_each_change_that_matters_at_once(trained):
     recommendations_for(run_number=run_number, reconstruction="express")
     assert recommending._cache.label_history()[1].n_labels == labels_before + 1
 
-    # a new curated reference, then the same one ended
+    # a new declared reference, then the same one ended
     reference = RunReconstructionFactory(run__run_number=numbers[3], reconstruction="express")
-    curated = CuratedReferenceFactory(run_reconstruction=reference, run_class="collisions_pp")
+    declared = DeclaredReferenceFactory(run_reconstruction=reference, run_class="collisions_pp")
     recommendations_for(run_number=run_number, reconstruction="express")
-    assert numbers[3] in recommending._cache.curated["collisions_pp"]
-    CuratedReference.objects.filter(pk=curated.pk).update(active_until=timezone.now())
+    assert numbers[3] in recommending._cache.declared_in_use("collisions_pp")
+    DeclaredReference.objects.filter(pk=declared.pk).update(until_run=run_number)
     recommendations_for(run_number=run_number, reconstruction="express")
-    assert numbers[3] not in recommending._cache.curated["collisions_pp"]
+    assert numbers[3] not in recommending._cache.declared_in_use("collisions_pp")
 
     # no active model any more, then one again
     active = ModelVersion.objects.get(status=ModelVersionStatus.ACTIVE)

@@ -27,7 +27,7 @@ def _years(value: str) -> list[int]:
 
 class Command(BaseCommand):
     help = (
-        "Simulate Run-3-like fills, runs, lumisections, Certhelper reference pairs and curated references, "
+        "Simulate Run-3-like fills, runs, lumisections, Certhelper reference pairs and declared references, "
         "calibrated on the real CMS dumps (demo/simulation/calibration.py). Deterministic per --seed."
     )
 
@@ -53,7 +53,7 @@ class Command(BaseCommand):
             "--force",
             action="store_true",
             help="run even if the database already has runs: fills and runs whose numbers exist are skipped, "
-            "with their lumisections, reconstructions and every label or curated reference that involves them; "
+            "with their lumisections, reconstructions and every label or declared reference that involves them; "
             "nothing existing is changed",
         )
 

@@ -38,7 +38,7 @@ def test_it_creates_the_demo_users_once(settings):
     leader = authenticate(username="leader", password="leader")
     assert leader.groups.filter(name=SHIFT_LEADERS).exists()
     assert leader.is_staff and not leader.is_superuser
-    assert leader.has_perm("recommender.change_curatedreference")
+    assert leader.has_perm("recommender.change_declaredreference")
     assert not authenticate(username="shifter", password="shifter").is_staff
     admin = authenticate(username="admin", password="admin")
     assert admin.is_superuser and admin.is_staff

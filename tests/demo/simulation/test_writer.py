@@ -5,7 +5,7 @@ import pytest
 from demo.simulation.generator import simulation_generate
 from demo.simulation.writer import simulation_write
 from ingestion.models import Fill, Lumisection, Run
-from recommender.models import CuratedReference, ReferencePair, RunReconstruction
+from recommender.models import DeclaredReference, ReferencePair, RunReconstruction
 
 
 def _snapshot():
@@ -46,7 +46,7 @@ def test_it_writes_every_record_with_its_links():
     assert summary.runs == Run.objects.count() == len(data.runs)
     assert summary.labels == ReferencePair.objects.count() == len(data.labels)
     assert RunReconstruction.objects.count() == len(data.reconstructions)
-    assert CuratedReference.objects.count() == len(data.curated) > 0
+    assert DeclaredReference.objects.count() == len(data.declared) > 0
     assert Lumisection.objects.count() == sum(len(b.pileup) for b in data.lumisections)
     assert not Run.objects.filter(run_class="").exists()
     assert set(Run.objects.values_list("run_class_source", flat=True)) == {"oms"}

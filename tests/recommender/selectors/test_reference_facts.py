@@ -6,7 +6,7 @@ import pytest
 
 from recommender.recommending import serving_cache_clear
 from recommender.selectors import reference_facts
-from tests.factories import CuratedReferenceFactory, ReferencePairFactory, RunFactory, RunReconstructionFactory
+from tests.factories import DeclaredReferenceFactory, ReferencePairFactory, RunFactory, RunReconstructionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -44,7 +44,7 @@ def history():
     _label(114, 102, run_class="cosmics", hours=14)
     _label(115, 101, hours=15, is_positive=False, source="shifter")  # a rejection is not a use
     _label(130, 103, hours=30)  # after the run: not seen from it
-    CuratedReferenceFactory(run_reconstruction=RunReconstructionFactory(run__run_number=102, reconstruction="express"))
+    DeclaredReferenceFactory(run_reconstruction=RunReconstructionFactory(run__run_number=102, reconstruction="express"))
     return RunFactory(run_number=120, run_class="collisions_pp")
 
 

@@ -4,7 +4,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from tests.factories import CuratedReferenceFactory, RunFactory
+from tests.factories import DeclaredReferenceFactory, RunFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -65,8 +65,8 @@ def test_it_keeps_shifters_out_of_the_jobs_page_and_admin(client, shifter_sam):
 
 
 def test_it_lets_shift_leaders_curate_references_in_admin_but_not_shifters(client, shifter_sam, leader_lea):
-    curated = CuratedReferenceFactory()
-    url = reverse("admin:recommender_curatedreference_change", args=[curated.pk])
+    curated = DeclaredReferenceFactory()
+    url = reverse("admin:recommender_declaredreference_change", args=[curated.pk])
     client.force_login(shifter_sam)
     assert client.get(url).status_code == 302
     leader_lea.is_staff = True

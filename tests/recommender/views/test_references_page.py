@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from tests.factories import (
-    CuratedReferenceFactory,
+    DeclaredReferenceFactory,
     ReferencePairFactory,
     RunFactory,
     RunReconstructionFactory,
@@ -39,11 +39,11 @@ def references():
         _label(run_number, 376959)
     _label(380010, 380001, reconstruction="prompt", run_class="collisions_pp")
     current = RunReconstructionFactory(run=RunFactory(run_number=376959), reconstruction="express")
-    CuratedReferenceFactory(run_reconstruction=current, run_class="cosmics", notes="CRAFT <b>3.8 T</b>, DECO")
-    CuratedReferenceFactory(
+    DeclaredReferenceFactory(run_reconstruction=current, run_class="cosmics", note="CRAFT <b>3.8 T</b>, DECO")
+    DeclaredReferenceFactory(
         run_reconstruction=RunReconstructionFactory(run=RunFactory(run_number=376800), reconstruction="express"),
         run_class="cosmics",
-        notes="B off",
+        note="B off",
     )
 
 
@@ -52,11 +52,11 @@ def test_it_lists_the_references_in_use_with_since_and_use_count(client, shifter
     body = client.get(reverse("recommender:reference_list")).content.decode()
     rows = body.split("<tbody>")[1].split("</tbody>")[0].split("<tr>")
     cosmics_current = next(row for row in rows if ">376959<" in row)
-    assert "in use" in cosmics_current and "leaders' list" in cosmics_current
+    assert "in use" in cosmics_current and "declared" in cosmics_current
     assert "run 377000" in cosmics_current and '<td class="num">3</td>' in cosmics_current
     assert "CRAFT &lt;b&gt;3.8 T&lt;/b&gt;, DECO" in cosmics_current  # the note, escaped
-    curated_only = next(row for row in rows if ">376800<" in row)
-    assert "leaders' list" in curated_only and "in use" not in curated_only
+    declared_only = next(row for row in rows if ">376800<" in row)
+    assert "declared" in declared_only and "in use" not in declared_only
     assert any(">380001<" in row and "Prompt" in row for row in rows)
     assert "edit in admin" not in body
 
@@ -74,7 +74,7 @@ def test_it_gives_shift_leaders_admin_links(client, leader_lea, references):
     client.force_login(leader_lea)
     body = client.get(reverse("recommender:reference_list")).content.decode()
     assert body.count("edit in admin") == 2
-    assert "add in admin" in body  # the pp prompt reference is not on the list yet
+    assert "declare from its page" in body  # the pp prompt reference is not declared yet
 
 
 def test_it_exports_the_list_as_csv_and_json(client, shifter_sam, references):
