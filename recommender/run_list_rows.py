@@ -15,6 +15,8 @@ from django.utils.safestring import SafeString, mark_safe
 
 from ingestion.models import RunClass
 
+from .display import duration_text
+
 UNKNOWN = "\u2013"  # an en dash: what the pages show for a value OMS did not give
 RUN_CLASS_NAMES = dict(RunClass.choices)
 TWO_PLACES = Decimal("0.01")
@@ -51,7 +53,7 @@ def row(run: dict, recos: list, run_href: str, reco_href: str) -> RunListRow:
         run_class=RUN_CLASS_NAMES.get(run["run_class"], run["run_class"]) or "unknown",
         fill=str(run["fill__fill_number"] or UNKNOWN),
         start=timezone.localtime(start).strftime("%Y-%m-%d %H:%M") if start else UNKNOWN,
-        duration=f"{duration:,} s" if duration else UNKNOWN,
+        duration=duration_text(duration) if duration else UNKNOWN,
         lumisections=str(run["last_lumisection_number"] or UNKNOWN),
         b_field=two_decimals(b_field) if b_field is not None else UNKNOWN,
         recos=[

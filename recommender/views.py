@@ -292,6 +292,7 @@ def _run_page(
             "labels": labels,
             "charts": _lumisection_charts(run_number, top.reference_run_number if top else None),
             "bunches": display.colliding_bunches(run),
+            "duration": display.duration_text(run.duration) if run.duration else display.DASH,
             "instant_lumi": display.instant_lumi_text(run.init_lumi, run.end_lumi),
             "recorded_lumi": display.integrated_lumi_text(run.recorded_lumi),
             "side_by_side": _side_by_side_rows(top, lumi_factor, lumi_unit) if top else [],
