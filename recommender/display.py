@@ -86,3 +86,15 @@ def side_by_side_value(name: str, value, *, lumi_factor: float = 1.0) -> str:
     if _finite(value):
         return significant(value, 4)
     return str(value)
+
+
+def duration_text(seconds) -> str:
+    """A run's duration as a shifter reads it: "7 h 48 min", "45 min", "40 s"
+    (whole minutes, rounded down, past the first minute)."""
+    if not _finite(seconds) or seconds < 0:
+        return DASH
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    hours, minutes = divmod(seconds // 60, 60)
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"

@@ -15,6 +15,8 @@ from django.utils.safestring import SafeString, mark_safe
 
 from ingestion.models import RunClass
 
+from .display import duration_text
+
 UNKNOWN = "\u2013"  # an en dash: what the pages show for a value OMS did not give
 RUN_CLASS_NAMES = dict(RunClass.choices)
 TWO_PLACES = Decimal("0.01")
@@ -43,13 +45,15 @@ def two_decimals(value) -> str:
 def row(run: dict, recos: list, run_href: str, reco_href: str) -> RunListRow:
     """One row from a `selectors.runs_for_list` dict and its `selectors.reco_rows_for` rows."""
     number, start, duration, b_field = run["run_number"], run["start_time"], run["duration"], run["b_field"]
+    # The run number opens the first reconstruction awaiting a decision: its decision forms.
+    awaiting = next((reco.reconstruction for reco in recos if reco.status == "awaiting"), None)
     return RunListRow(
         run_number=number,
-        href=run_href.format(run=number),
+        href=reco_href.format(run=number, reco=awaiting) if awaiting else run_href.format(run=number),
         run_class=RUN_CLASS_NAMES.get(run["run_class"], run["run_class"]) or "unknown",
         fill=str(run["fill__fill_number"] or UNKNOWN),
         start=timezone.localtime(start).strftime("%Y-%m-%d %H:%M") if start else UNKNOWN,
-        duration=f"{duration:,} s" if duration else UNKNOWN,
+        duration=duration_text(duration) if duration else UNKNOWN,
         lumisections=str(run["last_lumisection_number"] or UNKNOWN),
         b_field=two_decimals(b_field) if b_field is not None else UNKNOWN,
         recos=[
@@ -65,6 +69,7 @@ def row(run: dict, recos: list, run_href: str, reco_href: str) -> RunListRow:
 
 def _reco_cell(reco, href: str, confidence: str) -> str:
     status = escape(reco.status)
+    shown = status.replace("-", " ")  # "not-queued" is a CSS class; "not queued" is read
     label = f"ref {reco.reference_run_number}" if reco.reference_run_number else ""
     if reco.recommended_run_number:
         suggestion = (
@@ -77,7 +82,7 @@ def _reco_cell(reco, href: str, confidence: str) -> str:
         suggestion = ""
     who = f'<span class="who">by {escape(reco.decided_by)}</span>' if reco.decided_by else ""
     return (
-        f'<td class="reco-cell"><a href="{escape(href)}"><span class="status {status}">{status}</span>'
+        f'<td class="reco-cell"><a href="{escape(href)}"><span class="status {status}">{shown}</span>'
         f" {label} {suggestion}</a>{who}</td>"
     )
 

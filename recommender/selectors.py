@@ -33,6 +33,7 @@ from ingestion import selectors as ingestion_selectors
 from ingestion.models import LUMISECTION_SECONDS, Run
 from ingestion.selectors import runs_filtered
 
+from . import queue
 from .ml.dataset import (
     labels_from_rows,
     run_feature_values,
@@ -64,6 +65,9 @@ class Status:
     ACCEPTED = "accepted"
     REJECTED = "rejected"
     CERTIFIED = "certified"
+    # Not decided, and not in the work queue either (recommender.queue): a test run,
+    # the tracker out, no dataset. Shown on the runs page, not a filter.
+    NOT_QUEUED = "not-queued"
 
     CHOICES = [
         (AWAITING, "Awaiting a decision"),
@@ -75,6 +79,12 @@ class Status:
 
 def _status_filter(status: str, reconstruction: str) -> Q:
     recos = [reconstruction] if reconstruction else list(CERTIFIED_ON_ARRIVAL)
+    if status == Status.AWAITING:
+        # The work queue (recommender.queue): awaiting the reconstruction, or either one.
+        awaiting = Q()
+        for reco in recos:
+            awaiting |= queue.awaiting(reco)
+        return awaiting
     feedback = Feedback.objects.filter(
         run_reconstruction__run=OuterRef("pk"), run_reconstruction__reconstruction__in=recos, is_current=True
     )
@@ -87,10 +97,7 @@ def _status_filter(status: str, reconstruction: str) -> Q:
         return Q(Exists(feedback.filter(decision=Decision.ACCEPTED)))
     if status == Status.REJECTED:
         return Q(Exists(feedback.filter(decision=Decision.REJECTED)))
-    if status == Status.CERTIFIED:
-        return Q(Exists(certhelper))
-    # Awaiting: no decision and no Certhelper label yet for (one of) the reconstruction(s).
-    return ~Q(Exists(feedback)) & ~Q(Exists(certhelper))
+    return Q(Exists(certhelper))
 
 
 def runs_for_certification(
@@ -142,9 +149,9 @@ class RecoRow:
 
 
 def reco_rows_for(run_ids: Iterable[int]) -> dict[int, list[RecoRow]]:
-    """Per run id, express and prompt always (a new run awaits both) and any other
-    reconstruction it has: its status, label, decision and the active model's stored
-    first choice. Four flat queries for a page of runs, whatever its length: a page
+    """Per run id, express and prompt always and any other reconstruction it has: its
+    status (awaiting: in the work queue), label, decision and the active model's stored
+    first choice. Six flat queries for a page of runs, whatever its length: a page
     of 50 runs built as model instances through prefetches cost more than the rest
     of the runs page together."""
     run_ids = list(run_ids)
@@ -181,6 +188,10 @@ def reco_rows_for(run_ids: Iterable[int]) -> dict[int, list[RecoRow]]:
         .values_list("run_reconstruction_id", "reference__run_number", "score")
     ):
         tops.setdefault(rr_id, (reference, score))
+    queued = {
+        reco: set(runs_filtered().filter(pk__in=run_ids).filter(queue.awaiting(reco)).values_list("id", flat=True))
+        for reco in CERTIFIED_ON_ARRIVAL
+    }
     by_run: dict[int, dict[str, int]] = defaultdict(dict)
     for pk, (run_id, reco) in reconstructions.items():
         by_run[run_id][reco] = pk
@@ -196,6 +207,8 @@ def reco_rows_for(run_ids: Iterable[int]) -> dict[int, list[RecoRow]]:
                 status = Status.ACCEPTED if decision[0] == Decision.ACCEPTED else Status.REJECTED
             elif label:
                 status = Status.CERTIFIED
+            elif name in queued and run_id not in queued[name]:
+                status = Status.NOT_QUEUED
             else:
                 status = Status.AWAITING
             rows[run_id].append(
@@ -408,7 +421,8 @@ def _decision_state(
 
 
 def runs_awaiting(*, reconstruction: str) -> QuerySet[Run]:
-    """Runs still awaiting a decision for a reconstruction, newest first (the runs page's filter)."""
+    """The work queue of a reconstruction (or of either, for ""), newest first: the runs
+    page's "awaiting" filter and its landing page. The rule is recommender.queue's."""
     return runs_filtered().filter(_status_filter(Status.AWAITING, reconstruction))
 
 
@@ -418,16 +432,20 @@ AWAITING_CACHE_S = 3600
 @dataclass(frozen=True)
 class RunListCounts:
     runs: int  # every run in the mirror: the unfiltered runs page's length
-    awaiting: dict[str, int]  # reconstruction certified on arrival -> runs awaiting a decision
+    awaiting: dict[str, int]  # reconstruction certified on arrival -> runs in its work queue
+    queue: int = 0  # runs awaiting either reconstruction: the landing page's length
 
 
 def run_list_counts() -> RunListCounts:
     """What every runs page counts: its runs, and how many await a decision per
-    reconstruction certified on arrival (every run but those with a current decision
-    or a Certhelper label for it: the "awaiting" filter). Counting took a third of the
-    page (20 ms with 11,000 runs), so both are cached until a run, run reconstruction,
-    label or decision changes (their change counters, one small read)."""
-    key = f"run-list-counts:{_changes_key('runs', 'run_reconstructions', 'labels', 'feedback')}"
+    reconstruction certified on arrival and in either (the work queue,
+    recommender.queue). Counting took a third of the page (20 ms with 11,000 runs),
+    so they are cached until a run, run reconstruction, label or decision changes
+    (their change counters, one small read) or the queue's threshold does."""
+    from django.conf import settings
+
+    changes = _changes_key("runs", "run_reconstructions", "labels", "feedback")
+    key = f"run-list-counts:{settings.REFRUN_QUEUE_MIN_LUMISECTIONS}:{changes}"
     counts = cache.get(key)
     if counts is None:
         counts = _run_list_count()
@@ -436,29 +454,23 @@ def run_list_counts() -> RunListCounts:
 
 
 def _run_list_count() -> RunListCounts:
-    # over the run reconstructions in one grouped query, not two NOT EXISTS scans of every
-    # run; IN, not EXISTS: PostgreSQL hashes each subquery once (24 -> 11 ms, 11,000 runs)
-    decided = Q(pk__in=Feedback.objects.filter(is_current=True).values("run_reconstruction_id")) | Q(
-        pk__in=ReferencePair.objects.filter(source=LabelSource.CERTHELPER).values("run_reconstruction_id")
+    return RunListCounts(
+        runs=ingestion_selectors.runs_count(),
+        awaiting={reco: runs_awaiting(reconstruction=reco).count() for reco in CERTIFIED_ON_ARRIVAL},
+        queue=runs_awaiting(reconstruction="").count(),
     )
-    counts = dict(
-        RunReconstruction.objects.filter(decided, reconstruction__in=CERTIFIED_ON_ARRIVAL)
-        .values_list("reconstruction")
-        .annotate(n=Count("run_id", distinct=True))
-        .order_by()
-    )
-    runs = ingestion_selectors.runs_count()
-    return RunListCounts(runs=runs, awaiting={reco: runs - counts.get(reco, 0) for reco in CERTIFIED_ON_ARRIVAL})
 
 
 def next_awaiting_run(*, reconstruction: str, after_run_number: int) -> int | None:
-    """The run a shifter goes on to after deciding one: the next older run awaiting
-    a decision for the same reconstruction (the list's order), else the newest one."""
-    awaiting = runs_awaiting(reconstruction=reconstruction).exclude(run_number=after_run_number)
-    older = awaiting.filter(run_number__lt=after_run_number).values_list("run_number", flat=True).first()
-    if older is not None:
-        return older
-    return awaiting.values_list("run_number", flat=True).first()
+    """The run a shifter goes on to after deciding one: the first run of the
+    reconstruction's work queue in its order, newest first, so a run synced since
+    the shifter started comes before the older ones still waiting."""
+    return (
+        runs_awaiting(reconstruction=reconstruction)
+        .exclude(run_number=after_run_number)
+        .values_list("run_number", flat=True)
+        .first()
+    )
 
 
 def _year_of(era: str) -> str:

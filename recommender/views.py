@@ -40,12 +40,20 @@ def _run_hrefs() -> tuple[str, str]:
     return default.replace(sentinel, "{run}"), detail.replace(sentinel, "{run}").replace("/RECO/", "/{reco}/")
 
 
+def _given(filters: dict) -> list[str]:
+    return [name for name, value in filters.items() if value not in (None, "")]
+
+
 @shifter_required
 def run_list(request: HttpRequest) -> HttpResponse:
     lookup = RunLookupForm(request.GET if "run_number" in request.GET else None)
     if lookup.is_valid():
         return redirect("recommender:run_detail_default", run_number=lookup.cleaned_data["run_number"])
-    form = RunFilterForm(request.GET or None)
+    data = request.GET.copy()
+    if not any(name in data for name in RunFilterForm.base_fields):
+        # The landing page is the work queue, newest first: its first run has decision forms.
+        data["status"] = selectors.Status.AWAITING
+    form = RunFilterForm(data)
     filters = form.cleaned_data if form.is_valid() else {}
     runs = selectors.runs_for_list(
         run_class=filters.get("run_class") or "",
@@ -58,11 +66,17 @@ def run_list(request: HttpRequest) -> HttpResponse:
     paginator = Paginator(runs, RUNS_PER_PAGE)
     if not any(filters.values()):
         paginator.count = counts.runs  # every run: counted with the awaiting runs, cached
+    elif set(_given(filters)) - {"reconstruction"} == {"status"} and filters["status"] == selectors.Status.AWAITING:
+        # A work queue (the landing page's, or one reconstruction's): counted with the others, cached.
+        queues = {"": counts.queue, **counts.awaiting}
+        reconstruction = filters.get("reconstruction") or ""
+        if reconstruction in queues:
+            paginator.count = queues[reconstruction]
     page = paginator.get_page(request.GET.get("page"))
     recos = selectors.reco_rows_for([run["id"] for run in page])
     run_href, reco_href = _run_hrefs()
     rows = [run_list_rows.row(run, recos[run["id"]], run_href, reco_href) for run in page]
-    query = request.GET.copy()
+    query = data.copy()
     query.pop("page", None)
     return render(
         request,
@@ -295,6 +309,7 @@ def _run_page(
             "labels": labels,
             "charts": _lumisection_charts(run_number, top.reference_run_number if top else None),
             "bunches": display.colliding_bunches(run),
+            "duration": display.duration_text(run.duration) if run.duration else display.DASH,
             "instant_lumi": display.instant_lumi_text(run.init_lumi, run.end_lumi),
             "recorded_lumi": display.integrated_lumi_text(run.recorded_lumi),
             "side_by_side": _side_by_side_rows(top, lumi_factor, lumi_unit) if top else [],

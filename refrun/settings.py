@@ -304,6 +304,9 @@ FEEDBACK_WRITE_RATE = os.getenv("FEEDBACK_WRITE_RATE", "120/hour")
 # The author of a run's current decision may replace it for this long (one shift);
 # after that only a shift leader's reopen lets anyone decide again.
 DECISION_CHANGE_HOURS = envint("DECISION_CHANGE_HOURS", "12")
+# The work queue's fallback rule (recommender/queue.py): runs shorter than this many
+# lumisections (23.31 s each) are test runs nobody certifies.
+REFRUN_QUEUE_MIN_LUMISECTIONS = envint("REFRUN_QUEUE_MIN_LUMISECTIONS", "10")
 SPECTACULAR_SETTINGS = {
     "TITLE": "RefRun API",
     "VERSION": "1",

@@ -57,6 +57,8 @@ class RunFactory(factory.django.DjangoModelFactory):
     l1_hlt_mode = "collisions2024"
     run_class = RunClass.COLLISIONS_PP
     last_lumisection_number = 154
+    # The tracker is in (what the work queue asks of a run, recommender.queue).
+    components = factory.LazyFunction(lambda: ["DAQ", "DCS", "DQM", "ECAL", "HCAL", "PIXEL", "TCDS", "TRACKER", "TRG"])
     init_lumi = 1.8
     end_lumi = 1.2
 

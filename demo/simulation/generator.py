@@ -9,7 +9,8 @@ commissioning with the magnet first off then on, beam commissioning, pp physics
 fills separated by turnarounds filled with cosmics and special runs, technical
 stops, a heavy-ion period and year-end cosmics. Shifters then certify runs in
 the order their express (hours) and prompt (about two days) reconstructions
-become available, and pick references the way the real pairs show: keep the
+become available (up to the end of the last run: what they have not reached yet
+is the work queue), and pick references the way the real pairs show: keep the
 reference while conditions hold, switch when the era, B field, APV mode, bunch
 scheme or beam type changes, and occasionally switch for no visible reason.
 """
@@ -670,6 +671,17 @@ def _label(*, rng: np.random.Generator, runs: list[RunRecord], recos: list[Recon
     return labels
 
 
+def _shift_reached(labels: list[LabelRecord], *, runs: list[RunRecord]) -> list[LabelRecord]:
+    """The labels the shifters had recorded when the simulation's clock stopped, at the
+    end of its last run. Shifts certify in run order, express hours and prompt about
+    two days after a run (CERTIFICATION_DELAY_H), so the runs not reached yet, whose
+    datasets exist, are the work queue the demo opens on: a shift's few days' worth."""
+    if not runs:
+        return labels
+    now = max(run.end_time for run in runs)
+    return [label for label in labels if label.recorded_at <= now]
+
+
 def _declare(*, runs: list[RunRecord], labels: list[LabelRecord]) -> list[DeclaredRecord]:
     """The shift leaders' declarations: per class and period, the most used prompt (else
     express) reference, from the first run that used it to the last (open while in use)."""
@@ -784,7 +796,7 @@ def simulation_generate(
         kept_fills = {r.fill_number for r in data.runs}
         data.fills = [f for f in data.fills if f.fill_number in kept_fills]
     data.reconstructions = _certify(rng=rng, runs=data.runs)
-    data.labels = _label(rng=rng, runs=data.runs, recos=data.reconstructions)
+    data.labels = _shift_reached(_label(rng=rng, runs=data.runs, recos=data.reconstructions), runs=data.runs)
     data.declared = _declare(runs=data.runs, labels=data.labels)
     newest = data.runs if lumisections_for_last is None else data.runs[len(data.runs) - lumisections_for_last :]
     if lumisections_for_last == 0:

@@ -79,3 +79,20 @@ def test_it_holds_back_the_newest_runs_with_everything_that_hangs_off_them():
     assert runs_hold_back(count=2) == [380003, 380002]
     assert list(Run.objects.values_list("run_number", flat=True)) == [380001]
     assert not Lumisection.objects.exists() and not ReferencePair.objects.exists()
+
+
+@pytest.mark.django_db
+def test_it_leaves_a_few_days_of_runs_in_the_work_queue():
+    """The simulated shifters have not reached the newest runs when the clock stops:
+    those are the queue, tens of runs, not every run without a label."""
+    import datetime as dt
+
+    from recommender.selectors import run_list_counts, runs_awaiting
+
+    simulation_write(data=simulation_generate(seed=1, years=[2024], lumisections_for_last=0))
+    counts = run_list_counts()
+    assert 10 <= counts.awaiting["prompt"] <= 300 and 1 <= counts.awaiting["express"] <= counts.awaiting["prompt"]
+    end = Run.objects.order_by("-end_time").values_list("end_time", flat=True).first()
+    older = runs_awaiting(reconstruction="").filter(end_time__lt=end - dt.timedelta(days=5))
+    # Only the first runs of a class wait longer: they had no reference to compare with.
+    assert older.count() <= 5

@@ -1,0 +1,94 @@
+"""The work queue: which run reconstructions await a shifter's decision.
+
+Written once, here, as query filters on runs; the runs page's counts, its "awaiting"
+filter, the landing page and the run a shifter goes on to after a decision all use
+`awaiting` (through recommender.selectors), so they cannot disagree.
+
+A run reconstruction awaits a decision when its dataset is open for offline
+certification (`open_for_certification`) and nobody has decided it: no current
+decision in RefRun and no Certhelper label.
+
+Open for certification. The Run Registry says so per dataset (state OPEN in the
+TRACKER workspace); RefRun has no Run Registry source yet, so the fallback rule
+stands in for it, all of:
+
+- the tracker is in the run: OMS lists TRACKER (strips) or PIXEL among its components
+  (a run whose components OMS did not give is not queued);
+- it has at least `settings.REFRUN_QUEUE_MIN_LUMISECTIONS` lumisections (default 10,
+  about 4 minutes): test runs of a few lumisections are not certified;
+- there is a dataset to certify: RefRun knows the run reconstruction's DQM dataset
+  (from Certhelper, or the simulation standing in for the Run Registry), or the run
+  is newer than the newest run with a known dataset of that reconstruction (the
+  dataset source has not reached it yet) and of a class whose runs get express and
+  prompt datasets (pp and heavy-ion collisions, cosmics, commissioning; special runs
+  only once a dataset is named for them). Older runs without a dataset are ones the
+  dataset source passed over: never opened, not awaiting.
+
+The seam for the Run Registry: a source that stores each dataset's state replaces
+the body of `open_for_certification` with "the stored state is OPEN" where the
+Run Registry knows the run, keeping the fallback for runs it does not.
+"""
+
+from django.conf import settings
+from django.db.models import Exists, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
+
+from ingestion.models import RunClass
+
+from .models import Feedback, LabelSource, ReferencePair, RunReconstruction
+
+# Dataset names that name no dataset (Certhelper writes the second for a run not reconstructed yet).
+PLACEHOLDER_DATASETS = ("", "To Be Defined")
+# OMS component names of the tracker's two detectors.
+TRACKER_COMPONENTS = ("TRACKER", "PIXEL")
+# Run classes whose runs get express and prompt DQM datasets the tracker shift certifies.
+DATASET_RUN_CLASSES = (RunClass.COLLISIONS_PP, RunClass.HEAVY_ION, RunClass.COSMICS, RunClass.COMMISSIONING)
+
+
+def _tracker_in() -> Q:
+    # components is a JSON list; matching the quoted name in its text works on
+    # SQLite and PostgreSQL alike (a JSON "contains" lookup does not exist on SQLite).
+    q = Q()
+    for name in TRACKER_COMPONENTS:
+        q |= Q(components__icontains=f'"{name}"')
+    return q
+
+
+def _with_dataset(reconstruction: str):
+    return RunReconstruction.objects.filter(reconstruction=reconstruction).exclude(dataset__in=PLACEHOLDER_DATASETS)
+
+
+def _newest_run_with_dataset(reconstruction: str):
+    """The run number of the newest run reconstruction with a known dataset (0 for none)."""
+    newest = _with_dataset(reconstruction).order_by("-run__run_number").values("run__run_number")[:1]
+    return Coalesce(Subquery(newest), Value(0))
+
+
+def open_for_certification(reconstruction: str) -> Q:
+    """Runs whose `reconstruction` dataset is open for offline certification: the
+    fallback rule of the module docstring (no Run Registry source yet)."""
+    known_dataset = Exists(_with_dataset(reconstruction).filter(run=OuterRef("pk")))
+    not_reached_yet = Q(run_number__gt=_newest_run_with_dataset(reconstruction)) & Q(run_class__in=DATASET_RUN_CLASSES)
+    return (
+        _tracker_in()
+        & Q(last_lumisection_number__gte=settings.REFRUN_QUEUE_MIN_LUMISECTIONS)
+        & (Q(known_dataset) | not_reached_yet)
+    )
+
+
+def decided(reconstruction: str) -> Q:
+    """Runs with a current decision in RefRun or a Certhelper label for `reconstruction`."""
+    feedback = Feedback.objects.filter(
+        run_reconstruction__run=OuterRef("pk"), run_reconstruction__reconstruction=reconstruction, is_current=True
+    )
+    certhelper = ReferencePair.objects.filter(
+        run_reconstruction__run=OuterRef("pk"),
+        run_reconstruction__reconstruction=reconstruction,
+        source=LabelSource.CERTHELPER,
+    )
+    return Q(Exists(feedback)) | Q(Exists(certhelper))
+
+
+def awaiting(reconstruction: str) -> Q:
+    """Runs whose `reconstruction` awaits a decision: open for certification, not decided."""
+    return open_for_certification(reconstruction) & ~decided(reconstruction)
