@@ -46,6 +46,7 @@ RUN_CLASS_WORDS = {
 class Sentence:
     text: str
     supports: bool  # True when it speaks for the reference, False against
+    rule: bool = False  # the rule that put it first (a declaration, persistence), not a score's reason
 
 
 @dataclass(frozen=True)
@@ -294,7 +295,7 @@ def sentences(*, reasons: Sequence, context: Context, model_used: bool = True) -
         text = _sentence("group", "", "", 1.0, context)
         return [Sentence(text, True)] if text else []
     # The rule that holds rank 1 comes first whatever its effect: it, not the score, placed the row.
-    rules = [Sentence(r.description, True) for r in reasons if kind_of(r.feature) == "rule"]
+    rules = [Sentence(r.description, True, rule=True) for r in reasons if kind_of(r.feature) == "rule"]
     reasons = [r for r in reasons if kind_of(r.feature) != "rule"]
     largest = max((abs(r.effect) for r in reasons), default=0.0)
     out: list[Sentence] = []
@@ -358,9 +359,12 @@ def confidence_thresholds(evaluation: Mapping | None) -> dict[str, float]:
 
 
 def confidence_for(
-    *, score: float | None, evaluation: Mapping | None, conditions_known: bool = True
+    *, score: float | None, evaluation: Mapping | None, conditions_known: bool = True, declared: bool = False
 ) -> Confidence | None:
-    """The confidence word for a first choice, or None without a model score."""
+    """The confidence word for a first choice, or None without a model score. A first
+    choice the shift leaders declared rests on their word, not on the model's score."""
+    if declared:
+        return Confidence("declared", "the shift leaders declared this reference for runs of these conditions")
     if not conditions_known:
         return Confidence(
             "unknown", "RefRun has no OMS data for this run: its conditions are unknown, so the score is not shown."

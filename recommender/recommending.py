@@ -26,9 +26,10 @@ from .ml.baselines import persistence_ranking
 from .ml.candidates import candidate_pool
 from .ml.certification import with_good_lumisections
 from .ml.dataset import label_run_class, sort_labels
-from .ml.declarations import Conditions, Declaration, declared_for, stale_use
+from .ml.declarations import Conditions, Declaration, conditions_differ, declared_for, stale_use
 from .ml.features import FEATURE_DESCRIPTIONS, SIDE_BY_SIDE, History, RunTable, Target, pair_feature_arrays
 from .ml.model import Ranker
+from .ml.needs_reference import new_conditions, run_conditions
 from .models import ModelVersion, ModelVersionStatus, RunReconstruction
 
 REASONS_PER_RECOMMENDATION = 3
@@ -127,15 +128,8 @@ class _ServingCache:
 
     def conditions(self, run_number: int, reconstruction: str, run_class: str) -> Conditions:
         """A run's conditions as a declaration's scope names them (NaN or "" when unknown)."""
-        runs = self.run_table()
-        apv_mode = runs.value(run_number, "apv_mode")
-        return Conditions(
-            run_class=run_class,
-            reconstruction=reconstruction,
-            b_field=float(runs.value(run_number, "b_field")),
-            apv_mode=apv_mode if isinstance(apv_mode, str) else "",
-            beam=self.beams.get(int(run_number), ""),
-            energy=float(runs.value(run_number, "energy")),
+        return run_conditions(
+            self.run_table(), run_number, reconstruction=reconstruction, run_class=run_class, beams=self.beams
         )
 
     def labels_current(self) -> pd.DataFrame:
@@ -500,6 +494,66 @@ def declaration_covering(*, run_number: int, reconstruction: str, run_class: str
     with _cache.lock:
         _cache.revalidate()
         return declared_for(_cache.declared(), run_number, _cache.conditions(run_number, reconstruction, run_class))
+
+
+@dataclass(frozen=True)
+class NeedsReference:
+    """A run reconstruction no declaration covers, whose conditions differ from those of
+    the reference in use for its group."""
+
+    run_number: int
+    reconstruction: str
+    run_class: str
+    reference_in_use: int
+    new: tuple[str, ...]  # "B field", "APV mode", "beam", "beam energy", "era"
+    conditions: Conditions
+
+
+def runs_needing_reference(*, targets: list[tuple[int, str, str]]) -> list[NeedsReference]:
+    """Of `targets` (run number, reconstruction, dataset), those that need a reference:
+    judged against the newest labels, as their recommendations are."""
+    with _cache.lock:
+        _cache.revalidate()
+        runs = _cache.run_table()
+        _, history = _cache.label_history()
+        declarations = _cache.declared()
+        out = []
+        for run_number, reconstruction, dataset in targets:
+            if int(run_number) not in runs.index:
+                continue
+            target = Target(
+                int(run_number), reconstruction, label_run_class(dataset or "", runs.run_class(run_number)), dataset
+            )
+            picks = persistence_ranking(history, target)
+            if not picks or not target.run_class:
+                continue
+            conditions = _cache.conditions(target.run_number, reconstruction, target.run_class)
+            if declared_for(declarations, target.run_number, conditions) is not None:
+                continue
+            new = new_conditions(runs, target, picks[0], beams=_cache.beams)
+            if new:
+                out.append(
+                    NeedsReference(
+                        target.run_number, reconstruction, target.run_class, picks[0], tuple(new), conditions
+                    )
+                )
+        return out
+
+
+def reference_proposals(*, need: NeedsReference, limit: int = 3) -> list[int]:
+    """The model's best candidates for a run that needs a reference, among those taken
+    under its own conditions and not the reference in use: what a leader may declare."""
+    ranked = recommendations_for(run_number=need.run_number, reconstruction=need.reconstruction, limit=10)
+    with _cache.lock:
+        fitting = [
+            r.reference_run_number
+            for r in ranked
+            if r.reference_run_number != need.reference_in_use
+            and not conditions_differ(
+                need.conditions, _cache.conditions(r.reference_run_number, need.reconstruction, need.run_class)
+            )
+        ]
+    return fitting[:limit]
 
 
 def declarations_stale(*, in_a_row: int) -> dict[int, tuple[int, int]]:

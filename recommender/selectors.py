@@ -1120,6 +1120,87 @@ def conditions_conflicting(*, run: Run, reconstruction: str, reference_run_numbe
     )
 
 
+@dataclass(frozen=True)
+class ReferenceNeeded:
+    """Runs of one group in the work queue that no declaration covers and whose conditions
+    differ from those of the reference in use in the same way: a leader should declare one."""
+
+    run_class: str
+    reconstruction: str
+    reference_in_use: int
+    new: str  # what is new, in words: "APV mode PEAK, B field 0 T"
+    since_run: int
+    newest_run: int
+    runs_waiting: int
+    conditions: Conditions  # the newest run's: what a declaration for them names
+    proposals: list[int]  # the model's best candidates taken under these conditions
+
+
+REFERENCES_NEEDED_CACHE_S = 3600
+# The newest runs of each reconstruction's queue looked at: a few days of shifts.
+REFERENCES_NEEDED_RUNS = 300
+
+
+def _new_words(new: Iterable[str], conditions: Conditions, era: str) -> str:
+    values = {
+        "B field": "3.8 T" if conditions.b_field > 1.0 else "0 T",
+        "APV mode": conditions.apv_mode,
+        "beam": conditions.beam.lower(),
+        "beam energy": f"{conditions.energy:.0f} GeV",
+        "era": era,
+    }
+    return ", ".join(f"{name} {values[name]}" for name in new)
+
+
+def references_needed() -> list[ReferenceNeeded]:
+    """The work queue's runs that need a reference, grouped by scope, newest group first.
+    Cached until a run, label, decision or declaration changes (their change counters)."""
+    key = f"references-needed:{_changes_key('runs', 'run_reconstructions', 'labels', 'feedback', 'declarations')}"
+    needed = cache.get(key)
+    if needed is None:
+        needed = _references_needed_compute()
+        cache.set(key, needed, REFERENCES_NEEDED_CACHE_S)
+    return needed
+
+
+def _references_needed_compute() -> list[ReferenceNeeded]:
+    from .recommending import reference_proposals, runs_needing_reference
+
+    groups: dict[tuple, list] = defaultdict(list)
+    for reconstruction in CERTIFIED_ON_ARRIVAL:
+        queued = list(
+            runs_awaiting(reconstruction=reconstruction).values_list("run_number", "era")[:REFERENCES_NEEDED_RUNS]
+        )
+        eras = dict(queued)
+        # the datasets Certhelper named (a walked-back one would only repeat the run's class)
+        datasets = dict(
+            RunReconstruction.objects.filter(run__run_number__in=list(eras), reconstruction=reconstruction)
+            .exclude(dataset="")
+            .values_list("run__run_number", "dataset")
+        )
+        targets = [(number, reconstruction, datasets.get(number, "")) for number in eras]
+        for need in runs_needing_reference(targets=targets):
+            words = _new_words(need.new, need.conditions, eras.get(need.run_number) or "")
+            groups[(need.run_class, need.reconstruction, need.reference_in_use, words)].append(need)
+    out = []
+    for (run_class, reconstruction, reference, words), needs in groups.items():
+        newest = max(needs, key=lambda n: n.run_number)
+        out.append(
+            ReferenceNeeded(
+                run_class=run_class,
+                reconstruction=reconstruction,
+                reference_in_use=reference,
+                new=words,
+                since_run=min(n.run_number for n in needs),
+                newest_run=newest.run_number,
+                runs_waiting=len(needs),
+                conditions=newest.conditions,
+                proposals=reference_proposals(need=newest),
+            )
+        )
+    return sorted(out, key=lambda g: -g.newest_run)
+
+
 def run_conditions(*, run: Run, reconstruction: str, run_class: str | None = None) -> Conditions:
     """What a declaration's scope is matched against, from the run's OMS values."""
     return Conditions(

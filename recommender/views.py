@@ -88,6 +88,7 @@ def run_list(request: HttpRequest) -> HttpResponse:
             "rows_html": run_list_rows.rows_html(rows),
             "query": query.urlencode(),
             "awaiting": counts.awaiting,
+            "needed": _needed_rows(),
             "showing_awaiting": filters.get("status") == selectors.Status.AWAITING,
             "reconstruction": filters.get("reconstruction") or "",
         },
@@ -238,6 +239,7 @@ def _run_page(
             score=top.score,
             evaluation=model_version.evaluation if model_version else None,
             conditions_known=conditions_known,
+            declared=bool(top.reasons) and top.reasons[0].feature == "rule_declared",
         )
         if top
         else None
@@ -484,6 +486,7 @@ def reference_list(request: HttpRequest) -> HttpResponse:
             "reconstructions": recos,
             "is_leader": is_leader,
             "declarations": _declaration_rows(),
+            "needed": _needed_rows(),
             "declaration_form": DeclarationForm() if is_leader else None,
         },
     )
@@ -495,6 +498,48 @@ class DeclarationRow:
     scope: str
     stale_reference: int | None  # what the shifters use instead, when the declaration looks stale
     stale_streak: int
+
+
+@dataclass(frozen=True)
+class NeededRow:
+    """A group of runs that need a reference, with the fields a one-click declaration posts."""
+
+    run_class: str
+    run_class_words: str
+    reconstruction: str
+    reference_in_use: int
+    new: str
+    since_run: int
+    runs_waiting: int
+    proposals: list
+    declare_fields: list  # (name, value) of the conditions the declaration names
+
+
+def _needed_rows() -> list[NeededRow]:
+    rows = []
+    for g in selectors.references_needed():
+        c = g.conditions
+        fields = [("note", f"declared for {g.new}")]
+        if c.b_field == c.b_field:  # known
+            fields.append(("b_field", "on" if c.b_field > 1.0 else "off"))
+        if c.apv_mode and g.run_class == RunClass.COSMICS:
+            fields.append(("apv_mode", c.apv_mode))
+        if c.beam and g.run_class != RunClass.COSMICS:
+            fields.append(("beam", c.beam))
+        rows.append(
+            NeededRow(
+                g.run_class,
+                reasons.RUN_CLASS_WORDS.get(g.run_class, g.run_class),
+                g.reconstruction,
+                g.reference_in_use,
+                g.new,
+                g.since_run,
+                g.runs_waiting,
+                g.proposals,
+                fields,
+            )
+        )
+    return rows
 
 
 def _declaration_rows() -> list[DeclarationRow]:
