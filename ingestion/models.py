@@ -47,6 +47,7 @@ class RunClass(models.TextChoices):
 class RunClassSource(models.TextChoices):
     OMS = "oms", "OMS attributes"
     DATASET = "dataset", "Dataset name"
+    COSMICS_COUNTER = "counter", "Tracker cosmics counter"
     UNKNOWN = "", "Unknown"
 
 

@@ -23,7 +23,8 @@ in which files are imported.
 
 Run class. Derived from the stored OMS attributes with `run_class_from_oms` after
 every run upsert (source "oms"); it replaces a dataset-derived class, never the
-reverse (see recommender.services).
+reverse (see recommender.services). A run OMS says nothing of that the Tracker's
+cosmics counter lists is a cosmics run (source "counter") until OMS says more.
 
 Fills. Two tiers: primary sources (OMS API, oms_fills_* with units) write every
 non-empty value; the secondary source (oms_fills_2009_2022, no units) only fills
@@ -43,7 +44,7 @@ from django.utils import timezone
 
 from jobs.services import Counts
 
-from ..models import Fill, Lumisection, Run, RunClassSource
+from ..models import Fill, Lumisection, Run, RunClass, RunClassSource
 from ..run_classes import run_class_from_oms
 from .lumisections_copy import lumisections_upsert_postgresql
 from .precedence import (
@@ -58,6 +59,10 @@ from .precedence import (
     RUN_UNIT_FIELDS,
     RUN_WRITE_FIELDS,
 )
+
+# The dump source name of the Tracker's cosmics counter (ingestion.parsers.oms, DUMP_FILES).
+COSMICS_COUNTER_SOURCE = "cosmics_counter"
+
 
 DEFAULT_BATCH_SIZE = 2000
 
@@ -256,6 +261,11 @@ def _run_apply(run: Run, data: dict[str, Any], *, source: str, fill_ids: dict[in
     if run_class:
         run.run_class = run_class
         run.run_class_source = RunClassSource.OMS
+    elif not run.run_class and COSMICS_COUNTER_SOURCE in sources.values():
+        # The Tracker's cosmics counter lists cosmics runs only: a run OMS said nothing
+        # of yet is a cosmics run, not "class unknown".
+        run.run_class = RunClass.COSMICS
+        run.run_class_source = RunClassSource.COSMICS_COUNTER
 
 
 @transaction.atomic

@@ -355,6 +355,10 @@ class History:
             raise ValueError(f"labels must come in run order: {run_number} after {self.max_run}")
         self.max_run = run_number
         self._rank_cache.clear()
+        if not is_positive:
+            # A rejected reference is not a use, and a rejection alone does not certify the
+            # run: a run still awaiting its own decision is no candidate reference.
+            return
         # A certified run is a candidate reference whatever reference it was given.
         positions = self.certified_pos.setdefault(run_class, {})
         if run_number not in positions:
@@ -365,8 +369,6 @@ class History:
         if era and run_number not in self.certified_era:
             self.certified_era[run_number] = era
             self.era_pos[run_number] = self.era_count[era] = self.era_count.get(era, -1) + 1
-        if not is_positive:
-            return  # a rejected reference is not a use
         self.n_labels += 1
         # get, then create: setdefault(key, _Uses()) built two _Uses per label, a third of a replay
         group = self.groups.get((reconstruction, run_class))

@@ -108,3 +108,25 @@ def test_it_leaves_the_run_class_alone_without_oms_attributes():
 def test_it_refuses_an_unknown_source():
     with pytest.raises(ValueError, match="unknown run source"):
         runs_upsert(rows=[DQM], source="my_spreadsheet")
+
+
+def test_it_takes_a_run_only_the_cosmics_counter_lists_for_a_cosmics_run_until_oms_says_more():
+    # 377417: 2024 cosmics, DECO, 3.8 T, 574 lumisections; OMS has not been synced for it yet
+    counter = {
+        "run_number": 377417,
+        "duration": 13362,
+        "b_field": 3.8,
+        "apv_mode": "DECO",
+        "last_lumisection_number": 574,
+    }
+    runs_upsert(rows=[counter], source="cosmics_counter")
+    run = Run.objects.get(run_number=377417)
+    assert (run.run_class, run.run_class_source) == (RunClass.COSMICS, RunClassSource.COSMICS_COUNTER)
+    runs_upsert(rows=[{"run_number": 377417, "l1_hlt_mode": "commissioning2024"}], source="oms_api")
+    run.refresh_from_db()
+    assert (run.run_class, run.run_class_source) == (RunClass.COMMISSIONING, RunClassSource.OMS)
+
+
+def test_it_leaves_a_run_only_an_apv_list_names_without_a_class():
+    runs_upsert(rows=[{"run_number": 300100, "apv_mode": "DECO"}], source="apv_mode_runs")
+    assert Run.objects.get(run_number=300100).run_class == ""

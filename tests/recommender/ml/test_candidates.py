@@ -161,3 +161,14 @@ def test_it_filters_another_classs_unused_runs_once_the_class_has_its_own_refere
     )
     pool = candidate_pool(borrowing, Target(203, "express", "heavy_ion", HI), runs)
     assert {100, 101} <= set(pool)  # no reference of its own: the lender's references in use stay
+
+
+def test_it_offers_no_run_that_only_a_rejection_touched():
+    # 377417 awaits its own decision: a shifter rejected what RefRun proposed for it and
+    # named nothing instead. It is no certified run, so no candidate for a later run.
+    runs = RunTable(runs_frame({n: {"run_class": "cosmics", "b_field": 3.8} for n in (377400, 377410, 377417, 380360)}))
+    frame = labels([(377410, "express", 377400, COSMICS), (377417, "express", 377410, COSMICS)])
+    frame.loc[frame["run_number"] == 377417, "is_positive"] = False
+    history = History.from_labels(frame)
+    pool = candidate_pool(history, Target(380360, "express", "cosmics"), runs)
+    assert 377410 in pool and 377417 not in pool
