@@ -372,16 +372,12 @@ def confidence_for(
     if score is None or not isinstance(score, int | float) or math.isnan(score):
         return None
     thresholds = confidence_thresholds(evaluation)
+    # The score is calibrated: say it as a share, then where it falls against the cut-offs.
+    used = f"about {score:.0%} of first choices scored like this were the reference the shifter used"
     if score >= thresholds["high"]:
-        return Confidence(
-            "high",
-            f"first choices scored like this are the reference used at least {thresholds['high']:.0%} of the time",
-        )
+        return Confidence("high", f"{used}; RefRun calls {thresholds['high']:.0%} and up high")
     if score >= thresholds["medium"]:
         return Confidence(
-            "medium",
-            f"first choices scored like this are used {thresholds['medium']:.0%} to {thresholds['high']:.0%} of the time",
+            "medium", f"{used}; RefRun calls {thresholds['medium']:.0%} to {thresholds['high']:.0%} medium"
         )
-    return Confidence(
-        "low", f"first choices scored like this are used less than {thresholds['medium']:.0%} of the time"
-    )
+    return Confidence("low", f"{used}, below the {thresholds['medium']:.0%} RefRun calls medium")

@@ -119,6 +119,13 @@ def test_it_picks_the_confidence_word_from_the_models_thresholds():
     measured = {"confidence_thresholds": {"high": 0.9, "medium": 0.7}}
     assert confidence_for(score=0.85, evaluation=measured).word == "medium"
     assert confidence_for(score=0.65, evaluation=measured).word == "low"
+    # a 0.88 first choice under a 0.9 cut-off is low, and says it is used about 88% of the time
+    low = confidence_for(score=0.88, evaluation={"confidence_thresholds": {"high": 0.95, "medium": 0.9}})
+    assert low.word == "low"
+    assert low.explanation == (
+        "about 88% of first choices scored like this were the reference the shifter used, "
+        "below the 90% RefRun calls medium"
+    )
     # A nonsense threshold falls back to the documented defaults.
     assert confidence_for(score=0.85, evaluation={"confidence_thresholds": {"high": 7}}).word == "high"
     assert DEFAULT_CONFIDENCE_THRESHOLDS == {"high": 0.8, "medium": 0.5}
