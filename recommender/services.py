@@ -492,7 +492,7 @@ def declaration_check(
         raise InvalidDeclaration("the beam energy must be a number of GeV, 0 or more")
     if from_run <= run_number and reconstruction not in RERECO_TYPES:
         raise InvalidDeclaration(
-            f"a {reconstruction} reference must be taken before the runs it is for: "
+            f"a reference for {reconstruction} runs must be taken before the runs it is for: "
             f"from run {from_run} is not after run {run_number}"
         )
     run = ingestion_selectors.run_get(run_number=run_number)
