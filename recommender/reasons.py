@@ -154,27 +154,20 @@ def _energy_words(gev: float) -> str:
     return f"{gev / 1000:.3g} TeV" if gev >= 1000 else f"{gev:.0f} GeV"
 
 
-def declaration_scope_words(
-    *,
-    run_class: str,
-    reconstruction: str = "",
-    b_field_on: bool | None = None,
-    apv_mode: str = "",
-    beam: str = "",
-    beam_energy: float | None = None,
-) -> str:
-    """A declaration's scope as the Twiki's rows say it: "cosmics, DECO, 3.8 T"."""
-    parts = [RUN_CLASS_WORDS.get(run_class, run_class or "any run class")]
-    if reconstruction:
-        parts.append(RECONSTRUCTION_WORDS.get(reconstruction, reconstruction))
-    if apv_mode:
-        parts.append(apv_mode)
-    if b_field_on is not None:
-        parts.append("3.8 T" if b_field_on else "0 T")
-    if beam:
-        parts.append(beam.lower())
-    if beam_energy is not None:
-        parts.append(_energy_words(beam_energy))
+def declaration_scope_words(declaration) -> str:
+    """A declaration's scope (a DeclaredReference or its plain Declaration) as the Twiki's
+    rows say it: "cosmics, express, DECO, 3.8 T"."""
+    parts = [RUN_CLASS_WORDS.get(declaration.run_class, declaration.run_class or "any run class")]
+    if declaration.reconstruction:
+        parts.append(RECONSTRUCTION_WORDS.get(declaration.reconstruction, declaration.reconstruction))
+    if declaration.apv_mode:
+        parts.append(declaration.apv_mode)
+    if declaration.b_field_on is not None:
+        parts.append("3.8 T" if declaration.b_field_on else "0 T")
+    if declaration.beam:
+        parts.append(declaration.beam.lower())
+    if declaration.beam_energy is not None:
+        parts.append(_energy_words(declaration.beam_energy))
     return ", ".join(parts)
 
 

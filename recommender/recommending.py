@@ -474,14 +474,7 @@ def _rule_reasons(
     if position != 0:
         return []
     if declared is not None and reference == declared.reference:
-        scope = reason_words.declaration_scope_words(
-            run_class=declared.run_class,
-            reconstruction=declared.reconstruction,
-            b_field_on=declared.b_field_on,
-            apv_mode=declared.apv_mode,
-            beam=declared.beam,
-            beam_energy=declared.beam_energy,
-        )
+        scope = reason_words.declaration_scope_words(declared)
         text = reason_words.declared_reason_text(scope=scope, from_run=declared.from_run, note=declared.note)
         return [Reason("rule_declared", text, 0.0)]
     if persistence and reference == persistence[0]:

@@ -446,11 +446,7 @@ def run_list_counts() -> RunListCounts:
 
     changes = _changes_key("runs", "run_reconstructions", "labels", "feedback")
     key = f"run-list-counts:{settings.REFRUN_QUEUE_MIN_LUMISECTIONS}:{changes}"
-    counts = cache.get(key)
-    if counts is None:
-        counts = _run_list_count()
-        cache.set(key, counts, AWAITING_CACHE_S)
-    return counts
+    return cache.get_or_set(key, _run_list_count, AWAITING_CACHE_S)
 
 
 def _run_list_count() -> RunListCounts:
@@ -662,11 +658,7 @@ def references_in_use(*, months: int = TIMELINE_MONTHS) -> ReferencesOverview:
     tell); a recomputation asks the database for the boundaries of each group's
     streaks only (window functions), not for every label."""
     key = f"references-in-use:{months}:{_changes_key('labels', 'declarations', 'runs')}"
-    overview = cache.get(key)
-    if overview is None:
-        overview = _references_compute(months=months)
-        cache.set(key, overview, REFERENCES_CACHE_S)
-    return overview
+    return cache.get_or_set(key, lambda: _references_compute(months=months), REFERENCES_CACHE_S)
 
 
 def _streak_boundaries() -> list[tuple]:
@@ -1156,11 +1148,7 @@ def references_needed() -> list[ReferenceNeeded]:
     """The work queue's runs that need a reference, grouped by scope, newest group first.
     Cached until a run, label, decision or declaration changes (their change counters)."""
     key = f"references-needed:{_changes_key('runs', 'run_reconstructions', 'labels', 'feedback', 'declarations')}"
-    needed = cache.get(key)
-    if needed is None:
-        needed = _references_needed_compute()
-        cache.set(key, needed, REFERENCES_NEEDED_CACHE_S)
-    return needed
+    return cache.get_or_set(key, _references_needed_compute, REFERENCES_NEEDED_CACHE_S)
 
 
 def _references_needed_compute() -> list[ReferenceNeeded]:

@@ -547,14 +547,7 @@ def _declaration_rows() -> list[DeclarationRow]:
     rows = []
     for declaration in selectors.declared_references():
         instead = stale.get(declaration.pk)
-        scope = reasons.declaration_scope_words(
-            run_class=declaration.run_class,
-            reconstruction=declaration.reconstruction,
-            b_field_on=declaration.b_field_on,
-            apv_mode=declaration.apv_mode,
-            beam=declaration.beam,
-            beam_energy=declaration.beam_energy,
-        )
+        scope = reasons.declaration_scope_words(declaration)
         rows.append(DeclarationRow(declaration, scope, instead[0] if instead else None, instead[1] if instead else 0))
     return rows
 

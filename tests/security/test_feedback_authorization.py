@@ -67,7 +67,8 @@ def test_no_api_route_lets_a_shifter_change_or_delete_someone_elses_feedback(shi
     for path in _api_paths(toms_feedback.pk):
         body = {"decision": "accepted", "reason": "", "user": "sam", "is_current": False}
         response = getattr(client, method)(path, body, format="json")
-        assert response.status_code in (404, 405), (method, path, response.status_code)
+        # 403 where the route needs a role a shifter lacks (a leader's declaration's end).
+        assert response.status_code in (403, 404, 405), (method, path, response.status_code)
 
     assert _snapshot(toms_feedback) == before
 

@@ -3,13 +3,9 @@ Chromium, Playwright, the live server); the shifter's next run in its scope show
 first with the leaders' reason. Only CERN SSO is absent: Django's own login form."""
 
 import pytest
-from django.test import override_settings
 
 from accounts.roles import SHIFT_LEADERS, SHIFTERS
-from recommender.recommending import serving_cache_clear
-from recommender.training import model_train
-from tests.factories import RunFactory, RunReconstructionFactory, UserFactory
-from tests.recommender.ml.synthetic import DATASETS, make_labels, make_runs, pair_rows
+from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -17,18 +13,11 @@ VIEWPORT = {"width": 1366, "height": 768}
 
 
 @pytest.fixture
-def history(tmp_path):
-    serving_cache_clear()
-    with override_settings(MODEL_DIR=tmp_path / "models"):
-        numbers = make_runs(48)
-        make_labels(pair_rows(numbers))
-        model_train()
-        new_run = RunFactory(run_number=numbers[-1] + 1, run_class="collisions_pp", duration=3100)
-        RunReconstructionFactory(run=new_run, reconstruction="express", dataset=DATASETS["express"])
-        UserFactory(username="lea", groups=[SHIFT_LEADERS])
-        UserFactory(username="sam", groups=[SHIFTERS])
-        yield numbers, new_run.run_number
-    serving_cache_clear()
+def history(trained):
+    """The synthetic history and active model of `trained`, a leader and a shifter."""
+    UserFactory(username="lea", groups=[SHIFT_LEADERS])
+    UserFactory(username="sam", groups=[SHIFTERS])
+    return trained
 
 
 def _log_in(browser, live_server, username):

@@ -116,8 +116,9 @@ def test_it_walks_a_shifter_from_the_awaiting_runs_to_the_references_in_use(
     )
     listed = row.locator("td:nth-child(8) .suggested").inner_text()  # "→ 376747 (0.95)"
     row.locator("td:first-child a").click()
-    run_number = int(sam.url.rstrip("/").split("/")[-1])
-    sam.goto(f"{live_server.url}/runs/{run_number}/express/")
+    # The queue links each run to the reconstruction it awaits: /runs/<run>/express/.
+    assert sam.url.endswith("/express/"), sam.url
+    run_number = int(sam.url.rstrip("/").split("/")[-2])
     reference = int(sam.inner_text("table.candidates tbody tr:first-child td:nth-child(2)").strip())
     score = sam.inner_text("table.candidates tbody tr:first-child td:nth-child(3)").strip()
     assert listed == f"→ {reference} ({score})", (listed, reference, score)

@@ -76,3 +76,16 @@ def make_labels(rows: list[dict]) -> None:
             reconstruction=row["reference_run_reconstruction_type"],
         )
         ReferencePairFactory(run_reconstruction=target, reference=reference, source=LabelSource.CERTHELPER)
+
+
+def runs_compared_with(run_numbers, reference: int) -> None:
+    """New pp runs, each certified (express) against `reference`: shifters deciding for it."""
+    for number in run_numbers:
+        ReferencePairFactory(
+            run_reconstruction=RunReconstructionFactory(
+                run=RunFactory(run_number=number, run_class=RunClass.COLLISIONS_PP),
+                reconstruction=Reconstruction.EXPRESS,
+                dataset=DATASETS[Reconstruction.EXPRESS],
+            ),
+            reference=RunReconstructionFactory(run__run_number=reference, reconstruction=Reconstruction.EXPRESS),
+        )

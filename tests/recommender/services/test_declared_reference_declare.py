@@ -7,8 +7,8 @@ from recommender import selectors, services
 from recommender.exceptions import InvalidDeclaration
 from recommender.models import DeclaredReference, Recommendation
 from recommender.recommending import declarations_stale, recommendations_for
-from tests.factories import ReferencePairFactory, RunFactory, RunReconstructionFactory
-from tests.recommender.ml.synthetic import DATASETS
+from tests.factories import RunFactory, RunReconstructionFactory
+from tests.recommender.ml.synthetic import DATASETS, runs_compared_with
 
 
 def _declare(leader, reference: int, new_run: int, **conditions) -> DeclaredReference:
@@ -123,14 +123,6 @@ def test_it_tells_the_leaders_a_declaration_is_stale_after_five_decisions_for_an
     numbers, new_run = trained
     declaration = _declare(leader_lea, numbers[2], new_run)
     used = numbers[9]
-    for run_number in range(new_run, new_run + 5):
-        ReferencePairFactory(
-            run_reconstruction=RunReconstructionFactory(
-                run=RunFactory(run_number=run_number, run_class="collisions_pp"),
-                reconstruction="express",
-                dataset=DATASETS["express"],
-            ),
-            reference=RunReconstructionFactory(run__run_number=used, reconstruction="express"),
-        )
+    runs_compared_with(range(new_run, new_run + 5), used)
     assert declarations_stale(in_a_row=5) == {declaration.pk: (used, 5)}
     assert declarations_stale(in_a_row=6) == {}

@@ -6,8 +6,8 @@ from django.urls import reverse
 from ingestion.models import Run
 from recommender import services
 from recommender.models import DeclaredReference
-from tests.factories import ReferencePairFactory, RunFactory, RunReconstructionFactory
-from tests.recommender.ml.synthetic import DATASETS
+from tests.factories import RunFactory, RunReconstructionFactory
+from tests.recommender.ml.synthetic import DATASETS, runs_compared_with
 
 
 def _page(client, user, run_number):
@@ -37,7 +37,9 @@ def test_it_declares_from_the_form_and_says_a_bad_one_is_not_declared(client, tr
     client.force_login(leader_lea)
     form = {"run_number": numbers[3], "reconstruction": "express", "run_class": "collisions_pp", "b_field": "on"}
     refused = client.post(reverse("recommender:reference_declare"), {**form, "from_run": numbers[3]}, follow=True)
-    assert "Not declared: a reference for express runs must be taken before the runs it is for" in refused.content.decode()
+    assert (
+        "Not declared: a reference for express runs must be taken before the runs it is for" in refused.content.decode()
+    )
     client.post(reverse("recommender:reference_declare"), {**form, "from_run": new_run, "back": "run"})
     declared = DeclaredReference.objects.get()
     assert (declared.b_field_on, declared.from_run, declared.declared_by) == (True, new_run, leader_lea)
@@ -54,15 +56,7 @@ def test_it_tells_leaders_on_the_run_page_that_a_declaration_looks_stale(client,
     services.declared_reference_declare(
         user=leader_lea, run_number=numbers[2], reconstruction="express", run_class="collisions_pp", from_run=new_run
     )
-    for run_number in range(new_run, new_run + 5):
-        ReferencePairFactory(
-            run_reconstruction=RunReconstructionFactory(
-                run=RunFactory(run_number=run_number, run_class="collisions_pp"),
-                reconstruction="express",
-                dataset=DATASETS["express"],
-            ),
-            reference=RunReconstructionFactory(run__run_number=numbers[9], reconstruction="express"),
-        )
+    runs_compared_with(range(new_run, new_run + 5), numbers[9])
     later = RunFactory(run_number=new_run + 5, run_class="collisions_pp")
     RunReconstructionFactory(run=later, reconstruction="express", dataset=DATASETS["express"])
     warning = (
