@@ -19,7 +19,7 @@ from sklearn.isotonic import IsotonicRegression
 
 from .baselines import PredecessorRanker, persistence_ranking
 from .candidates import candidate_pool
-from .evaluation import pair_record, rank_of
+from .evaluation import pair_record, rank1_not_persistence, rank_of
 from .features import (
     CATEGORICAL_COLUMNS,
     FEATURE_COLUMNS,
@@ -32,7 +32,7 @@ from .model import (
     KEEP_PERSISTENCE,
     NEW_SLOT_WINDOW,
     RESERVED_NEW_SLOTS,
-    SWITCH_THRESHOLD,
+    SWITCH_LOG_ODDS,
     Ranker,
     decide,
     ranker_fit,
@@ -188,6 +188,16 @@ def label_scores(table: PoolTable, ranker: Ranker, labels: np.ndarray) -> np.nda
     return out
 
 
+# A probability this close to 0 or 1 no longer orders candidates in floating point.
+SATURATED = 1e-9
+
+
+def saturated_share(scores: np.ndarray) -> float:
+    """The share of scored candidates whose probability is within SATURATED of 0 or 1."""
+    scored = scores[~np.isnan(scores)]
+    return float(((scored < SATURATED) | (scored > 1 - SATURATED)).mean()) if len(scored) else 0.0
+
+
 def window_labels(table: PoolTable, lo: int, hi: int) -> np.ndarray:
     runs = table.records["run_number"].to_numpy()
     return np.flatnonzero((runs >= lo) & (runs < hi))
@@ -198,7 +208,7 @@ def ranked_window(
     labels: np.ndarray,
     scores: np.ndarray,
     *,
-    switch_threshold: float = SWITCH_THRESHOLD,
+    switch_log_odds: float | None = SWITCH_LOG_ODDS,
     reserved_new_slots: int = RESERVED_NEW_SLOTS,
     keep_persistence: int = KEEP_PERSISTENCE,
     new_slot_window: int = NEW_SLOT_WINDOW,
@@ -206,7 +216,7 @@ def ranked_window(
 ) -> pd.DataFrame:
     """The window's records with the model's rank of the truth, and rank 1's raw score and outcome."""
     rec = table.records.iloc[labels].copy()
-    ranks, top_scores, top_is_persistence = [], [], []
+    ranks, top_scores, top_is_persistence, not_persistence = [], [], [], []
     ever = table.features["ever_used"].to_numpy()
     gap = table.features["run_gap"].to_numpy()
     for i in labels:
@@ -215,6 +225,7 @@ def ranked_window(
             ranks.append(math.inf)
             top_scores.append(np.nan)
             top_is_persistence.append(False)
+            not_persistence.append(False)
             continue
         cands = table.candidates[a:b].tolist()
         order = decide(
@@ -223,7 +234,7 @@ def ranked_window(
             never_used=ever[a:b] == 0,
             run_gap=gap[a:b],
             persistence=table.persistence[i],
-            switch_threshold=switch_threshold,
+            switch_log_odds=switch_log_odds,
             reserved_new_slots=reserved_new_slots,
             keep_persistence=keep_persistence,
             new_slot_window=new_slot_window,
@@ -233,9 +244,11 @@ def ranked_window(
         top_scores.append(float(scores[a + order[0]]))
         persistence = table.persistence[i]
         top_is_persistence.append(bool(persistence) and ranked[0] == persistence[0])
+        not_persistence.append(bool(persistence) and ranked[0] != persistence[0])
     rec[f"rank_{name}"] = ranks
     rec["top_score"] = top_scores
     rec["top_is_persistence"] = top_is_persistence
+    rec[f"rank1_not_persistence_{name}"] = not_persistence
     return rec
 
 
@@ -318,6 +331,7 @@ def cross_validation_report(
     folds: Iterable[Fold] = FOLDS,
     *,
     log: Callable[[str], None] | None = None,
+    model_params: dict | None = None,
     **decision,
 ) -> dict:
     """Fit and score every fold; figures per fold, mean and worst, per run class and (year, class).
@@ -333,9 +347,10 @@ def cross_validation_report(
     previous: pd.DataFrame | None = None
     for fold in folds_in(table, folds):
         started = time.perf_counter()
-        ranker = fit_on_table(table, fold.origin)
+        ranker = fit_on_table(table, fold.origin, **(model_params or {}))
         labels = window_labels(table, fold.origin, fold.end)
-        rec = ranked_window(table, labels, label_scores(table, ranker, labels), **decision)
+        scores = label_scores(table, ranker, labels)
+        rec = ranked_window(table, labels, scores, **decision)
         rec["fold"] = fold.name
         correct = (rec["rank_model"] == 1).to_numpy()
         calibration = {}
@@ -354,19 +369,23 @@ def cross_validation_report(
             "train_labels": int((table.records["run_number"] < fold.origin).sum()),
             "seconds": round(time.perf_counter() - started, 1),
             "calibration": calibration,
+            "saturated": saturated_share(scores),
         }
         for method in METHODS:
             if f"rank_{method}" in rec:
                 row[method] = _slice_metrics(rec, method)
+        row["rank1_not_persistence"] = rank1_not_persistence(rec)
         fold_rows.append(row)
         if fold.family != "long cut":
             windows.append(rec)
             previous = rec
         if log:
-            m, p = row["model"]["all"], row["persistence"]["all"]
+            m, p, d = row["model"]["all"], row["persistence"]["all"], row["rank1_not_persistence"]
             log(
                 f"{fold.name}: n {m['n']}, model top-1 {100 * m['top1']:.1f}% / persistence {100 * p['top1']:.1f}%, "
-                f"top-5 {100 * m['top5']:.1f}% / {100 * p['top5']:.1f}% ({row['seconds']} s)"
+                f"top-5 {100 * m['top5']:.1f}% / {100 * p['top5']:.1f}%, rank 1 not persistence's pick {d['n']} "
+                f"(model right {d['model_right']}, persistence right {d['persistence_right']}), "
+                f"saturated scores {100 * row['saturated']:.0f}% ({row['seconds']} s)"
             )
     pooled = pd.concat(windows, ignore_index=True) if windows else pd.DataFrame()
     methods = [m for m in METHODS if f"rank_{m}" in pooled]
@@ -407,6 +426,9 @@ def fold_summary(fold_rows: list[dict], methods: list[str]) -> dict:
     gaps5 = [(100 * (r["model"]["all"]["top5"] - r["persistence"]["all"]["top5"]), r["fold"]) for r in fold_rows]
     out["worst_top1_gap"] = {"points": round(min(gaps)[0], 2), "fold": min(gaps)[1]} if gaps else {}
     out["worst_top5_gap"] = {"points": round(min(gaps5)[0], 2), "fold": min(gaps5)[1]} if gaps5 else {}
+    out["rank1_not_persistence"] = {
+        k: sum(r["rank1_not_persistence"][k] for r in rows) for k in ("n", "model_right", "persistence_right")
+    }
     worst = min(rows, key=lambda r: r["model"]["all"]["top1"]) if rows else None
     out["worst_fold"] = worst["fold"] if worst else ""
     return out
@@ -450,20 +472,22 @@ def format_cross_validation(report: dict) -> str:
             "",
             "| fold | train labels | n | model top-1 | pers. top-1 | model top-3 | pers. top-3 | model top-5 | "
             "pers. top-5 | switch n | model sw. top-3 | pers. sw. top-3 | new n | model new top-5 | "
-            "calibration ECE |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "rank 1 not pers. (model right, pers. right) | calibration ECE |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in report["folds"]:
             if r["family"] != family:
                 continue
             m, p = r["model"], r["persistence"]
             ece = r["calibration"].get("ece") if r["calibration"] else None
+            d = r["rank1_not_persistence"]
             lines.append(
                 f"| {r['fold']} | {r['train_labels']} | {m['all']['n']} | {pct(m['all']['top1'])} | "
                 f"{pct(p['all']['top1'])} | {pct(m['all']['top3'])} | {pct(p['all']['top3'])} | "
                 f"{pct(m['all']['top5'])} | {pct(p['all']['top5'])} | {m['switch']['n']} | "
                 f"{pct(m['switch']['top3'])} | {pct(p['switch']['top3'])} | {m['new']['n']} | "
-                f"{pct(m['new']['top5'])} | {'—' if ece is None else f'{ece:.3f}'} |"
+                f"{pct(m['new']['top5'])} | {d['n']} ({d['model_right']}, {d['persistence_right']}) | "
+                f"{'—' if ece is None else f'{ece:.3f}'} |"
             )
     s = report["summary"]
     lines += ["", f"Mean over {s['folds']} one-period folds (the long cut left out):", ""]

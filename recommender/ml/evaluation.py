@@ -104,6 +104,7 @@ def prequential_records(
                 )
                 record[f"rank_{name}"] = rank_of(ranked, record["reference"])
                 record[f"top_score_{name}"] = float(ranked_scores[0])
+                record[f"rank1_not_persistence_{name}"] = bool(persistences[i]) and ranked[0] != persistences[i][0]
     return pd.DataFrame(records)
 
 
@@ -211,6 +212,21 @@ def breakdowns_json(records: pd.DataFrame, methods: list[str]) -> dict[str, list
     return out
 
 
+def rank1_not_persistence(records: pd.DataFrame, method: str = "model") -> dict:
+    """The pairs where the method's rank 1 is not persistence's pick (persistence having one),
+    and in how many of them each was right: a switch, silent or not, is always counted."""
+    column = f"rank1_not_persistence_{method}"
+    if column not in records or records.empty:
+        return {"n": 0, "model_right": 0, "persistence_right": 0}
+    head = records[~records["excluded"].to_numpy(dtype=bool)]
+    differ = head[column].to_numpy(dtype=bool)
+    return {
+        "n": int(differ.sum()),
+        "model_right": int((head.loc[differ, f"rank_{method}"] == 1).sum()),
+        "persistence_right": int((head.loc[differ, "rank_persistence"] == 1).sum()),
+    }
+
+
 def recall(records: pd.DataFrame) -> dict:
     out = {}
     for s in SLICES:
@@ -254,6 +270,7 @@ def evaluation_report(
         if len(records)
         else {},
         "recall": recall(records) if len(records) else {},
+        "rank1_not_persistence": rank1_not_persistence(records),
         "excluded": int(records["excluded"].sum()) if len(records) else 0,
         "train_pairs": len(train_labels),
         "test_pairs": len(test_labels),
@@ -287,6 +304,13 @@ def format_report(report: dict) -> str:
             lines.append(f"| {method} | {s} | {m['n']} | " + " | ".join(cells) + " |")
     if report.get("recall"):
         lines += ["", "candidate recall: " + ", ".join(f"{s} {_pct(v)}" for s, v in report["recall"].items())]
+    if report.get("rank1_not_persistence"):
+        d = report["rank1_not_persistence"]
+        lines += [
+            "",
+            f"rank 1 not persistence's pick: {d['n']} pairs (model right {d['model_right']}, "
+            f"persistence right {d['persistence_right']})",
+        ]
     records = report["records"]
     if len(records):
         excluded = records[records["excluded"]]

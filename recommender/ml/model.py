@@ -22,14 +22,14 @@ EASY_NEGATIVE_KEEP = 0.1
 # persistence on the 2018 folds, where groups alternate between older references).
 TOP = 5
 RESERVED_NEW_SLOTS = 1
-# The decision layer (chosen on the forward-chaining folds, EVALUATION.md): the margin of raw
-# score by which the model's best candidate must beat persistence's pick to take rank 1. On the
-# folds every margin below 0.97 lost top-1 against persistence on some fold (the model's pick
-# was right in 12% of its disagreements with persistence, persistence's in 80%), and the few
-# switches above it lost as many pairs as they won, so a switch needs a margin of 1: rank 1 is
-# persistence's pick whenever persistence has one. Persistence's first KEEP_PERSISTENCE
-# references always stay among the five.
-SWITCH_THRESHOLD = 1.0
+# The decision layer (chosen on the forward-chaining folds, EVALUATION.md): where persistence
+# has a pick, the model takes rank 1 from it only when its best candidate's log-odds beat the
+# pick's by SWITCH_LOG_ODDS. No margin paid on every fold (the model's pick was right in few of
+# its disagreements with persistence), so there is none: rank 1 is persistence's pick whenever
+# persistence has one. Log-odds, never a raw difference: scores near 1 and 0 saturate in floating
+# point (1.0 - 1e-52 == 1.0), which once let a raw margin of 1 switch. Persistence's first
+# KEEP_PERSISTENCE references always stay among the five.
+SWITCH_LOG_ODDS: float | None = None
 KEEP_PERSISTENCE = 3
 # how many of the newest never-used runs compete, by model score, for the reserved places
 NEW_SLOT_WINDOW = 1
@@ -176,7 +176,7 @@ class Ranker:
     categorical: list[str]
     reserved_new_slots: int = RESERVED_NEW_SLOTS
     hard_rules: frozenset[str] = HARD_RULES
-    switch_threshold: float = SWITCH_THRESHOLD
+    switch_log_odds: float | None = SWITCH_LOG_ODDS
     keep_persistence: int = KEEP_PERSISTENCE
     new_slot_window: int = NEW_SLOT_WINDOW
     # isotonic map raw score -> probability of being the shifter's reference, fitted out of period
@@ -220,7 +220,8 @@ class Ranker:
             never_used=np.asarray(features["ever_used"]) == 0 if some else np.zeros(0, dtype=bool),
             run_gap=np.asarray(features["run_gap"]) if some else np.zeros(0),
             persistence=persistence or [],
-            switch_threshold=getattr(self, "switch_threshold", SWITCH_THRESHOLD),
+            # artifacts pickled before the log-odds rule carry a raw `switch_threshold`; never reuse it
+            switch_log_odds=getattr(self, "switch_log_odds", SWITCH_LOG_ODDS),
             reserved_new_slots=getattr(self, "reserved_new_slots", 1),
             keep_persistence=getattr(self, "keep_persistence", KEEP_PERSISTENCE),
             new_slot_window=getattr(self, "new_slot_window", NEW_SLOT_WINDOW),
@@ -237,6 +238,14 @@ class Ranker:
         return np.clip(calibrator.predict(raw), 0.0, 1.0)
 
 
+def log_odds(probabilities: np.ndarray) -> np.ndarray:
+    """log(p / (1 - p)), finite for every probability: p is kept a float's resolution away from
+    0 and 1, where log-odds would be infinite and every difference of them undefined."""
+    eps = np.finfo(float).eps
+    p = np.clip(np.asarray(probabilities, dtype=float), eps, 1.0 - eps)
+    return np.log(p) - np.log1p(-p)
+
+
 def decide(
     candidates: list[int],
     scores: np.ndarray,
@@ -244,21 +253,19 @@ def decide(
     never_used: np.ndarray,
     run_gap: np.ndarray,
     persistence: list[int],
-    switch_threshold: float | None = None,
+    switch_log_odds: float | None = SWITCH_LOG_ODDS,
     reserved_new_slots: int = RESERVED_NEW_SLOTS,
     keep_persistence: int | None = None,
     new_slot_window: int | None = None,
 ) -> np.ndarray:
     """Positions of `candidates` best first.
 
-    Rank 1 is persistence's pick (the group's current reference) unless the model's best
-    candidate scores at least `switch_threshold` above it: a switch must be confident,
-    because a wrong switch costs a top-1 that persistence had (threshold chosen on the
-    forward-chaining folds, EVALUATION.md). Ranks 2-5 follow the model, except that
-    persistence's next `keep_persistence - 1` references and the `reserved_new_slots`
-    newest never-used runs join the five, replacing the lowest-scored of them.
+    Rank 1 is persistence's pick (the group's current reference) whenever it is a candidate,
+    unless `switch_log_odds` is set and the model's best candidate beats the pick by that many
+    log-odds: a wrong switch costs a top-1 that persistence had (EVALUATION.md). Ranks 2-5
+    follow the model, except that persistence's next `keep_persistence - 1` references and the
+    `reserved_new_slots` newest never-used runs join the five, replacing the lowest-scored of them.
     """
-    switch_threshold = SWITCH_THRESHOLD if switch_threshold is None else switch_threshold
     keep_persistence = KEEP_PERSISTENCE if keep_persistence is None else keep_persistence
     n = len(candidates)
     if n == 0:
@@ -271,14 +278,12 @@ def decide(
     persisted = [position[p] for p in persistence if p in position]
     head: list[int] = []
     if persisted:
-        pick = persisted[0]
-        best = order[0]
-        if best != pick and scores[best] - scores[pick] < switch_threshold:
-            head = [pick]
-        elif best == pick:
-            head = [pick]
-        else:
-            head = [best]
+        pick, best = persisted[0], order[0]
+        head = [pick]
+        if best != pick and switch_log_odds is not None:
+            margin = log_odds(scores[[best, pick]])
+            if margin[0] - margin[1] >= switch_log_odds:
+                head = [best]
     rest = [i for i in order if i not in head]
     if n <= TOP:
         return np.asarray(head + rest, dtype=np.int64)

@@ -24,6 +24,11 @@ def build_pipeline(
     max_iter: int = 150,
     learning_rate: float = 0.1,
     max_leaf_nodes: int = 31,
+    # Chosen on the forward-chaining folds (EVALUATION.md, "Scores that do not saturate"): at 1.0
+    # some candidates scored within 1e-9 of 0 or 1 and the worst fold's switch top-3 fell 17 points
+    # below persistence's; 30 keeps every score ordered and that fold within 2.1 points; 300 cost
+    # new-reference top-5 nine points.
+    l2_regularization: float = 30.0,
 ) -> Pipeline:
     numeric = list(HISTORY_COLUMNS + OMS_COLUMNS if numeric is None else numeric)
     categorical = list(CATEGORICAL_COLUMNS if categorical is None else categorical)
@@ -44,7 +49,7 @@ def build_pipeline(
         learning_rate=learning_rate,
         max_leaf_nodes=max_leaf_nodes,
         min_samples_leaf=40,
-        l2_regularization=1.0,
+        l2_regularization=l2_regularization,
         categorical_features=list(range(len(numeric), len(numeric) + len(categorical))),
         early_stopping=False,
         random_state=RANDOM_STATE,

@@ -1,4 +1,5 @@
 import hashlib
+import math
 import pickle
 
 import numpy as np
@@ -154,7 +155,9 @@ def test_it_does_not_activate_a_worse_model(model_dir, labelled_history, monkeyp
         good = fit(*args, **kwargs)
         # and it overrules persistence at rank 1 on any margin: the decision layer alone
         # would otherwise keep a backwards model's first choice right
-        return BackwardsRanker(**{**{k: getattr(good, k) for k in good.__dataclass_fields__}, "switch_threshold": -1.0})
+        return BackwardsRanker(
+            **{**{k: getattr(good, k) for k in good.__dataclass_fields__}, "switch_log_odds": -math.inf}
+        )
 
     monkeypatch.setattr(training, "fit_ranker", backwards)
     result = model_train(force=True)

@@ -1,6 +1,7 @@
 """Forward-chaining validation over many origins (recommender.ml.crossval.FOLDS)."""
 
 import hashlib
+import inspect
 import json
 import pickle
 import time
@@ -12,6 +13,7 @@ from recommender.management.offline_evaluation import PAIRS_HELP, OfflineEvaluat
 from recommender.ml import crossval
 from recommender.ml.dataset import run_classes_of
 from recommender.ml.features import RunTable
+from recommender.ml.pipeline import build_pipeline
 
 
 def _cache_key(labels, runs) -> str:
@@ -22,6 +24,24 @@ def _cache_key(labels, runs) -> str:
     for name in ("candidates.py", "features.py", "baselines.py", "model.py", "crossval.py"):
         digest.update((ml / name).read_bytes())
     return digest.hexdigest()[:16]
+
+
+def _model_params(pairs: list[str]) -> dict:
+    """NAME=VALUE options as the pipeline's keyword arguments (numbers where they parse)."""
+    known = set(inspect.signature(build_pipeline).parameters) - {"numeric", "categorical"}
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or name not in known:
+            raise CommandError(f"--model-param {pair!r}: expected NAME=VALUE with NAME one of {sorted(known)}")
+        try:
+            out[name] = int(value)
+        except ValueError:
+            try:
+                out[name] = float(value)
+            except ValueError as error:
+                raise CommandError(f"--model-param {pair!r}: {value!r} is not a number") from error
+    return out
 
 
 class Command(OfflineEvaluationCommand):
@@ -36,6 +56,18 @@ class Command(OfflineEvaluationCommand):
     def options_add(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--cache-dir", help="keep the pool/feature table here between runs (keyed by data and code)"
+        )
+        parser.add_argument(
+            "--model-param",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="a pipeline parameter for every fold's fit, e.g. l2_regularization=30 (repeatable)",
+        )
+        parser.add_argument(
+            "--switch-log-odds",
+            type=float,
+            help="let the model take rank 1 from persistence's pick when it beats it by this many log-odds",
         )
         parser.add_argument("--fold", action="append", help="only the folds with these names (repeatable)")
         parser.add_argument(
@@ -77,7 +109,13 @@ class Command(OfflineEvaluationCommand):
                     pickle.dump(table, handle, protocol=5)
                 temp.replace(cache)
         self.stderr.write(f"pools and features of {len(table.records)} labels: {time.perf_counter() - started:.0f} s")
-        report = crossval.cross_validation_report(table, folds, log=self.stderr.write)
+        report = crossval.cross_validation_report(
+            table,
+            folds,
+            log=self.stderr.write,
+            model_params=_model_params(options["model_param"]),
+            switch_log_odds=options["switch_log_odds"],
+        )
         report["seconds"] = round(time.perf_counter() - started, 1)
         if options["json"]:
             self.stdout.write(json.dumps(report, default=float))

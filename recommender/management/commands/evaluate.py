@@ -42,6 +42,7 @@ class Command(OfflineEvaluationCommand):
                 keys.append("model_without_oms")
             out = {k: report["summary"][k] for k in keys}
             out["seconds"] = report["seconds"]
+            out["rank1_not_persistence"] = report["rank1_not_persistence"]
             out["by"] = breakdowns_json(report["records"], keys)
             self.stdout.write(json.dumps(out))
         else:

@@ -30,3 +30,25 @@ def test_it_reports_every_fold_the_mean_and_the_worst(tmp_path):
     text = StringIO()
     call_command("cross_validate", *[a for a in args if a != "--json"], stdout=text, stderr=StringIO())
     assert "Mean over 2 one-period folds" in text.getvalue()
+
+
+def test_on_a_whole_fold_rank_one_is_persistences_pick_wherever_persistence_has_one(tmp_path):
+    # The references switch every BLOCK runs, so the model learns to prefer a never-used run
+    # at the start of a block; still no label of the fold may see it take rank 1 from persistence.
+    numbers = make_runs(60)
+    pairs = write_pairs(tmp_path / "pairs.csv", pair_rows(numbers))
+    out = StringIO()
+    call_command(
+        "cross_validate",
+        "--pairs",
+        str(pairs),
+        "--json",
+        "--origin",
+        str(FIRST_RUN + 24),
+        stdout=out,
+        stderr=StringIO(),
+    )
+    (fold,) = json.loads(out.getvalue())["folds"]
+    assert fold["model"]["all"]["n"] == 2 * 36
+    assert fold["rank1_not_persistence"] == {"n": 0, "model_right": 0, "persistence_right": 0}
+    assert fold["model"]["all"]["top1"] >= fold["persistence"]["all"]["top1"]

@@ -21,7 +21,9 @@ def _run(tmp_path, *extra):
 
 def test_it_prints_the_json_shape(tmp_path):
     result = json.loads(_run(tmp_path, "--json"))
-    assert set(result) == {"model", "persistence", "predecessor", "seconds", "by"}
+    assert set(result) == {"model", "persistence", "predecessor", "seconds", "by", "rank1_not_persistence"}
+    # the decision layer never takes rank 1 from persistence's pick, and the count says so
+    assert result["rank1_not_persistence"] == {"n": 0, "model_right": 0, "persistence_right": 0}
     assert isinstance(result["seconds"], float)
     for method in ("model", "persistence", "predecessor"):
         assert set(result[method]) == {"all", "switch", "new"}

@@ -113,7 +113,7 @@ def test_it_gives_two_of_the_five_places_to_the_newest_never_used_runs():
     assert ranked[:5] == [100, 105, 101, 107, 106]
 
 
-def test_it_keeps_persistences_pick_at_rank_one_below_the_switch_threshold():
+def test_it_keeps_persistences_pick_at_rank_one_below_the_switch_margin_in_log_odds():
     from recommender.ml.model import decide
 
     candidates = [100, 101, 102, 103, 104, 105, 106]
@@ -125,14 +125,14 @@ def test_it_keeps_persistences_pick_at_rank_one_below_the_switch_threshold():
         "keep_persistence": 2,
         "new_slot_window": 1,
     }
-    scores = np.array([0.1, 0.7, 0.3, 0.05, 0.04, 0.02, 0.01])  # the model prefers 101 by 0.4
-    below = decide(candidates, scores, switch_threshold=0.5, **common)
+    scores = np.array([0.1, 0.7, 0.3, 0.05, 0.04, 0.02, 0.01])  # 101 beats 102 by 1.69 log-odds
+    below = decide(candidates, scores, switch_log_odds=2.0, **common)
     assert candidates[below[0]] == 102
     top5 = [candidates[i] for i in below[:5]]
     assert set(top5) >= {101, 100, 106}  # the model's favourite, persistence's second, the newest unused run
-    above = decide(candidates, scores, switch_threshold=0.3, **common)
+    above = decide(candidates, scores, switch_log_odds=1.5, **common)
     assert candidates[above[0]] == 101  # confident enough: the switch takes rank 1
     assert candidates[above[1]] == 102
     # without any persistence answer (a new group) the model's order stands
-    alone = decide(candidates, scores, switch_threshold=0.5, **{**common, "persistence": []})
+    alone = decide(candidates, scores, **{**common, "persistence": []})
     assert candidates[alone[0]] == 101
