@@ -1,6 +1,5 @@
 """The shifter's pages. Each view parses input, calls one selector or service, renders."""
 
-import csv
 from dataclasses import dataclass
 
 from django.contrib import messages
@@ -21,6 +20,7 @@ from jobs.selectors import job_running, jobs_newest
 from . import display, links, reasons, run_list_rows, selectors, services
 from .charts import Series, line_chart_svg
 from .exceptions import InvalidDeclaration, InvalidFeedback, ModelArtifactError
+from .exports import csv_write
 from .forms import DeclarationForm, FeedbackForm, RunFilterForm, RunLookupForm
 from .models import Reconstruction
 from .shown import shown_sign
@@ -566,9 +566,7 @@ def _export_rows(request: HttpRequest) -> list[dict]:
 def reference_list_csv(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="refrun-references.csv"'
-    writer = csv.DictWriter(response, fieldnames=REFERENCE_EXPORT_FIELDS)
-    writer.writeheader()
-    writer.writerows(_export_rows(request))
+    csv_write(response, fieldnames=REFERENCE_EXPORT_FIELDS, rows=_export_rows(request))
     return response
 
 
