@@ -84,6 +84,13 @@ class RunListApi(APIView):
         return paginator.get_paginated_response(self.OutputSerializer(page, many=True, context=context).data)
 
 
+# The path's reconstruction is one of these (the <reconstruction:> converter); any other is a 404.
+RUN_RECONSTRUCTION_PARAMETERS = [
+    OpenApiParameter("run_number", int, OpenApiParameter.PATH),
+    OpenApiParameter("reconstruction", str, OpenApiParameter.PATH, enum=Reconstruction.values),
+]
+
+
 class RecommendationListApi(APIView):
     # The recommendations of a run reconstruction, as its run page shows them: the
     # active model's stored ranking, else one computed now in memory. Reads only.
@@ -111,7 +118,7 @@ class RecommendationListApi(APIView):
         return Response(RecommendationListApi.OutputSerializer(data, many=True).data)
 
     @extend_schema(
-        parameters=[OpenApiParameter("run_number", int, OpenApiParameter.PATH)],
+        parameters=RUN_RECONSTRUCTION_PARAMETERS,
         responses=OutputSerializer(many=True),
     )
     def get(self, request, run_number: int, reconstruction: str):
@@ -119,8 +126,6 @@ class RecommendationListApi(APIView):
 
 
 def _recommendations_answer(read, run_number: int, reconstruction: str) -> Response:
-    if reconstruction not in Reconstruction.values:
-        raise NotFound(f"unknown reconstruction {reconstruction!r}; one of {', '.join(Reconstruction.values)}")
     try:
         results = read(run_number=run_number, reconstruction=reconstruction)
     except UnknownRunReconstruction as exc:
@@ -157,7 +162,7 @@ class RecommendationStoreApi(APIView):
     @extend_schema(
         description="A shift leader stores the active model's ranking now, as the refresh task does after "
         "each sync; answers the stored ranking.",
-        parameters=[OpenApiParameter("run_number", int, OpenApiParameter.PATH)],
+        parameters=RUN_RECONSTRUCTION_PARAMETERS,
         request=None,
         responses=RecommendationListApi.OutputSerializer(many=True),
     )

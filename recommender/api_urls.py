@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
-from . import api
+from . import api, converters  # noqa: F401 (importing converters registers <reconstruction:>)
 
 app_name = "api"
 
@@ -9,7 +9,7 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("runs/", api.RunListApi.as_view(), name="run_list"),
     path(
-        "runs/<int:run_number>/<str:reconstruction>/recommendations/",
+        "runs/<int:run_number>/<reconstruction:reconstruction>/recommendations/",
         api.RecommendationApi.as_view(),
         name="recommendation_list",
     ),

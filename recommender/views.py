@@ -1,6 +1,5 @@
 """The shifter's pages. Each view parses input, calls one selector or service, renders."""
 
-import csv
 from dataclasses import dataclass
 
 from django.contrib import messages
@@ -21,6 +20,7 @@ from jobs.selectors import job_running, jobs_newest
 from . import display, links, reasons, run_list_rows, selectors, services
 from .charts import Series, line_chart_svg
 from .exceptions import InvalidDeclaration, InvalidFeedback, ModelArtifactError
+from .exports import csv_write
 from .forms import DeclarationForm, FeedbackForm, RunFilterForm, RunLookupForm
 from .models import Reconstruction
 from .shown import shown_sign
@@ -36,8 +36,10 @@ def _run_hrefs() -> tuple[str, str]:
     link, three per row, cost a third of the runs page."""
     sentinel = "987654321"
     default = reverse("recommender:run_detail_default", args=[sentinel])
-    detail = reverse("recommender:run_detail", args=[sentinel, "RECO"])
-    return default.replace(sentinel, "{run}"), detail.replace(sentinel, "{run}").replace("/RECO/", "/{reco}/")
+    # The route takes known reconstructions only: express stands in for {reco}.
+    detail = reverse("recommender:run_detail", args=[sentinel, Reconstruction.EXPRESS])
+    detail = detail.replace(f"/{sentinel}/{Reconstruction.EXPRESS}/", "/{run}/{reco}/")
+    return default.replace(sentinel, "{run}"), detail
 
 
 def _given(filters: dict) -> list[str]:
@@ -164,13 +166,6 @@ def _run_page(
     open_reject: bool = False,
     status: int = 200,
 ) -> HttpResponse:
-    if reconstruction not in Reconstruction.values:
-        return render(
-            request,
-            "recommender/run_missing.html",
-            {"run_number": run_number, "problem": f"“{reconstruction}” is not a reconstruction type."},
-            status=404,
-        )
     run = selectors.run_for_page(run_number=run_number)
     if run is None:
         return render(
@@ -326,6 +321,17 @@ def _run_page(
 @shifter_required
 def run_detail(request: HttpRequest, run_number: int, reconstruction: str = Reconstruction.EXPRESS) -> HttpResponse:
     return _run_page(request, run_number, reconstruction)
+
+
+@shifter_required
+def run_reconstruction_unknown(request: HttpRequest, run_number: int, unknown: str) -> HttpResponse:
+    # Only the run page's address gets here (<reconstruction:> routes take known names only).
+    return render(
+        request,
+        "recommender/run_missing.html",
+        {"run_number": run_number, "problem": f"“{unknown}” is not a reconstruction type."},
+        status=404,
+    )
 
 
 @require_POST
@@ -566,9 +572,7 @@ def _export_rows(request: HttpRequest) -> list[dict]:
 def reference_list_csv(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="refrun-references.csv"'
-    writer = csv.DictWriter(response, fieldnames=REFERENCE_EXPORT_FIELDS)
-    writer.writeheader()
-    writer.writerows(_export_rows(request))
+    csv_write(response, fieldnames=REFERENCE_EXPORT_FIELDS, rows=_export_rows(request))
     return response
 
 

@@ -92,7 +92,10 @@ SECRET_KEY = envsecret("SECRET_KEY")
 if not SECRET_KEY:
     if PRODUCTION:
         raise ImproperlyConfigured("SECRET_KEY (or SECRET_KEY_FILE) is required in production")
-    if DEBUG or DEMO:
+    if DEBUG:
+        # Printed here, so anyone can forge sessions and the signed record of what a page
+        # showed: only for DEBUG, whose pages already show the settings. The demo, with
+        # its known passwords reachable on a network, gets a random key like any start.
         SECRET_KEY = "refrun-development-only-key-never-use-in-production"
     else:
         SECRET_KEY = _installation_secret_key(VAR_DIR / "secret_key")
