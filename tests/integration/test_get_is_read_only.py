@@ -102,6 +102,7 @@ def values(world, leader_lea):
         "reconstruction": world["reconstruction"],
         "pk": world["feedback"],
         "kind": "oms",
+        "unknown": "expres",  # a mistyped reconstruction: the page that says so
         # the admin's: every registered model's change, history and delete pages
         "object_id": str(ModelVersion.objects.first().pk),
         "app_label": "recommender",
