@@ -233,3 +233,22 @@ def test_an_older_runs_history_is_kept_until_a_label_before_it_changes():
     cache.revalidate()
     assert cache.history_before(older) is kept_older
     assert cache.history_before(newer) is not kept_newer
+
+
+def test_ranks_two_to_five_share_what_rank_one_leaves_in_the_models_order():
+    import numpy as np
+
+    from recommender.ml.model import Ranker
+    from recommender.recommending import displayed_scores
+
+    class Plateau(Ranker):
+        # an isotonic map with one plateau: every lower rank would read 0.15
+        def confidence(self, raw_scores):
+            return np.where(np.asarray(raw_scores) > 0.5, 0.8, 0.15)
+
+    ranker = Plateau(pipeline=None, numeric=[], categorical=[])
+    shown = displayed_scores(ranker, np.array([0.9, 0.3, 0.2, 0.1, 0.1]))
+    assert shown[0] == 0.8
+    assert np.allclose(shown[1:], [0.2 * 3 / 7, 0.2 * 2 / 7, 0.2 / 7, 0.2 / 7])
+    assert shown[1] > shown[2] > shown[3]  # no longer a tie where the model tells them apart
+    assert np.isclose(shown.sum(), 1.0)
