@@ -458,7 +458,7 @@ class CerthelperClient:
             body = response.json()
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
             raise CerthelperTransientError(f"Certhelper {self.url}: {type(exc).__name__}") from None
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: arrays nested deeper than the decoder goes
             raise CerthelperError(f"Certhelper {self.url}: the answer is not JSON") from None
         if not isinstance(body, list):
             raise CerthelperError(f"Certhelper {self.url}: expected a JSON array of pairs")

@@ -8,9 +8,11 @@ worker was killed is failed by the sweep instead of "running" for ever.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import logging
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +21,8 @@ from django.utils import timezone
 
 from .models import ACTIVE_STATUSES, Job, JobStatus
 from .selectors import job_running, stale_before
+
+logger = logging.getLogger(__name__)
 
 # A job's error list is shown on the jobs page and kept in one JSON column: a sync
 # of a broken OMS could otherwise grow it without bound.
@@ -151,6 +155,33 @@ def job_finish(
     if errors is not None:
         values["errors"] = errors
     return Job.objects.filter(pk=job_id, status=JobStatus.RUNNING).update(updated_at=now, **values) == 1
+
+
+def job_failure_text(error: BaseException) -> str:
+    """The reason a job failed, for the jobs page: the exception's type and message."""
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+@contextlib.contextmanager
+def job_fails_on_error(job_id: int) -> Iterator[None]:
+    """Run a job's work; whatever escapes it fails the job with the reason and goes on.
+
+    BaseException too: after Ctrl-C, SystemExit or a RecursionError nothing runs the
+    job any more, and a job left "running" refuses every job of its kind until the
+    sweep. The finish is conditional, so a job its own code already finished keeps
+    its outcome.
+    """
+    try:
+        yield
+    except BaseException as error:
+        try:
+            job_finish(job_id=job_id, status=JobStatus.FAILED, message=job_failure_text(error))
+        except Exception:
+            # The database may be what broke: the sweep fails the job later; the
+            # original error is the one to report.
+            logger.exception("could not record the failure of job #%s", job_id)
+        raise
 
 
 def jobs_stale_fail(*, kind: str | None = None, older_than: dt.timedelta | None = None) -> int:

@@ -15,7 +15,7 @@ from ingestion.parsers.common import RowInvalid
 from ingestion.services import CerthelperTooSoon, certhelper_call_claim, certhelper_call_succeeded
 from ingestion.services.certhelper_calls import SOURCE_CERTHELPER_API
 from jobs.models import Job, JobKind, JobStatus
-from jobs.services import Counts, job_finish, job_progress, job_start
+from jobs.services import Counts, job_fails_on_error, job_finish, job_progress, job_start
 
 from .services import reference_pairs_import
 
@@ -32,41 +32,42 @@ def certhelper_sync(
     """Fetch Certhelper's pairs under the call-spacing claim and import them as labels
     (with `pairs_import`, the label writer; a test may hand in another)."""
     job = job_start(kind=JobKind.CERTHELPER_SYNC, parameters={"force": force}, job_id=job_id)
-    try:
-        certhelper_call_claim(force=force)
-        client = client or CerthelperClient.from_settings()
-        items = client.reference_pairs()
-    except CerthelperTooSoon as exc:
-        job_finish(job_id=job.pk, status=JobStatus.SUCCEEDED, message=f"skipped: {exc}")
-        job.refresh_from_db()
-        logger.info("Certhelper sync skipped: %s", exc)
-        return job
-    except CerthelperError as exc:
-        job_finish(job_id=job.pk, status=JobStatus.FAILED, message=str(exc))
-        logger.error("Certhelper sync failed: %s", exc)
-        raise
-    pairs, errors = [], []
-    for line, item in enumerate(items, start=1):
+    with job_fails_on_error(job.pk):
         try:
-            if not isinstance(item, dict):
-                raise RowInvalid("expected an object")
-            pairs.append(certhelper_pair_from_dict(item, line=line))
-        except RowInvalid as exc:
-            errors.append({"file": SOURCE_CERTHELPER_API, "line": line, "reason": str(exc)})
-    job_progress(job_id=job.pk, total=len(items), errors=errors, counts=Counts(skipped=len(errors)))
-    try:
-        result = pairs_import(rows=pairs, progress=lambda n: job_progress(job_id=job.pk, done=n))
-    except Exception as exc:
-        job_finish(job_id=job.pk, status=JobStatus.FAILED, message=f"import failed: {type(exc).__name__}: {exc}")
-        raise
-    counts = Counts(created=result.created, updated=result.updated, unchanged=result.unchanged)
-    job_progress(job_id=job.pk, counts=counts, done=len(errors))
-    certhelper_call_succeeded()
-    job_finish(
-        job_id=job.pk,
-        status=JobStatus.SUCCEEDED,
-        message=f"{len(items)} pairs fetched: {counts.created} created, {counts.updated} updated, "
-        f"{counts.unchanged} unchanged, {len(errors)} rejected",
-    )
+            certhelper_call_claim(force=force)
+            client = client or CerthelperClient.from_settings()
+            items = client.reference_pairs()
+        except CerthelperTooSoon as exc:
+            job_finish(job_id=job.pk, status=JobStatus.SUCCEEDED, message=f"skipped: {exc}")
+            job.refresh_from_db()
+            logger.info("Certhelper sync skipped: %s", exc)
+            return job
+        except CerthelperError as exc:
+            job_finish(job_id=job.pk, status=JobStatus.FAILED, message=str(exc))
+            logger.error("Certhelper sync failed: %s", exc)
+            raise
+        pairs, errors = [], []
+        for line, item in enumerate(items, start=1):
+            try:
+                if not isinstance(item, dict):
+                    raise RowInvalid("expected an object")
+                pairs.append(certhelper_pair_from_dict(item, line=line))
+            except RowInvalid as exc:
+                errors.append({"file": SOURCE_CERTHELPER_API, "line": line, "reason": str(exc)})
+        job_progress(job_id=job.pk, total=len(items), errors=errors, counts=Counts(skipped=len(errors)))
+        try:
+            result = pairs_import(rows=pairs, progress=lambda n: job_progress(job_id=job.pk, done=n))
+        except Exception as exc:
+            job_finish(job_id=job.pk, status=JobStatus.FAILED, message=f"import failed: {type(exc).__name__}: {exc}")
+            raise
+        counts = Counts(created=result.created, updated=result.updated, unchanged=result.unchanged)
+        job_progress(job_id=job.pk, counts=counts, done=len(errors))
+        certhelper_call_succeeded()
+        job_finish(
+            job_id=job.pk,
+            status=JobStatus.SUCCEEDED,
+            message=f"{len(items)} pairs fetched: {counts.created} created, {counts.updated} updated, "
+            f"{counts.unchanged} unchanged, {len(errors)} rejected",
+        )
     job.refresh_from_db()
     return job

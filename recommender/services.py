@@ -40,7 +40,7 @@ from ingestion.services import (
     tables_analyze,
 )
 from jobs.models import JobKind, JobStatus
-from jobs.services import Counts, job_finish, job_start
+from jobs.services import Counts, job_fails_on_error, job_finish, job_start
 
 from . import selectors
 from .exceptions import DecisionClosed, InvalidDeclaration, InvalidFeedback, ModelArtifactError
@@ -213,17 +213,18 @@ def certhelper_pairs_file_import(
     (kind pairs_import). Valid rows read before a file-level error are imported."""
     path = Path(path)
     job = job_start(kind=JobKind.PAIRS_IMPORT, parameters={"path": str(path)})
-    report = ImportReport()
-    file_report = FileReport(name=path.name, source="certhelper")
-    report.files.append(file_report)
-    parsed = parse_certhelper_pairs(path)
-    file_report.errors = list(parsed.errors)
-    file_report.failure = parsed.fatal.removeprefix(f"{path.name}: ")
-    if progress and parsed.errors:
-        progress(len(parsed.errors))
-    file_report.add("pair", reference_pairs_import(rows=parsed.rows, batch_size=batch_size, progress=progress))
-    import_job_finish(job_id=job.pk, report=report)
-    tables_analyze(models=[Run, RunReconstruction, ReferencePair])
+    with job_fails_on_error(job.pk):
+        report = ImportReport()
+        file_report = FileReport(name=path.name, source="certhelper")
+        report.files.append(file_report)
+        parsed = parse_certhelper_pairs(path)
+        file_report.errors = list(parsed.errors)
+        file_report.failure = parsed.fatal.removeprefix(f"{path.name}: ")
+        if progress and parsed.errors:
+            progress(len(parsed.errors))
+        file_report.add("pair", reference_pairs_import(rows=parsed.rows, batch_size=batch_size, progress=progress))
+        import_job_finish(job_id=job.pk, report=report)
+        tables_analyze(models=[Run, RunReconstruction, ReferencePair])
     return report
 
 
@@ -623,12 +624,8 @@ def model_retrain(*, force: bool = False):
     from .training import model_train
 
     job = job_start(kind=JobKind.TRAINING, parameters={"force": force})
-    try:
+    with job_fails_on_error(job.pk):
         result = model_train(force=force)
-    except BaseException as error:
-        # Record the failure, then let it propagate: the task or command reports it.
-        job_finish(job_id=job.pk, status=JobStatus.FAILED, message=f"{type(error).__name__}: {error}")
-        raise
     version = result.model_version
     if result.status == "trained":
         kept = "activated" if result.activated else "kept as candidate: worse than the active model"

@@ -15,7 +15,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .common import DumpFileError, ParsedFile, RowError, RowInvalid, iter_csv, load_json, to_required_int, to_str
+from .common import (
+    UNFORESEEN_CELL_ERRORS,
+    DumpFileError,
+    ParsedFile,
+    RowError,
+    RowInvalid,
+    iter_csv,
+    load_json,
+    to_required_int,
+    to_str,
+    unforeseen_reason,
+)
 
 # Certhelper's reconstruction choices. They mirror recommender.models.Reconstruction
 # (a test checks it): ingestion must not import the recommender app.
@@ -118,3 +129,5 @@ def _add(parsed: ParsedFile, name: str, line: int, item: dict[str, Any]) -> None
         parsed.rows.append(certhelper_pair_from_dict(item, line=line))
     except RowInvalid as exc:
         parsed.errors.append(RowError(name, line, str(exc)))
+    except UNFORESEEN_CELL_ERRORS as exc:
+        parsed.errors.append(RowError(name, line, unforeseen_reason(exc)))

@@ -42,6 +42,18 @@ class RowInvalid(ValueError):
     """Raised by the coercion helpers; the parser turns it into a RowError."""
 
 
+# What a value no coercion helper foresaw can raise while a row is converted. The
+# readers make these row errors too: one odd cell must not stop the file (or leave
+# its job running). Anything else is a bug and stops the file loudly.
+UNFORESEEN_CELL_ERRORS = (RecursionError, ValueError, TypeError, ArithmeticError)
+
+
+def unforeseen_reason(error: BaseException) -> str:
+    if isinstance(error, RecursionError):
+        return "a value nested too deeply"
+    return f"unreadable value ({type(error).__name__}: {str(error)[:80]})"
+
+
 class DumpFileError(Exception):
     """The file as a whole cannot be read (any further): unreadable, truncated,
     not the expected format, or missing a required column. Rows yielded before

@@ -30,6 +30,7 @@ from ..units import (
     to_canonical_integrated_lumi,
 )
 from .common import (
+    UNFORESEEN_CELL_ERRORS,
     DumpFileError,
     RowError,
     RowInvalid,
@@ -42,6 +43,7 @@ from .common import (
     to_required_int,
     to_str,
     to_str_list,
+    unforeseen_reason,
 )
 
 FILL = "fill"
@@ -264,6 +266,9 @@ def _csv_records(path: Path, *, required: tuple[str, ...], convert: Callable[[di
         except RowInvalid as exc:
             yield RowError(path.name, line, str(exc))
             continue
+        except UNFORESEEN_CELL_ERRORS as exc:
+            yield RowError(path.name, line, unforeseen_reason(exc))
+            continue
         yield from records
 
 
@@ -287,6 +292,8 @@ def _parse_int_list(value: str, column: str) -> list[int]:
         items = json.loads(value)
     except json.JSONDecodeError:
         raise RowInvalid(f"{column}: expected a list like [1, 2], got {value[:40]!r}") from None
+    except RecursionError:  # "[[[...]]]": the decoder gives up before the stack does
+        raise RowInvalid(f"{column}: nested too deeply") from None
     if not isinstance(items, list):
         raise RowInvalid(f"{column}: expected a list, got {value[:40]!r}")
     return [to_required_int(item, column) for item in items]
@@ -400,6 +407,9 @@ def read_pv_mean(path: Path) -> RecordStream:
         except RowInvalid as exc:
             yield RowError(path.name, line, str(exc))
             continue
+        except UNFORESEEN_CELL_ERRORS as exc:
+            yield RowError(path.name, line, unforeseen_reason(exc))
+            continue
         if pv_mean is None:
             continue
         key = (-_PV_STREAM_RANK[stream], line)
@@ -469,6 +479,8 @@ def _json_records(path: Path, items: list[Any], convert: Callable[[Any], Record]
             yield convert(item, position)
         except RowInvalid as exc:
             yield RowError(path.name, position, str(exc))
+        except UNFORESEEN_CELL_ERRORS as exc:
+            yield RowError(path.name, position, unforeseen_reason(exc))
 
 
 def read_oms_api_page(path: Path, document: Any) -> RecordStream:

@@ -11,7 +11,7 @@ from typing import Any
 from django.db import transaction
 
 from jobs.models import JobKind, JobStatus
-from jobs.services import Counts, job_finish, job_progress, job_start
+from jobs.services import Counts, job_fails_on_error, job_finish, job_progress, job_start
 
 from ..models import Fill, Lumisection, Run
 from ..parsers import (
@@ -174,26 +174,27 @@ def oms_dump_import(
     progress = progress or (lambda n: None)
     report = ImportReport()
     job = job_start(kind=JobKind.OMS_DUMP_IMPORT, parameters={"paths": [str(p) for p in paths]})
-    dumps: list[tuple[DumpSource, FileReport]] = []
-    for path in expand_paths([Path(p) for p in paths]):
-        file_report = FileReport(name=path.name)
-        report.files.append(file_report)
-        if not path.exists():
-            file_report.failure = "no such file"
-            continue
-        try:
-            recognised = recognise_dump(path)
-        except DumpFileError as exc:
-            file_report.failure = exc.reason
-            continue
-        if isinstance(recognised, SkippedFile):
-            file_report.skipped_reason = recognised.reason
-            continue
-        file_report.source = recognised.source
-        dumps.append((recognised, file_report))
-    for dump, file_report in sorted(dumps, key=lambda item: (item[0].rank, item[0].path.name)):
-        logger.info("importing %s as %s", dump.path.name, dump.source)
-        _import_dump(dump, file_report, job_id=job.pk, batch_size=batch_size, progress=progress)
-    import_job_finish(job_id=job.pk, report=report)
-    tables_analyze(models=[Fill, Run, Lumisection])
+    with job_fails_on_error(job.pk):
+        dumps: list[tuple[DumpSource, FileReport]] = []
+        for path in expand_paths([Path(p) for p in paths]):
+            file_report = FileReport(name=path.name)
+            report.files.append(file_report)
+            if not path.exists():
+                file_report.failure = "no such file"
+                continue
+            try:
+                recognised = recognise_dump(path)
+            except DumpFileError as exc:
+                file_report.failure = exc.reason
+                continue
+            if isinstance(recognised, SkippedFile):
+                file_report.skipped_reason = recognised.reason
+                continue
+            file_report.source = recognised.source
+            dumps.append((recognised, file_report))
+        for dump, file_report in sorted(dumps, key=lambda item: (item[0].rank, item[0].path.name)):
+            logger.info("importing %s as %s", dump.path.name, dump.source)
+            _import_dump(dump, file_report, job_id=job.pk, batch_size=batch_size, progress=progress)
+        import_job_finish(job_id=job.pk, report=report)
+        tables_analyze(models=[Fill, Run, Lumisection])
     return report

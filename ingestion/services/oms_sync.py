@@ -32,7 +32,7 @@ from django.db import transaction
 from django.db.models import Max, Min
 
 from jobs.models import Job, JobKind, JobStatus
-from jobs.services import Counts, JobNotFound, job_finish, job_progress, job_start, jobs_stale_fail
+from jobs.services import Counts, JobNotFound, job_fails_on_error, job_finish, job_progress, job_start, jobs_stale_fail
 
 from ..clients import OmsClient, OmsError, OmsRow, OmsTransientError
 from ..models import ChunkStatus, Run, SyncChunk, SyncState
@@ -368,7 +368,7 @@ def runs_sync(
         job_id=job_id,
     )
     old_mark = oms_high_water() if incremental else None
-    try:
+    with job_fails_on_error(job.pk):
         if incremental:
             window = incremental_range(client)
             if window is None:
@@ -392,15 +392,12 @@ def runs_sync(
                 outcome = ChunkOutcome(first, last, status="held")
             outcomes.append(outcome)
             job_progress(job_id=job.pk, done=1)
-    except Exception as exc:
-        job_finish(job_id=job.pk, status=JobStatus.FAILED, message=f"{type(exc).__name__}: {exc}")
-        raise
-    message = _summary(outcomes)
-    if incremental:
-        mark = _new_high_water(outcomes, newest=run_to, old=old_mark)
-        SyncState.objects.update_or_create(key=OMS_RUNS, defaults={"high_water_run": mark})
-        message += f"; newest run fully ingested: {mark}"
-    job_finish(job_id=job.pk, status=JobStatus.SUCCEEDED, message=message)
+        message = _summary(outcomes)
+        if incremental:
+            mark = _new_high_water(outcomes, newest=run_to, old=old_mark)
+            SyncState.objects.update_or_create(key=OMS_RUNS, defaults={"high_water_run": mark})
+            message += f"; newest run fully ingested: {mark}"
+        job_finish(job_id=job.pk, status=JobStatus.SUCCEEDED, message=message)
     job.refresh_from_db()
     return job
 
