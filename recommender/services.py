@@ -218,7 +218,8 @@ def certhelper_pairs_file_import(
         file_report = FileReport(name=path.name, source="certhelper")
         report.files.append(file_report)
         parsed = parse_certhelper_pairs(path)
-        file_report.errors = list(parsed.errors)
+        for error in parsed.errors:
+            file_report.reject(error)
         file_report.failure = parsed.fatal.removeprefix(f"{path.name}: ")
         if progress and parsed.errors:
             progress(len(parsed.errors))

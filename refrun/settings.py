@@ -407,6 +407,9 @@ CELERY_TASK_SOFT_TIME_LIMIT = envint("CELERY_TASK_SOFT_TIME_LIMIT", "3300")
 # A running job not updated for this long has lost its worker (past Celery's hard
 # limit): the beat sweep fails it and a new job of its kind may start.
 JOB_STALE_S = envint("JOB_STALE_S", str(CELERY_TASK_TIME_LIMIT + 600))
+# What one gzipped import file may inflate to, in MB: a few MB of gzip can inflate
+# to GBs. The largest real dump inflates to 8.5 MB; a JSON file is parsed whole.
+IMPORT_MAX_INFLATED_MB = envfloat("IMPORT_MAX_INFLATED_MB", "64")
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # The beat table (refrun/beat.py) with REFRUN_BEAT_<KEY> overrides ("disable" turns
 # an entry off); a bad value stops start-up here. The rows follow it after migrate.

@@ -75,10 +75,51 @@ class ParsedFile:
     fatal: str = ""
 
 
+class InflatedTooLarge(Exception):
+    """A gzipped file inflated beyond IMPORT_MAX_INFLATED_MB."""
+
+
+def inflated_limit_mb() -> float:
+    # Read at each open, so a test (or an operator's shell) can change it.
+    from django.conf import settings
+
+    return float(settings.IMPORT_MAX_INFLATED_MB)
+
+
+def _too_large(name: str) -> str:
+    return f"{name} inflates to more than {inflated_limit_mb():g} MB (IMPORT_MAX_INFLATED_MB)"
+
+
+class _InflateBound(io.RawIOBase):
+    """The inflated bytes of a gzip file, counted as they are read: the reader stops
+    at the limit however the caller reads (csv line by line, json all at once)."""
+
+    def __init__(self, stream: gzip.GzipFile, limit: int):
+        self._stream = stream
+        self._limit = limit
+        self._inflated = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        count = self._stream.readinto(buffer)
+        self._inflated += count
+        if self._inflated > self._limit:
+            raise InflatedTooLarge
+        return count
+
+    def close(self) -> None:
+        self._stream.close()
+        super().close()
+
+
 def open_text(path: Path) -> io.TextIOBase:
-    """Open a text file, gunzipping `.gz` files."""
+    """Open a text file, gunzipping `.gz` files up to IMPORT_MAX_INFLATED_MB
+    (InflatedTooLarge beyond)."""
     if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8", newline="")
+        bounded = _InflateBound(gzip.open(path, "rb"), int(inflated_limit_mb() * 1024 * 1024))
+        return io.TextIOWrapper(io.BufferedReader(bounded), encoding="utf-8", newline="")
     return path.open("r", encoding="utf-8", newline="")
 
 
@@ -112,6 +153,8 @@ def iter_csv(path: Path, *, required: tuple[str, ...]) -> Iterator[tuple[int, di
                     yield line, RowError(name, line, f"expected {len(header)} fields, got {len(values)}")
                     continue
                 yield line, dict(zip(header, values, strict=True))
+    except InflatedTooLarge:
+        raise DumpFileError(name, _too_large(name)) from None
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise DumpFileError(name, f"truncated or corrupt gzip after line {last_line} ({exc})") from exc
     except UnicodeDecodeError as exc:
@@ -127,6 +170,8 @@ def load_json(path: Path) -> Any:
     try:
         with open_text(path) as handle:
             return json.load(handle)
+    except InflatedTooLarge:
+        raise DumpFileError(path.name, _too_large(path.name)) from None
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise DumpFileError(path.name, f"truncated or corrupt gzip ({exc})") from exc
     except json.JSONDecodeError as exc:

@@ -11,7 +11,7 @@ from typing import Any
 from django.db import transaction
 
 from jobs.models import JobKind, JobStatus
-from jobs.services import Counts, job_fails_on_error, job_finish, job_progress, job_start
+from jobs.services import MAX_JOB_ERRORS, Counts, job_fails_on_error, job_finish, job_progress, job_start
 
 from ..models import Fill, Lumisection, Run
 from ..parsers import (
@@ -41,13 +41,25 @@ class FileReport:
     name: str
     source: str = ""
     counts: dict[str, Counts] = field(default_factory=dict)
-    errors: list[RowError] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)  # the first MAX_JOB_ERRORS rejected rows
+    errors_dropped: int = 0  # rejected rows beyond those, counted only
     failure: str = ""  # the file (or its remainder) could not be read
     skipped_reason: str = ""  # not imported at all: not an importable file
 
     def add(self, entity: str, counts: Counts) -> None:
         self.counts.setdefault(entity, Counts())
         self.counts[entity] += counts
+
+    def reject(self, error: RowError) -> None:
+        # Kept rows are bounded: a file of millions of bad rows must not hold them all in memory.
+        if len(self.errors) < MAX_JOB_ERRORS:
+            self.errors.append(error)
+        else:
+            self.errors_dropped += 1
+
+    @property
+    def rejected(self) -> int:
+        return len(self.errors) + self.errors_dropped
 
     def lines(self, *, max_errors: int = ERRORS_PRINTED_PER_FILE) -> list[str]:
         if self.skipped_reason:
@@ -57,10 +69,10 @@ class FileReport:
             f"{entity}: {c.created} created, {c.updated} updated, {c.unchanged} unchanged"
             for entity, c in self.counts.items()
         ]
-        lines = [f"{label}: {'; '.join(parts) or 'nothing imported'}; {len(self.errors)} rows skipped"]
+        lines = [f"{label}: {'; '.join(parts) or 'nothing imported'}; {self.rejected} rows skipped"]
         lines += [f"  {error}" for error in self.errors[:max_errors]]
-        if len(self.errors) > max_errors:
-            lines.append(f"  ... and {len(self.errors) - max_errors} more")
+        if self.rejected > max_errors:
+            lines.append(f"  ... and {self.rejected - max_errors} more")
         if self.failure:
             lines.append(f"  FAILED: {self.failure}")
         return lines
@@ -80,7 +92,7 @@ class ImportReport:
         for report in self.files:
             for counts in report.counts.values():
                 total += counts
-        return total, sum(len(f.errors) for f in self.files)
+        return total, sum(f.rejected for f in self.files)
 
     def lines(self) -> list[str]:
         lines = [line for report in self.files for line in report.lines()]
@@ -143,7 +155,7 @@ def _import_dump(
     try:
         for item in dump.read():
             if isinstance(item, RowError):
-                report.errors.append(item)
+                report.reject(item)
                 progress(1)
                 continue
             pending[item.entity].append(item.data)

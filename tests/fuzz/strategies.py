@@ -185,3 +185,23 @@ def fits_the_database(value: Any, *, bigint: bool = False) -> bool:
 
 def record_fits(data: dict[str, Any]) -> bool:
     return all(fits_the_database(value, bigint=key in BIGINT_FIELDS) for key, value in data.items())
+
+
+# Deeply nested values: "[[[...]]]" or {"a": {"a": ...}} up to the issue's 10^5 levels,
+# where json's decoder (and any recursive code) gives up.
+def _nested(depth: int, kind: str) -> str:
+    if kind == "list":
+        return "[" * depth + "]" * depth
+    return '{"a":' * depth + "1" + "}" * depth
+
+
+nested_cells = st.builds(_nested, st.sampled_from([2, 900, 1_100, 5_000, 100_000]), st.sampled_from(["list", "dict"]))
+
+
+def gzip_padded(data: bytes, *, at_least: int) -> bytes:
+    """`data`, its last line repeated until the text is at least `at_least` bytes, gzipped:
+    a small bomb, as the file reads up to the point it becomes one."""
+    lines = data.splitlines(keepends=True) or [b"\n"]
+    tail = lines[-1] if lines[-1].endswith(b"\n") else lines[-1] + b"\n"
+    padding = tail * (at_least // len(tail) + 1)
+    return gzip.compress(data + padding, mtime=0)

@@ -6,6 +6,7 @@ import json
 import tempfile
 from pathlib import Path
 
+from django.test import override_settings
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -15,9 +16,11 @@ from tests.fuzz.strategies import (
     INT32_MAX,
     KNOWN_COLUMNS,
     csv_cells,
+    gzip_padded,
     json_dumps,
     json_values,
     mutated,
+    nested_cells,
     write_csv,
 )
 
@@ -164,3 +167,44 @@ def test_it_reports_a_document_that_is_not_a_list():
         path.write_bytes(b"\xff\xfe\x00")
         assert parse_certhelper_pairs(path).fatal
         assert json.loads("[]") == [] and parse_certhelper_pairs(Path(folder) / "missing.json").fatal
+
+
+@FUZZ
+@given(pairs=st.lists(valid_pairs, max_size=10), cell=nested_cells, column=st.sampled_from(COLUMNS))
+def test_a_deeply_nested_value_is_a_row_error_in_csv_and_a_file_error_in_json(pairs, cell, column):
+    rows = [[str(p[c]) for c in COLUMNS] for p in pairs] + [[cell if c == column else "1" for c in COLUMNS]]
+    with tempfile.TemporaryDirectory() as folder:
+        csv_path = Path(folder) / "pairs.csv"
+        write_csv(csv_path, COLUMNS, rows)
+        json_path = Path(folder) / "pairs.json"
+        json_path.write_text(json_dumps(pairs)[:-1] + ("," if pairs else "") + cell + "]")
+
+        from_csv = parse_certhelper_pairs(csv_path)
+        from_json = parse_certhelper_pairs(json_path)
+
+    _check_accounting(from_csv, csv_path.name, len(rows), contiguous=False)
+    assert [error.line for error in from_csv.errors][-1] == len(rows) + 1
+    # A JSON document too deep for the decoder is refused whole; a shallower one is a row error.
+    assert from_json.fatal or len(from_json.errors) == 1
+
+
+@FUZZ
+@given(pairs=st.lists(valid_pairs, min_size=1, max_size=10), limit_kb=st.sampled_from([1, 8]), as_json=st.booleans())
+def test_a_pairs_gzip_that_inflates_beyond_the_limit_fails_the_file_and_names_the_limit(pairs, limit_kb, as_json):
+    with tempfile.TemporaryDirectory() as folder:
+        if as_json:
+            path = Path(folder) / "pairs.json.gz"
+            text = json_dumps(pairs)[:-1] + "," + ",\n".join([json_dumps(pairs[0])] * (limit_kb * 10)) + "]"
+            path.write_bytes(gzip_padded(text.encode(), at_least=limit_kb * 1024 + 1))
+        else:
+            plain = Path(folder) / "pairs.csv"
+            write_csv(plain, COLUMNS, [[str(p[c]) for c in COLUMNS] for p in pairs])
+            path = Path(folder) / "pairs.csv.gz"
+            path.write_bytes(gzip_padded(plain.read_bytes(), at_least=limit_kb * 1024 + 1))
+
+        with override_settings(IMPORT_MAX_INFLATED_MB=limit_kb / 1024):
+            parsed = parse_certhelper_pairs(path)
+
+    limit = f"{limit_kb / 1024:g} MB (IMPORT_MAX_INFLATED_MB)"
+    assert parsed.fatal == f"{path.name}: {path.name} inflates to more than {limit}"
+    assert not as_json or not parsed.rows  # a JSON document is all or nothing

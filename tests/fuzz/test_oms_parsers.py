@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 import requests
+from django.test import override_settings
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -23,8 +24,10 @@ from tests.fuzz.strategies import (
     KNOWN_COLUMNS,
     NASTY_STRINGS,
     csv_cells,
+    gzip_padded,
     json_dumps,
     json_values,
+    nested_cells,
     record_fits,
     text,
     write_csv,
@@ -112,6 +115,60 @@ def test_a_truncated_gzip_dump_fails_the_file_not_the_process(dump, cut):
         records, errors, failure = _read_all(recognise_dump(path))
 
     assert failure  # a gzip cut anywhere is noticed
+    _check(records, errors, path.name)
+
+
+@FUZZ
+@given(dump=csv_dumps(), cell=nested_cells, where=st.tuples(st.integers(0, 7), st.integers(0, 20)))
+def test_a_deeply_nested_cell_in_any_column_is_a_row_error_or_a_value(dump, cell, where):
+    name, header, rows, gz = dump
+    rows = [list(row) or [""] for row in rows] or [[""] * len(header)]
+    row = rows[where[0] % len(rows)]
+    row[where[1] % len(row)] = cell
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / (name + (".gz" if gz else ""))
+        write_csv(path, header, rows, gz=gz)
+
+        records, errors, failure = _read_all(recognise_dump(path))
+
+    assert not failure
+    _check(records, errors, path.name)
+
+
+@FUZZ
+@given(dump=csv_dumps(), limit_kb=st.sampled_from([1, 8, 20]))
+def test_a_gzip_dump_that_inflates_beyond_the_limit_fails_the_file_and_names_the_limit(dump, limit_kb):
+    name, header, rows, _ = dump
+    with tempfile.TemporaryDirectory() as folder:
+        plain = Path(folder) / name
+        write_csv(plain, header, rows)
+        path = Path(folder) / (name + ".gz")
+        path.write_bytes(gzip_padded(plain.read_bytes(), at_least=limit_kb * 1024 + 1))
+
+        with override_settings(IMPORT_MAX_INFLATED_MB=limit_kb / 1024):
+            records, errors, failure = _read_all(recognise_dump(path))
+
+    assert failure == f"{path.name} inflates to more than {limit_kb / 1024:g} MB (IMPORT_MAX_INFLATED_MB)"
+    _check(records, errors, path.name)
+
+
+@FUZZ
+@given(cell=nested_cells, gz=st.booleans(), shape=st.sampled_from(["page", "runs", "bare"]))
+def test_a_deeply_nested_json_dump_is_a_file_error_a_row_error_or_skipped(cell, gz, shape):
+    text = {"page": '{"data": [%s]}', "runs": '[{"run_number": 1, "l1_hlt_mode": %s}]', "bare": "%s"}[shape] % cell
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / ("page.json.gz" if gz else "page.json")
+        path.write_bytes(gzip.compress(text.encode()) if gz else text.encode())
+        try:
+            source = recognise_dump(path)
+        except DumpFileError as exc:
+            assert exc.file == path.name and exc.reason
+            return
+        if isinstance(source, SkippedFile):
+            return
+        records, errors, failure = _read_all(source)
+
+    assert not failure
     _check(records, errors, path.name)
 
 
