@@ -216,7 +216,7 @@ def ranked_window(
 ) -> pd.DataFrame:
     """The window's records with the model's rank of the truth, and rank 1's raw score and outcome."""
     rec = table.records.iloc[labels].copy()
-    ranks, top_scores, top_is_persistence, not_persistence = [], [], [], []
+    ranks, top_scores, not_persistence = [], [], []
     ever = table.features["ever_used"].to_numpy()
     gap = table.features["run_gap"].to_numpy()
     for i in labels:
@@ -224,7 +224,6 @@ def ranked_window(
         if b == a:
             ranks.append(math.inf)
             top_scores.append(np.nan)
-            top_is_persistence.append(False)
             not_persistence.append(False)
             continue
         cands = table.candidates[a:b].tolist()
@@ -243,11 +242,9 @@ def ranked_window(
         ranks.append(rank_of(ranked, int(table.records["reference"].iat[i])))
         top_scores.append(float(scores[a + order[0]]))
         persistence = table.persistence[i]
-        top_is_persistence.append(bool(persistence) and ranked[0] == persistence[0])
         not_persistence.append(bool(persistence) and ranked[0] != persistence[0])
     rec[f"rank_{name}"] = ranks
     rec["top_score"] = top_scores
-    rec["top_is_persistence"] = top_is_persistence
     rec[f"rank1_not_persistence_{name}"] = not_persistence
     return rec
 

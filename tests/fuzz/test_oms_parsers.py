@@ -152,6 +152,19 @@ def test_a_gzip_dump_that_inflates_beyond_the_limit_fails_the_file_and_names_the
     _check(records, errors, path.name)
 
 
+def _recognised(path: Path):
+    """The dump's source, or None where the file is refused or skipped, each with its reason."""
+    try:
+        source = recognise_dump(path)
+    except DumpFileError as exc:
+        assert exc.file == path.name and exc.reason
+        return None
+    if isinstance(source, SkippedFile):
+        assert source.reason
+        return None
+    return source
+
+
 @FUZZ
 @given(cell=nested_cells, gz=st.booleans(), shape=st.sampled_from(["page", "runs", "bare"]))
 def test_a_deeply_nested_json_dump_is_a_file_error_a_row_error_or_skipped(cell, gz, shape):
@@ -159,12 +172,8 @@ def test_a_deeply_nested_json_dump_is_a_file_error_a_row_error_or_skipped(cell, 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / ("page.json.gz" if gz else "page.json")
         path.write_bytes(gzip.compress(text.encode()) if gz else text.encode())
-        try:
-            source = recognise_dump(path)
-        except DumpFileError as exc:
-            assert exc.file == path.name and exc.reason
-            return
-        if isinstance(source, SkippedFile):
+        source = _recognised(path)
+        if source is None:
             return
         records, errors, failure = _read_all(source)
 
@@ -220,13 +229,8 @@ def test_json_dumps_of_any_shape_are_recognised_or_skipped(document, gz):
         path = Path(folder) / ("page.json.gz" if gz else "page.json")
         data = json_dumps(document).encode()
         path.write_bytes(gzip.compress(data) if gz else data)
-        try:
-            source = recognise_dump(path)
-        except DumpFileError as exc:
-            assert exc.file == path.name and exc.reason
-            return
-        if isinstance(source, SkippedFile):
-            assert source.reason
+        source = _recognised(path)
+        if source is None:
             return
 
         records, errors, failure = _read_all(source)
