@@ -28,7 +28,10 @@ Faults are injected through `POST /_faults` with a JSON object, listed by
     {"fault": "short_page", "count": 1}            a page with fewer rows than announced
     {"fault": "cut_body", "count": 1}              the connection closes mid-body
 
-Each fault may carry "resource" (runs, fills, lumisections, certhelper, token) and,
+The APV-mode and DIALS doubles (demo.fake_conditions) answer under /apv/ and
+/dials/, with the same faults for resources "apv" and "dials".
+
+Each fault may carry "resource" (runs, fills, lumisections, certhelper, token, apv, dials) and,
 for lumisections, "run_number", to hit only those requests. Nothing here is used
 in production.
 """
@@ -49,6 +52,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from demo import fake_conditions
 from ingestion.quantities import INSTANT_LUMI_UNIT, INTEGRATED_LUMI_UNIT, lumisection_flags
 
 LUMISECTION_FLAGS = lumisection_flags()
@@ -104,6 +108,8 @@ class FakeOmsData:
     lumisection_units: dict[str, str] = field(default_factory=dict)
     # Per-row unit overrides (fills in the dumps carry their own unit columns).
     fill_row_units: dict[int, dict[str, str]] = field(default_factory=dict)
+    # What the APV-mode and DIALS doubles serve; None: the runs' own values.
+    conditions: fake_conditions.ConditionsData | None = None
 
     def __post_init__(self) -> None:
         canonical = {a: INSTANT_LUMI_UNIT for a in INSTANT_ATTRS} | {a: INTEGRATED_LUMI_UNIT for a in INTEGRATED_ATTRS}
@@ -157,6 +163,7 @@ class FakeOmsData:
         pairs_path = directory / "certhelper_pairs.csv.gz"
         if pairs_path.exists():
             data.certhelper_pairs = _records(pd.read_csv(pairs_path))
+        data.conditions = fake_conditions.ConditionsData.from_dumps(directory, data)
         return data
 
     @classmethod
@@ -395,6 +402,9 @@ class FakeOmsHandler(BaseHTTPRequestHandler):
             return
         if path.rstrip("/") == CERTHELPER_PATH.rstrip("/"):
             self._certhelper()
+            return
+        if fake_conditions.path_matches(path):
+            fake_conditions.handle(self, path, parts.query)
             return
         if path.startswith(API_PREFIX):
             resource = path[len(API_PREFIX) :].strip("/")

@@ -25,7 +25,14 @@ class RunAdmin(admin.ModelAdmin):
     search_fields = ["run_number"]
     raw_id_fields = ["fill"]
     # APV mode and primary vertices come from outside OMS; an admin may correct them.
+    # An edited value is kept over every source (ingestion.services.run_conditions_override).
     readonly_fields = ["sources", "created_at", "updated_at"]
+
+    def save_model(self, request, obj, form, change):
+        from .services import run_conditions_override
+
+        run_conditions_override(run=obj, changed=form.changed_data)
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(Lumisection)

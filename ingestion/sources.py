@@ -3,16 +3,17 @@ number of reconstructed primary vertices (oms_api.md §3).
 
 Each sits behind a small protocol so the sync does not care where a value comes
 from. Today both come from files (the shared dumps in ../shared/data). The live
-services the docs name plug in as other implementations of the same protocol:
+services are other implementations of the same protocols, applied by the
+conditions sync (ingestion.services.conditions_sync):
 
-- APV mode: Certhelper reads `getReadOutmode.pl?RUN=<run>` on ebutz.web.cern.ch
-  (slow, unofficial, plain HTTP), and the authoritative answer is the
-  `SiStripLatencyRcd` conditions record (`singleReadOutMode()`: 1 PEAK, 0 DECO).
-  A live `ApvModeSource` would wrap one of them with a timeout and ≤1 request/s,
-  and be passed to `runs_sync(sources=(live_apv, pv))`.
-- Primary vertices: DQM monitor elements (`OfflinePV/offlinePrimaryVertices/vtxNbr`,
-  `NumberOfGoodPVtxVsLS_GenTk`) via the DQM GUI or DIALS. A live
-  `PrimaryVertexSource` would return the per-run mean from one of them.
+- APV mode: `HttpApvModeSource`, the `getReadOutmode.pl?RUN=<run>` service
+  Certhelper reads on ebutz.web.cern.ch (slow, unofficial, plain HTTP; at most one
+  request a second, with a timeout). The authoritative answer would be the
+  `SiStripLatencyRcd` conditions record (`singleReadOutMode()`: 1 PEAK, 0 DECO),
+  reachable only through conddb tools, not from a web application.
+- Primary vertices: `DialsPrimaryVertexSource`, the per-lumisection 1D histograms
+  of the PV multiplicity monitor element (DIALS_PV_ME) in DIALS, averaged per run
+  weighted by each lumisection's entries, one dataset per run by preference.
 
 A source returns only the runs it knows; a run it does not know keeps whatever
 RefRun has (an admin may have set it by hand).
@@ -23,10 +24,12 @@ from __future__ import annotations
 import csv
 import gzip
 import logging
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
 
+from .conditions_clients import ApvModeClient, DialsClient, Histogram1D
 from .models import ApvMode
 
 logger = logging.getLogger(__name__)
@@ -35,6 +38,9 @@ APV_MODES = frozenset(ApvMode.values)
 # Preferred DQM stream for the PV mean when a run has several rows: prompt
 # reconstruction of ZeroBias over the express stream.
 PV_STREAM_PREFERENCE = ("PromptReco/ZeroBias", "ZeroBias", "StreamExpress")
+# The same preference over DQMIO dataset names, as DIALS names its datasets
+# (/ZeroBias/Run2018A-PromptReco-v1/DQMIO, /StreamExpress/Run2018A-Express-v1/DQMIO).
+PV_DATASET_PREFERENCE = (r"^/ZeroBias/.*PromptReco", r"^/ZeroBias/", r"^/StreamExpress/")
 
 
 class ApvModeSource(Protocol):
@@ -146,3 +152,78 @@ def sources_from_directory(directory: Path | str | None) -> RunSources:
     apv = FileApvModeSource(*apv_paths) if apv_paths else None
     pv = FilePrimaryVertexSource(root / PV_FILE) if (root / PV_FILE).exists() else None
     return apv, pv
+
+
+# --- Live services -------------------------------------------------------------------
+
+SOURCE_APV_MODE_SERVICE = "apv_mode_service"
+SOURCE_DIALS = "dials"
+
+
+class HttpApvModeSource:
+    """APV modes from the getReadOutmode service, one request per run (the client
+    keeps to its rate). Runs it does not know are left out."""
+
+    source_name = SOURCE_APV_MODE_SERVICE
+
+    def __init__(self, client: ApvModeClient | None = None) -> None:
+        self.client = client or ApvModeClient.from_settings()
+
+    def apv_mode(self, run_number: int) -> str | None:
+        return self.client.apv_mode(run_number)
+
+    def apv_modes(self, run_numbers: Iterable[int]) -> dict[int, str]:
+        modes = {}
+        for number in run_numbers:
+            mode = self.client.apv_mode(number)
+            if mode is not None:
+                modes[number] = mode
+        return modes
+
+
+def _dataset_rank(dataset: str) -> int:
+    return next((i for i, p in enumerate(PV_DATASET_PREFERENCE) if re.search(p, dataset)), len(PV_DATASET_PREFERENCE))
+
+
+def pv_means_of(histograms: Iterable[Histogram1D]) -> dict[int, float]:
+    """Per run: the mean of the per-lumisection means weighted by entries, in the
+    preferred dataset that has any entries."""
+    sums: dict[tuple[int, str], list[float]] = {}
+    for histogram in histograms:
+        mean = histogram.mean()
+        if mean is None or histogram.entries <= 0:
+            continue
+        acc = sums.setdefault((histogram.run_number, histogram.dataset), [0.0, 0.0])
+        acc[0] += histogram.entries * mean
+        acc[1] += histogram.entries
+    best: dict[int, tuple[tuple[int, str], float]] = {}
+    for (run_number, dataset), (weighted, entries) in sums.items():
+        key = (_dataset_rank(dataset), dataset)
+        if run_number not in best or key < best[run_number][0]:
+            best[run_number] = (key, weighted / entries)
+    return {n: value for n, (_, value) in best.items()}
+
+
+class DialsPrimaryVertexSource:
+    """PV means from DIALS (DIALS_PV_ME per lumisection), queried by run range."""
+
+    source_name = SOURCE_DIALS
+
+    def __init__(self, client: DialsClient | None = None, *, me: str | None = None) -> None:
+        from django.conf import settings
+
+        self.client = client or DialsClient.from_settings()
+        self.me = me or settings.DIALS_PV_ME
+
+    def pv_means_in_range(self, run_min: int, run_max: int) -> dict[int, float]:
+        histograms = [
+            h for page in self.client.histograms_1d(me=self.me, run_min=run_min, run_max=run_max) for h in page
+        ]
+        return {n: v for n, v in pv_means_of(histograms).items() if run_min <= n <= run_max}
+
+    def pv_means(self, run_numbers: Iterable[int]) -> dict[int, float]:
+        numbers = set(run_numbers)
+        if not numbers:
+            return {}
+        means = self.pv_means_in_range(min(numbers), max(numbers))
+        return {n: v for n, v in means.items() if n in numbers}

@@ -12,6 +12,7 @@ that is not committed yet.
 
 from celery import shared_task
 from django.conf import settings
+from django.db import transaction
 
 from jobs.services import JobAlreadyRunning
 
@@ -32,12 +33,17 @@ _OMS_TASK = {
 @shared_task(autoretry_for=(OmsTransientError,), max_retries=5, retry_backoff=30, **_OMS_TASK)
 def sync_oms(run_from: int | None = None, run_to: int | None = None, job_id: int | None = None) -> str:
     """Incremental OMS sync (beat, every 15 minutes), or a range in one worker."""
-    from .services import runs_sync
+    from .services import conditions_configured, runs_sync
 
     try:
         job = runs_sync(run_from=run_from, run_to=run_to, job_id=job_id)
     except JobAlreadyRunning as exc:
         return f"skipped: {exc}"
+    # A new run gets its conditions (APV mode, PV mean) right after its OMS values,
+    # before the refresh five minutes later ranks its references.
+    window = job.parameters.get("window")
+    if window and conditions_configured():
+        transaction.on_commit(lambda: sync_conditions.delay(run_from=window[0], run_to=window[1]))
     return f"job {job.pk} {job.status}: {job.message}"
 
 
@@ -64,3 +70,20 @@ def sync_oms_chunk(job_id: int, first_run: int, last_run: int) -> str:
     from .services import runs_chunk_sync_for_job
 
     return runs_chunk_sync_for_job(job_id=job_id, first_run=first_run, last_run=last_run)
+
+
+@shared_task(
+    acks_late=True, time_limit=settings.CELERY_TASK_TIME_LIMIT, soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT
+)
+def sync_conditions(run_from: int | None = None, run_to: int | None = None, job_id: int | None = None) -> str:
+    """APV mode and PV mean from their services for a run range (queued after each
+    OMS sync), or the newest CONDITIONS_LOOKBACK_RUNS run numbers (beat, hourly).
+    No retry here: a service down fails the job with its reason, and the next
+    sync asks again (values once read are kept)."""
+    from .services import conditions_sync
+
+    try:
+        job = conditions_sync(run_min=run_from, run_max=run_to, job_id=job_id)
+    except JobAlreadyRunning as exc:
+        return f"skipped: {exc}"
+    return f"job {job.pk} {job.status}: {job.message}"

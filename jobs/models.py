@@ -13,6 +13,7 @@ class JobKind(models.TextChoices):
     PAIRS_IMPORT = "pairs_import", "Certhelper pairs import"
     OMS_SYNC = "oms_sync", "OMS sync"
     CERTHELPER_SYNC = "certhelper_sync", "Certhelper sync"
+    CONDITIONS_SYNC = "conditions_sync", "Conditions sync"
     TRAINING = "training", "Model training"
 
 

@@ -64,6 +64,17 @@ BEAT_TABLE: tuple[BeatEntry, ...] = (
         description="Fetch the runs OMS has after the newest run fully ingested, plus a look-back window.",
     ),
     BeatEntry(
+        key="SYNC_CONDITIONS",
+        name="Conditions sync: APV mode, primary vertices (hourly)",
+        task="ingestion.tasks.sync_conditions",
+        # crontab.guru: "41 * * * *" = at minute 41 of every hour, between the OMS syncs
+        cron="41 * * * *",
+        expires_s=50 * 60,
+        description="Ask the APV-mode service and DIALS about the newest CONDITIONS_LOOKBACK_RUNS run numbers "
+        "(each OMS sync also queues this for the runs it synced). A mode once known is kept; PV means "
+        "follow the preferred dataset as prompt reconstruction arrives.",
+    ),
+    BeatEntry(
         key="REFRESH_RECOMMENDATIONS",
         name="Refresh stored recommendations (every 15 minutes, after the OMS sync)",
         task="recommender.tasks.refresh_recommendations",

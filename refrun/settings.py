@@ -455,6 +455,33 @@ OMS_SYNC_CLAIM_TTL_S = envint("OMS_SYNC_CLAIM_TTL_S", "300")
 OMS_SYNC_LOOKBACK_RUNS = envint("OMS_SYNC_LOOKBACK_RUNS", "100")
 OMS_SYNC_WRITE_BATCH_LS = envint("OMS_SYNC_WRITE_BATCH_LS", "10000")
 
+# Conditions OMS does not have (README "Where each value comes from"); an empty URL
+# turns that step of the conditions sync off.
+# APV readout mode: the getReadOutmode service Certhelper reads (plain HTTP, slow,
+# unofficial; oms_api.md section 3). At most one request a second, by its owner's grace.
+# Production: http://ebutz.web.cern.ch/ebutz/cgi-bin/getReadOutmode.pl (no default: a
+# test or a laptop must not call a personal CGI at CERN unasked).
+APV_MODE_URL = os.getenv("APV_MODE_URL", "")
+APV_MODE_TIMEOUT_S = envfloat("APV_MODE_TIMEOUT_S", "10")
+APV_MODE_MAX_REQUESTS_PER_S = min(envfloat("APV_MODE_MAX_REQUESTS_PER_S", "1"), 1.0)
+# Primary vertices: DIALS per-lumisection 1D histograms of one monitor element, read
+# with a CERN SSO application's client credentials (audience: DIALS's application).
+DIALS_API_URL = os.getenv("DIALS_API_URL", "https://cmsdials-api.web.cern.ch/api/v1")
+DIALS_TOKEN_URL = os.getenv("DIALS_TOKEN_URL", "https://auth.cern.ch/auth/realms/cern/api-access/token")
+DIALS_AUDIENCE = os.getenv("DIALS_AUDIENCE", "cms-dials-prod-confidential-app")
+DIALS_CLIENT_ID = os.getenv("DIALS_CLIENT_ID", "")
+DIALS_CLIENT_SECRET = envsecret("DIALS_CLIENT_SECRET")
+DIALS_WORKSPACE = os.getenv("DIALS_WORKSPACE", "tracker")
+DIALS_PV_ME = os.getenv("DIALS_PV_ME", "OfflinePV/offlinePrimaryVertices/vtxNbr")
+DIALS_TIMEOUT_S = envfloat("DIALS_TIMEOUT_S", "30")
+DIALS_MAX_REQUESTS_PER_S = envfloat("DIALS_MAX_REQUESTS_PER_S", "2")
+DIALS_CA_BUNDLE = os.getenv("DIALS_CA_BUNDLE", "") or True
+DIALS_TOKEN_URL = _https_or_loopback("DIALS_TOKEN_URL", DIALS_TOKEN_URL)
+DIALS_API_URL = _https_or_loopback("DIALS_API_URL", DIALS_API_URL) if DIALS_API_URL else ""
+CONDITIONS_MAX_RETRIES = envint("CONDITIONS_MAX_RETRIES", "2")
+# The beat's conditions sync (no range) looks this many run numbers below the newest run.
+CONDITIONS_LOOKBACK_RUNS = envint("CONDITIONS_LOOKBACK_RUNS", "1000")
+
 # --- Recommender -------------------------------------------------------------
 MODEL_DIR = Path(os.getenv("MODEL_DIR", VAR_DIR / "models"))
 # Where the real CMS dumps live, when a deployment has them (e.g. ../shared/data).

@@ -4,6 +4,7 @@
   (source precedence in precedence; the PostgreSQL COPY path in lumisections_copy);
 - dump_import: the OMS dump import and its per-file report;
 - oms_sync: the OMS sync (incremental and backfill), over chunk claims (chunks);
+- conditions_sync: APV mode and primary vertices from their live services;
 - certhelper_calls: the spacing of calls to Certhelper;
 - tables: planner statistics after bulk loads.
 
@@ -13,6 +14,7 @@ below are the public services, importable from `ingestion.services`.
 
 from .certhelper_calls import CERTHELPER, CerthelperTooSoon, certhelper_call_claim, certhelper_call_succeeded
 from .chunks import ChunkBusy, ClaimLost, SyncRefused, chunk_claim, chunk_ranges
+from .conditions_sync import CONDITIONS_STEPS, conditions_configured, conditions_sync
 from .dump_import import FileReport, ImportReport, import_job_finish, oms_dump_import
 from .oms_sync import (
     OMS_RUNS,
@@ -32,6 +34,7 @@ from .upserts import (
     fills_upsert,
     keyed_upsert,
     lumisections_upsert,
+    run_conditions_override,
     runs_ensure,
     runs_pileup_mean_refresh,
     runs_upsert,
@@ -39,6 +42,7 @@ from .upserts import (
 
 __all__ = [
     "CERTHELPER",
+    "CONDITIONS_STEPS",
     "DEFAULT_BATCH_SIZE",
     "LUMISECTION_FIELDS",
     "OMS_RUNS",
@@ -57,6 +61,8 @@ __all__ = [
     "certhelper_call_succeeded",
     "chunk_claim",
     "chunk_ranges",
+    "conditions_configured",
+    "conditions_sync",
     "fills_ensure",
     "fills_upsert",
     "import_job_finish",
@@ -64,6 +70,7 @@ __all__ = [
     "keyed_upsert",
     "lumisections_upsert",
     "oms_dump_import",
+    "run_conditions_override",
     "runs_backfill_plan",
     "runs_chunk_sync",
     "runs_chunk_sync_for_job",

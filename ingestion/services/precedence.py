@@ -16,13 +16,20 @@ from ..quantities import (
 # The live OMS client, and OMS API JSON pages: the best source of everything.
 SOURCE_OMS_API = "oms_api"
 
-# Highest priority first.
+# An admin's correction in Django admin (APV mode, PV mean): kept over every source.
+SOURCE_ADMIN = "admin"
+
+# Highest priority first. The live conditions services (ingestion.sources) rank
+# above the files that copied them once.
 RUN_SOURCE_PRIORITY = [
+    SOURCE_ADMIN,
     SOURCE_OMS_API,
     "oms_runs_2018_collisions",
     "oms_runs_2018_apr_may_all",
     "oms_runs_csv",
     "oms_runs_json",
+    "apv_mode_service",
+    "dials",
     "cosmics_counter",
     "apv_mode_runs",
     "run_duration_fill",

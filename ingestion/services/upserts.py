@@ -58,6 +58,7 @@ from .precedence import (
     RUN_RANK,
     RUN_UNIT_FIELDS,
     RUN_WRITE_FIELDS,
+    SOURCE_ADMIN,
 )
 
 # The dump source name of the Tracker's cosmics counter (ingestion.parsers.oms, DUMP_FILES).
@@ -285,6 +286,28 @@ def runs_upsert(*, rows: Sequence[dict[str, Any]], source: str) -> Counts:
         fields=RUN_WRITE_FIELDS,
         apply=lambda run, row: _run_apply(run, row, source=source, fill_ids=fill_ids),
     )
+
+
+# What an admin may correct by hand (Django admin), by model field: the group it claims.
+ADMIN_CORRECTABLE = {"apv_mode": "apv_mode", "pv_mean": "pv_mean"}
+
+
+def run_conditions_override(*, run: Run, changed: Iterable[str]) -> None:
+    """An admin's edit of a run's APV mode or PV mean (in memory; the admin saves it).
+
+    An edited value is the admin's: its group is owned by SOURCE_ADMIN, which no
+    source outranks, so no sync overwrites it. A value the admin clears gives its
+    group back to the sources."""
+    sources = dict(run.sources or {})
+    for name in changed:
+        group = ADMIN_CORRECTABLE.get(name)
+        if group is None:
+            continue
+        if _is_empty(getattr(run, name)):
+            sources.pop(group, None)
+        else:
+            sources[group] = SOURCE_ADMIN
+    run.sources = sources
 
 
 def runs_pileup_mean_refresh(*, run_numbers: Iterable[int], source: str = "oms_lumisections") -> Counts:

@@ -1,4 +1,5 @@
-"""Serve a local OMS + SSO token endpoint + Certhelper export (development and tests).
+"""Serve a local OMS + SSO token endpoint + Certhelper export + the APV-mode and DIALS
+doubles (development and tests).
 
 manage.py fake_oms --port 8765                      the demo's runs from RefRun's database
 manage.py fake_oms --port 8765 --data ../shared/data   the shared CMS dumps
@@ -8,6 +9,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from demo.fake_conditions import urls as conditions_urls
 from demo.fake_oms import CERTHELPER_PATH, TOKEN_PATH, FakeOmsData, make_server
 
 
@@ -37,6 +39,8 @@ class Command(BaseCommand):
             f"  OMS_API_URL={url}/agg/api\n"
             f"  OMS_TOKEN_URL={url}{TOKEN_PATH}\n"
             f"  CERTHELPER_URL={url}{CERTHELPER_PATH}\n"
+            + "".join(f"  {name}={value}\n" for name, value in conditions_urls(url).items())
+            + f"  DIALS_TOKEN_URL={url}{TOKEN_PATH}\n"
             f"  (any OMS_CLIENT_ID / OMS_CLIENT_SECRET is accepted)"
         )
         self.stdout.flush()

@@ -147,3 +147,19 @@ def oms_settings(settings, server: FakeOmsServer) -> None:
     settings.OMS_MAX_REQUESTS_PER_S = 0
     settings.OMS_TIMEOUT_S = 5.0
     settings.CERTHELPER_URL = f"{server.url}{CERTHELPER_PATH}"
+
+
+def conditions_settings(settings, server: FakeOmsServer) -> None:
+    """Point the conditions sources at the fake's APV-mode and DIALS doubles."""
+    from demo.fake_conditions import urls
+
+    for name, value in urls(server.url).items():
+        setattr(settings, name, value)
+    settings.DIALS_TOKEN_URL = f"{server.url}{TOKEN_PATH}"
+    settings.DIALS_CLIENT_ID = "refrun-test"
+    settings.DIALS_CLIENT_SECRET = CLIENT_SECRET
+    settings.APV_MODE_MAX_REQUESTS_PER_S = 0
+    settings.DIALS_MAX_REQUESTS_PER_S = 0
+    settings.APV_MODE_TIMEOUT_S = 2.0
+    settings.DIALS_TIMEOUT_S = 2.0
+    settings.CONDITIONS_MAX_RETRIES = 1
