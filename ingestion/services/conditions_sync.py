@@ -51,7 +51,7 @@ APV_SKIPPED_CLASSES = (RunClass.COLLISIONS_PP, RunClass.HEAVY_ION)
 class StepOutcome:
     name: str
     counts: Counts = field(default_factory=Counts)
-    asked: int = 0  # runs (or run ranges) asked
+    asked: int = 0  # runs asked about
     answered: int = 0  # runs the source gave a value for
     errors: list[dict[str, Any]] = field(default_factory=list)
     stopped: str = ""  # why the step ended early, if it did
@@ -126,7 +126,7 @@ def pv_mean_step(*, source: Any, runs: Sequence[Run], job_id: int) -> StepOutcom
     known = set(numbers)
     try:
         for first, last in _ranges(numbers, DIALS_RANGE_RUNS):
-            outcome.asked += 1
+            outcome.asked += sum(1 for n in numbers if first <= n <= last)
             try:
                 means = source.pv_means_in_range(first, last)
             except (ConditionsTransientError, ConditionsRefused):

@@ -26,11 +26,15 @@ def test_it_sets_apv_mode_and_pv_mean_from_the_services_and_a_second_sync_change
         assert not Run.objects.exclude(apv_mode="").exists() and not Run.objects.filter(pv_mean__isnull=False).exists()
 
         call_command("sync_conditions", "--from", FIRST, "--to", LAST, stdout=io.StringIO())
-        snapshot = list(Run.objects.order_by("run_number").values_list("run_number", "apv_mode", "pv_mean", "updated_at"))
+        snapshot = list(
+            Run.objects.order_by("run_number").values_list("run_number", "apv_mode", "pv_mean", "updated_at")
+        )
         call_command("sync_conditions", "--from", FIRST, "--to", LAST, stdout=io.StringIO())
 
     in_range = set(Run.objects.filter(run_number__gte=FIRST, run_number__lte=LAST).values_list("run_number", flat=True))
-    expected_modes = FileApvModeSource(shared_data_dir / "apv_mode_runs_2016_2021.csv").apv_modes(range(FIRST, LAST + 1))
+    expected_modes = FileApvModeSource(shared_data_dir / "apv_mode_runs_2016_2021.csv").apv_modes(
+        range(FIRST, LAST + 1)
+    )
     expected_means = FilePrimaryVertexSource(shared_data_dir / "pv_mean_per_run_2015_2018.csv.gz").pv_means(
         range(FIRST, LAST + 1)
     )
