@@ -27,6 +27,13 @@ export OMS_TOKEN_URL="$OMS_BASE/auth/realms/cern/api-access/token"
 export CERTHELPER_URL="$OMS_BASE/certify/allRunsRefRuns/"
 export OMS_CLIENT_ID="${OMS_CLIENT_ID:-refrun-demo}"
 export OMS_CLIENT_SECRET="${OMS_CLIENT_SECRET:-demo-secret}"
+# The conditions services too (demo/fake_conditions.py under the local OMS): the
+# APV-mode CGI and DIALS, whose token comes from the local SSO endpoint.
+export APV_MODE_URL="$OMS_BASE/apv/getReadOutmode.pl"
+export DIALS_API_URL="$OMS_BASE/dials/api/v1"
+export DIALS_TOKEN_URL="$OMS_TOKEN_URL"
+export DIALS_CLIENT_ID="${DIALS_CLIENT_ID:-refrun-demo}"
+export DIALS_CLIENT_SECRET="${DIALS_CLIENT_SECRET:-demo-secret}"
 
 "$PY" manage.py migrate --no-input -v 0
 
@@ -61,11 +68,12 @@ pids+=($!)
 pids+=($!)
 "$CELERY" -A refrun beat -l info --pidfile= >"$VAR_DIR/log/celery-beat.log" 2>&1 &
 pids+=($!)
-# Don't wait 15 minutes for beat: sync now, then store the new runs' recommendations.
+# Don't wait 15 minutes for beat: sync now, then the newest runs' conditions, then
+# store the new runs' recommendations.
 "$PY" manage.py shell --no-imports -c "
-from ingestion.tasks import sync_oms
+from ingestion.tasks import sync_conditions, sync_oms
 from recommender.tasks import refresh_recommendations
-(sync_oms.si() | refresh_recommendations.si()).delay()
+(sync_oms.si() | sync_conditions.si() | refresh_recommendations.si()).delay()
 "
 echo "local OMS on $OMS_BASE; Celery worker and beat started (logs in $VAR_DIR/log/); broker: ${REDIS_URL:-filesystem under $VAR_DIR}"
 echo "RefRun demo on http://127.0.0.1:$PORT/ (users shifter/shifter, leader/leader, admin/admin); Ctrl-C stops it"
