@@ -33,7 +33,7 @@ _OMS_TASK = {
 @shared_task(autoretry_for=(OmsTransientError,), max_retries=5, retry_backoff=30, **_OMS_TASK)
 def sync_oms(run_from: int | None = None, run_to: int | None = None, job_id: int | None = None) -> str:
     """Incremental OMS sync (beat, every 15 minutes), or a range in one worker."""
-    from .services import conditions_configured, runs_sync
+    from .services import runs_sync
 
     try:
         job = runs_sync(run_from=run_from, run_to=run_to, job_id=job_id)
@@ -42,8 +42,8 @@ def sync_oms(run_from: int | None = None, run_to: int | None = None, job_id: int
     # A new run gets its conditions (APV mode, PV mean) right after its OMS values,
     # before the refresh five minutes later ranks its references.
     window = job.parameters.get("window")
-    if window and conditions_configured():
-        transaction.on_commit(lambda: sync_conditions.delay(run_from=window[0], run_to=window[1]))
+    if window:
+        _conditions_after(*window)
     return f"job {job.pk} {job.status}: {job.message}"
 
 
@@ -69,21 +69,45 @@ def sync_oms_chunk(job_id: int, first_run: int, last_run: int) -> str:
     """One chunk of a backfill queued by `sync_oms --async`."""
     from .services import runs_chunk_sync_for_job
 
-    return runs_chunk_sync_for_job(job_id=job_id, first_run=first_run, last_run=last_run)
+    status = runs_chunk_sync_for_job(job_id=job_id, first_run=first_run, last_run=last_run)
+    _conditions_after(first_run, last_run)
+    return status
+
+
+# A conditions sync waits for the one running (the APV service answers one run a
+# second, so the hourly one may last minutes): the runs an OMS sync just wrote are
+# not dropped because another range is being read.
+CONDITIONS_BUSY_RETRY_S = 60
+CONDITIONS_BUSY_RETRIES = 30
 
 
 @shared_task(
-    acks_late=True, time_limit=settings.CELERY_TASK_TIME_LIMIT, soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT
+    bind=True,
+    acks_late=True,
+    max_retries=CONDITIONS_BUSY_RETRIES,
+    time_limit=settings.CELERY_TASK_TIME_LIMIT,
+    soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
 )
-def sync_conditions(run_from: int | None = None, run_to: int | None = None, job_id: int | None = None) -> str:
+def sync_conditions(self, run_from: int | None = None, run_to: int | None = None, job_id: int | None = None) -> str:
     """APV mode and PV mean from their services for a run range (queued after each
     OMS sync), or the newest CONDITIONS_LOOKBACK_RUNS run numbers (beat, hourly).
-    No retry here: a service down fails the job with its reason, and the next
-    sync asks again (values once read are kept)."""
+    A service down is not retried here: it fails the job with its reason, and the
+    next sync asks again (values once read are kept). Only a conditions sync
+    already running makes this one wait and try again."""
     from .services import conditions_sync
 
     try:
         job = conditions_sync(run_min=run_from, run_max=run_to, job_id=job_id)
     except JobAlreadyRunning as exc:
-        return f"skipped: {exc}"
+        if self.request.retries >= CONDITIONS_BUSY_RETRIES:
+            return f"skipped: {exc}"
+        raise self.retry(countdown=CONDITIONS_BUSY_RETRY_S) from exc
     return f"job {job.pk} {job.status}: {job.message}"
+
+
+def _conditions_after(run_from: int, run_to: int) -> None:
+    """Queue the conditions of runs an OMS sync just wrote (when a service is configured)."""
+    from .services import conditions_configured
+
+    if conditions_configured():
+        transaction.on_commit(lambda: sync_conditions.delay(run_from=run_from, run_to=run_to))

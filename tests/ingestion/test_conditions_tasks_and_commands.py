@@ -103,3 +103,39 @@ def test_an_admins_correction_is_kept_over_every_source(rf, admin_ada):
     runs_upsert(rows=[{"run_number": 330001, "apv_mode": "DECO"}], source="oms_api")
     run.refresh_from_db()
     assert (run.apv_mode, run.sources["apv_mode"]) == ("PEAK", "admin")
+
+
+def test_a_conditions_sync_waits_for_the_one_running(db, settings, monkeypatch):
+    from jobs.services import job_start
+
+    job_start(kind=JobKind.CONDITIONS_SYNC, parameters={})
+
+    retries = []
+    original = tasks.sync_conditions.retry
+
+    def counted(*args, **kwargs):
+        retries.append(kwargs.get("countdown"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(tasks.sync_conditions, "retry", counted)
+    # Eager: each retry runs at once; a worker would wait a minute between them.
+    status = tasks.sync_conditions.apply(kwargs={"run_from": 1, "run_to": 2}).get()
+
+    assert status.startswith("skipped: Conditions sync is already running")
+    assert retries == [tasks.CONDITIONS_BUSY_RETRY_S] * tasks.CONDITIONS_BUSY_RETRIES
+
+
+def test_a_backfill_chunk_queues_the_conditions_of_its_runs(
+    fake, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    from ingestion.services import runs_backfill_plan
+
+    conditions_settings(settings, fake)
+    queued = []
+    monkeypatch.setattr(tasks.sync_conditions, "delay", lambda **kwargs: queued.append(kwargs))
+    job, ranges = runs_backfill_plan(run_from=FIRST_RUN, run_to=FIRST_RUN + 11, chunk_runs=100)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.sync_oms_chunk.apply(args=[job.pk, *ranges[0]]).get()
+
+    assert queued == [{"run_from": ranges[0][0], "run_to": ranges[0][1]}]
