@@ -64,6 +64,9 @@ class RunListApi(APIView):
     class OutputSerializer(serializers.Serializer):
         run_number = serializers.IntegerField()
         run_class = serializers.CharField()
+        # The conditions (ingestion.services.conditions_sync): "" and null when unknown.
+        apv_mode = serializers.CharField(help_text="DECO or PEAK; empty when unknown")
+        pv_mean = serializers.FloatField(allow_null=True, help_text="mean reconstructed primary vertices per event")
         fill_number = serializers.IntegerField(source="fill.fill_number", allow_null=True, default=None)
         start_time = serializers.DateTimeField(allow_null=True)
         duration = serializers.IntegerField(allow_null=True)

@@ -1,15 +1,20 @@
 """Must show (issue 20): against fake_oms --data ../shared/data over real HTTP,
-sync_oms then sync_conditions set every run's APV mode and PV mean the shared files hold."""
+sync_oms then sync_conditions set every run's APV mode and PV mean the shared files hold,
+and GET /api/runs/ shows them. (The tracker flags are the Run Registry part's.)"""
 
 import io
 
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
+from rest_framework.test import APIClient
 
+from accounts.roles import SHIFTERS
 from demo.fake_oms import FakeOmsData
 from ingestion.models import Run
 from ingestion.sources import FileApvModeSource, FilePrimaryVertexSource
 from jobs.models import Job, JobKind, JobStatus
+from tests.factories import UserFactory
 from tests.ingestion.clients.fakes import conditions_settings, oms_settings, running
 
 FIRST, LAST = 315000, 315500
@@ -55,3 +60,15 @@ def test_it_sets_apv_mode_and_pv_mean_from_the_services_and_a_second_sync_change
     assert jobs[1].progress_done == jobs[1].progress_total
     after = list(Run.objects.order_by("run_number").values_list("run_number", "apv_mode", "pv_mean", "updated_at"))
     assert after == snapshot
+
+    # And the API shows them.
+    client = APIClient()
+    client.force_authenticate(UserFactory(username="sam", groups=[SHIFTERS]))
+    shown, url, params = {}, reverse("api:run_list"), {"run_min": FIRST, "run_max": LAST}
+    while url:
+        body = client.get(url, params).json()
+        shown |= {r["run_number"]: (r["apv_mode"], r["pv_mean"]) for r in body["results"]}
+        url, params = body["next"], None
+    assert set(shown) == in_range
+    assert all(shown[n][0] == mode for n, mode in expected_modes.items())
+    assert all(shown[n][1] == pytest.approx(mean, rel=0.01) for n, mean in expected_means.items())

@@ -38,6 +38,18 @@ def test_it_lists_runs_with_their_reconstructions(shifter_sam, history):
     }
 
 
+def test_it_lists_each_runs_conditions_and_null_when_unknown(shifter_sam):
+    RunFactory(run_number=380200, apv_mode="PEAK", pv_mean=31.5)
+    RunFactory(run_number=380201)
+
+    body = _api(shifter_sam).get(reverse("api:run_list"), {"run_min": 380200, "run_max": 380201}).json()
+
+    assert [(r["run_number"], r["apv_mode"], r["pv_mean"]) for r in body["results"]] == [
+        (380201, "", None),
+        (380200, "PEAK", 31.5),
+    ]
+
+
 def test_it_rejects_a_bad_filter_with_a_message(shifter_sam):
     response = _api(shifter_sam).get(reverse("api:run_list"), {"run_class": "pp", "run_min": "abc"})
     assert response.status_code == 400
