@@ -4,6 +4,7 @@
 (../shared/docs/oms_api.md §2, certhelper_api.md §1):
 
     POST /auth/realms/cern/api-access/token      client-credentials token
+    POST /runregistry/api/...                    the Run Registry (demo.fake_runregistry)
     GET  /agg/api/v1/{runs,fills,lumisections}/  filter[...], fields, sort, page[...]
     GET  /certify/allRunsRefRuns/                every (run, reference) pair
 
@@ -28,7 +29,7 @@ Faults are injected through `POST /_faults` with a JSON object, listed by
     {"fault": "short_page", "count": 1}            a page with fewer rows than announced
     {"fault": "cut_body", "count": 1}              the connection closes mid-body
 
-Each fault may carry "resource" (runs, fills, lumisections, certhelper, token) and,
+Each fault may carry "resource" (runs, fills, lumisections, certhelper, token, runregistry) and,
 for lumisections, "run_number", to hit only those requests. Nothing here is used
 in production.
 """
@@ -49,6 +50,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from demo.fake_runregistry import RUNREGISTRY_PREFIX, FakeRunRegistryData, runregistry_post
 from ingestion.quantities import INSTANT_LUMI_UNIT, INTEGRATED_LUMI_UNIT, lumisection_flags
 
 LUMISECTION_FLAGS = lumisection_flags()
@@ -104,6 +106,8 @@ class FakeOmsData:
     lumisection_units: dict[str, str] = field(default_factory=dict)
     # Per-row unit overrides (fills in the dumps carry their own unit columns).
     fill_row_units: dict[int, dict[str, str]] = field(default_factory=dict)
+    # The Run Registry double's datasets (demo.fake_runregistry).
+    runregistry: FakeRunRegistryData = field(default_factory=FakeRunRegistryData)
 
     def __post_init__(self) -> None:
         canonical = {a: INSTANT_LUMI_UNIT for a in INSTANT_ATTRS} | {a: INTEGRATED_LUMI_UNIT for a in INTEGRATED_ATTRS}
@@ -157,6 +161,7 @@ class FakeOmsData:
         pairs_path = directory / "certhelper_pairs.csv.gz"
         if pairs_path.exists():
             data.certhelper_pairs = _records(pd.read_csv(pairs_path))
+        data.runregistry = FakeRunRegistryData.from_masks(directory, data.runs)
         return data
 
     @classmethod
@@ -173,11 +178,7 @@ class FakeOmsData:
         run_numbers: dict[int, int] = {}
         for run in Run.objects.values():
             run_numbers[run["id"]] = run["run_number"]
-            attrs = {
-                k: _isoformat(v)
-                for k, v in run.items()
-                if k not in {"id", "created_at", "updated_at", "fill_id", "sources", "run_class_source"}
-            }
+            attrs = {k: _isoformat(v) for k, v in run.items() if k not in _NOT_OMS_RUN_FIELDS}
             attrs["fill_number"] = fill_numbers.get(run["fill_id"])
             data.runs[run["run_number"]] = attrs
         for ls in Lumisection.objects.order_by("run_id", "number").values().iterator(chunk_size=5000):
@@ -188,7 +189,14 @@ class FakeOmsData:
             ls["fill_number"] = data.runs[run_number].get("fill_number")
             data.lumisections.setdefault(run_number, []).append(ls)
         data.certhelper_pairs = _pairs_from_database()
+        data.runregistry = FakeRunRegistryData.from_database()
         return data
+
+
+# Run fields that are RefRun's or the Run Registry's, not OMS attributes.
+_NOT_OMS_RUN_FIELDS = frozenset(
+    {"id", "created_at", "updated_at", "fill_id", "sources", "run_class_source", "runregistry_class", "significant"}
+)
 
 
 def _pairs_from_database() -> list[dict[str, Any]]:
@@ -419,6 +427,9 @@ class FakeOmsHandler(BaseHTTPRequestHandler):
             return
         if path == TOKEN_PATH:
             self._token(parse_qs(body.decode()))
+            return
+        if path.startswith(RUNREGISTRY_PREFIX):
+            runregistry_post(self, path[len(RUNREGISTRY_PREFIX) :], body)
             return
         self._send_json(404, {"errors": [{"detail": f"no such path {path}"}]})
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from demo.fake_oms import CERTHELPER_PATH, TOKEN_PATH, FakeOmsData, make_server
+from demo.fake_runregistry import RUNREGISTRY_PREFIX
 
 
 class Command(BaseCommand):
@@ -37,6 +38,7 @@ class Command(BaseCommand):
             f"  OMS_API_URL={url}/agg/api\n"
             f"  OMS_TOKEN_URL={url}{TOKEN_PATH}\n"
             f"  CERTHELPER_URL={url}{CERTHELPER_PATH}\n"
+            f"  RUNREGISTRY_API_URL={url}{RUNREGISTRY_PREFIX} ({len(dataset.runregistry.datasets)} datasets)\n"
             f"  (any OMS_CLIENT_ID / OMS_CLIENT_SECRET is accepted)"
         )
         self.stdout.flush()
