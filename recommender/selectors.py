@@ -796,6 +796,14 @@ def _references_compute(*, months: int) -> ReferencesOverview:
 # --- The recommender's frames, read from the database ----------------------------------
 
 
+UNKNOWN_TRACKER_FLAGS = {"pixel": None, "strip": None, "tracking": None}
+
+
+def tracker_flags_for(run_ids: Iterable[int]) -> dict[int, dict[str, str | None]]:
+    """Per run id, the Run Registry's tracker flags (runs it does not know are absent)."""
+    return ingestion_selectors.tracker_flags(run_ids=run_ids)
+
+
 def run_features_frame(*, run_numbers: Iterable[int] | None = None) -> pd.DataFrame:
     """Run features from the OMS mirror in one query (runs joined with their fill)."""
     rows = ingestion_selectors.run_feature_rows(run_numbers=run_numbers)
