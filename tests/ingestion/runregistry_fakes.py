@@ -43,3 +43,12 @@ def runregistry_client(server: FakeOmsServer, **overrides) -> RunRegistryClient:
     }
     options.update(overrides)
     return RunRegistryClient(**options)
+
+
+def runregistry_settings(settings, server: FakeOmsServer) -> None:
+    """Point Django settings at the fake's Run Registry (code that builds clients from settings)."""
+    settings.RUNREGISTRY_API_URL = f"{server.url}{RUNREGISTRY_PREFIX}"
+    settings.RUNREGISTRY_TOKEN_URL = f"{server.url}{TOKEN_PATH}"
+    settings.RUNREGISTRY_CLIENT_ID = "refrun-test"
+    settings.RUNREGISTRY_CLIENT_SECRET = CLIENT_SECRET
+    settings.RUNREGISTRY_TIMEOUT_S = 5.0
