@@ -805,11 +805,18 @@ def tracker_flags_for(run_ids: Iterable[int]) -> dict[int, dict[str, str | None]
 
 
 def run_features_frame(*, run_numbers: Iterable[int] | None = None) -> pd.DataFrame:
-    """Run features from the OMS mirror in one query (runs joined with their fill)."""
+    """Run features from the OMS mirror in one query (runs joined with their fill), with
+    the Run Registry's certified-good lumisections."""
     rows = ingestion_selectors.run_feature_rows(run_numbers=run_numbers)
-    return run_features_from_rows(
+    frame = run_features_from_rows(
         rows, list(ingestion_selectors.RUN_FEATURE_FIELDS), lumisection_seconds=LUMISECTION_SECONDS
     )
+    # Certified-good lumisections from the Run Registry; the certification masks, where
+    # REFRUN_DATA has them, replace these for the runs they cover (ml.certification).
+    good = ingestion_selectors.good_lumisections_by_run(run_numbers=run_numbers)
+    if good:
+        frame["good_ls"] = frame.index.map(good).astype(float)
+    return frame
 
 
 _LABEL_FIELDS = (
