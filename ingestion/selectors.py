@@ -163,3 +163,11 @@ def good_lumisections_by_run(*, run_numbers: Iterable[int] | None = None) -> dic
         if number not in best or rank < best[number][0]:
             best[number] = (rank, good)
     return {number: good for number, (_, good) in best.items()}
+
+
+def tracker_certification_of(*, run_id: int, reconstruction: str) -> TrackerCertification | None:
+    """The run's certification for `reconstruction`'s dataset, else its preferred one."""
+    rows = list(TrackerCertification.objects.filter(run_id=run_id))
+    order = {reco: i for i, reco in enumerate(TRACKER_FLAG_PREFERENCE)}
+    rows.sort(key=lambda c: (c.reconstruction != reconstruction, order.get(c.reconstruction, len(order)), c.dataset))
+    return rows[0] if rows else None

@@ -804,6 +804,11 @@ def tracker_flags_for(run_ids: Iterable[int]) -> dict[int, dict[str, str | None]
     return ingestion_selectors.tracker_flags(run_ids=run_ids)
 
 
+def tracker_certification_for_page(*, run: Run, reconstruction: str):
+    """The Run Registry's tracker certification the run page shows (None when unknown)."""
+    return ingestion_selectors.tracker_certification_of(run_id=run.pk, reconstruction=reconstruction)
+
+
 def run_features_frame(*, run_numbers: Iterable[int] | None = None) -> pd.DataFrame:
     """Run features from the OMS mirror in one query (runs joined with their fill), with
     the Run Registry's certified-good lumisections."""
