@@ -27,6 +27,11 @@ export OMS_TOKEN_URL="$OMS_BASE/auth/realms/cern/api-access/token"
 export CERTHELPER_URL="$OMS_BASE/certify/allRunsRefRuns/"
 export OMS_CLIENT_ID="${OMS_CLIENT_ID:-refrun-demo}"
 export OMS_CLIENT_SECRET="${OMS_CLIENT_SECRET:-demo-secret}"
+# The local Run Registry (demo/fake_runregistry.py), served by the same fake_oms.
+export RUNREGISTRY_API_URL="$OMS_BASE/runregistry/api"
+export RUNREGISTRY_TOKEN_URL="$OMS_TOKEN_URL"
+export RUNREGISTRY_CLIENT_ID="${RUNREGISTRY_CLIENT_ID:-refrun-demo}"
+export RUNREGISTRY_CLIENT_SECRET="${RUNREGISTRY_CLIENT_SECRET:-demo-secret}"
 
 "$PY" manage.py migrate --no-input -v 0
 
@@ -67,6 +72,9 @@ from ingestion.tasks import sync_oms
 from recommender.tasks import refresh_recommendations
 (sync_oms.si() | refresh_recommendations.si()).delay()
 "
+# Tracker flags and dataset states for the runs RefRun holds, once the local Run
+# Registry answers (until the conditions sync runs it after every OMS sync).
+(sleep 3; "$PY" manage.py sync_runregistry >"$VAR_DIR/log/sync-runregistry.log" 2>&1 || true) &
 echo "local OMS on $OMS_BASE; Celery worker and beat started (logs in $VAR_DIR/log/); broker: ${REDIS_URL:-filesystem under $VAR_DIR}"
 echo "RefRun demo on http://127.0.0.1:$PORT/ (users shifter/shifter, leader/leader, admin/admin); Ctrl-C stops it"
 
