@@ -4,6 +4,7 @@
 (../shared/docs/oms_api.md §2, certhelper_api.md §1):
 
     POST /auth/realms/cern/api-access/token      client-credentials token
+    POST /runregistry/api/...                    the Run Registry (demo.fake_runregistry)
     GET  /agg/api/v1/{runs,fills,lumisections}/  filter[...], fields, sort, page[...]
     GET  /certify/allRunsRefRuns/                every (run, reference) pair
 
@@ -29,11 +30,12 @@ Faults are injected through `POST /_faults` with a JSON object, listed by
     {"fault": "cut_body", "count": 1}              the connection closes mid-body
 
 The APV-mode and DIALS doubles (demo.fake_conditions) answer under /apv/ and
-/dials/, with the same faults for resources "apv" and "dials".
+/dials/, the Run Registry double (demo.fake_runregistry) under /runregistry/api, with
+the same faults for resources "apv", "dials" and "runregistry".
 
-Each fault may carry "resource" (runs, fills, lumisections, certhelper, token, apv, dials) and,
-for lumisections, "run_number", to hit only those requests. Nothing here is used
-in production.
+Each fault may carry "resource" (runs, fills, lumisections, certhelper, token, apv, dials,
+runregistry) and, for lumisections, "run_number", to hit only those requests. Nothing
+here is used in production.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from demo import fake_conditions
+from demo.fake_runregistry import RUNREGISTRY_PREFIX, FakeRunRegistryData, runregistry_post
 from ingestion.quantities import INSTANT_LUMI_UNIT, INTEGRATED_LUMI_UNIT, lumisection_flags
 
 LUMISECTION_FLAGS = lumisection_flags()
@@ -110,6 +113,8 @@ class FakeOmsData:
     fill_row_units: dict[int, dict[str, str]] = field(default_factory=dict)
     # What the APV-mode and DIALS doubles serve; None: the runs' own values.
     conditions: fake_conditions.ConditionsData | None = None
+    # The Run Registry double's datasets (demo.fake_runregistry).
+    runregistry: FakeRunRegistryData = field(default_factory=FakeRunRegistryData)
 
     def __post_init__(self) -> None:
         canonical = {a: INSTANT_LUMI_UNIT for a in INSTANT_ATTRS} | {a: INTEGRATED_LUMI_UNIT for a in INTEGRATED_ATTRS}
@@ -164,6 +169,7 @@ class FakeOmsData:
         if pairs_path.exists():
             data.certhelper_pairs = _records(pd.read_csv(pairs_path))
         data.conditions = fake_conditions.ConditionsData.from_dumps(directory, data)
+        data.runregistry = FakeRunRegistryData.from_masks(directory, data.runs)
         return data
 
     @classmethod
@@ -180,11 +186,7 @@ class FakeOmsData:
         run_numbers: dict[int, int] = {}
         for run in Run.objects.values():
             run_numbers[run["id"]] = run["run_number"]
-            attrs = {
-                k: _isoformat(v)
-                for k, v in run.items()
-                if k not in {"id", "created_at", "updated_at", "fill_id", "sources", "run_class_source"}
-            }
+            attrs = {k: _isoformat(v) for k, v in run.items() if k not in _NOT_OMS_RUN_FIELDS}
             attrs["fill_number"] = fill_numbers.get(run["fill_id"])
             data.runs[run["run_number"]] = attrs
         for ls in Lumisection.objects.order_by("run_id", "number").values().iterator(chunk_size=5000):
@@ -195,7 +197,14 @@ class FakeOmsData:
             ls["fill_number"] = data.runs[run_number].get("fill_number")
             data.lumisections.setdefault(run_number, []).append(ls)
         data.certhelper_pairs = _pairs_from_database()
+        data.runregistry = FakeRunRegistryData.from_database()
         return data
+
+
+# Run fields that are RefRun's or the Run Registry's, not OMS attributes.
+_NOT_OMS_RUN_FIELDS = frozenset(
+    {"id", "created_at", "updated_at", "fill_id", "sources", "run_class_source", "runregistry_class", "significant"}
+)
 
 
 def _pairs_from_database() -> list[dict[str, Any]]:
@@ -429,6 +438,9 @@ class FakeOmsHandler(BaseHTTPRequestHandler):
             return
         if path == TOKEN_PATH:
             self._token(parse_qs(body.decode()))
+            return
+        if path.startswith(RUNREGISTRY_PREFIX):
+            runregistry_post(self, path[len(RUNREGISTRY_PREFIX) :], body)
             return
         self._send_json(404, {"errors": [{"detail": f"no such path {path}"}]})
 

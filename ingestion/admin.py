@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Fill, Lumisection, Run
+from .models import Fill, Lumisection, Run, TrackerCertification
 
 
 @admin.register(Fill)
@@ -40,3 +40,13 @@ class LumisectionAdmin(admin.ModelAdmin):
     list_display = ["run", "number", "init_lumi", "pileup", "physics_flag"]
     raw_id_fields = ["run"]
     search_fields = ["run__run_number"]
+
+
+@admin.register(TrackerCertification)
+class TrackerCertificationAdmin(admin.ModelAdmin):
+    # The Run Registry's, refreshed by every sync: read here, corrected there.
+    list_display = ["run", "dataset", "state", "pixel", "strip", "tracking", "good_lumisections", "lumisections"]
+    list_filter = ["reconstruction", "state", "pixel", "strip", "tracking"]
+    search_fields = ["run__run_number", "dataset"]
+    raw_id_fields = ["run"]
+    readonly_fields = ["created_at", "updated_at"]

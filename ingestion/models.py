@@ -161,6 +161,13 @@ class Run(TimeStampedModel):
     pileup_mean = models.FloatField(null=True, blank=True, help_text=help_text(RUN, "pileup_mean"))
     run_class = models.CharField(max_length=20, choices=RunClass.choices, blank=True)
     run_class_source = models.CharField(max_length=10, choices=RunClassSource.choices, blank=True)
+    # From the Run Registry (ingestion.services.runregistry_sync).
+    runregistry_class = models.CharField(
+        max_length=40, blank=True, help_text="The Run Registry's run class, e.g. Collisions18, Cosmics24"
+    )
+    significant = models.BooleanField(
+        null=True, blank=True, help_text="The Run Registry marks the run significant (worth certifying)"
+    )
     # Which dump or service each group of attributes came from; a shift leader
     # questioning a value can trace it.
     sources = models.JSONField(default=dict, blank=True)
@@ -174,6 +181,71 @@ class Run(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"Run {self.run_number}"
+
+
+class DatasetState(models.TextChoices):
+    """A Run Registry dataset's state in offline certification."""
+
+    OPEN = "OPEN", "Open"
+    SIGNOFF = "SIGNOFF", "Signed off"
+    COMPLETED = "COMPLETED", "Completed"
+    WAITING_DQM_GUI = "waiting dqm gui", "Waiting for the DQM GUI"
+
+
+class ComponentStatus(models.TextChoices):
+    """A Run Registry lumisection status, and a component's flag for a dataset."""
+
+    GOOD = "GOOD", "Good"
+    BAD = "BAD", "Bad"
+    STANDBY = "STANDBY", "Standby"
+    EXCLUDED = "EXCLUDED", "Excluded"
+    NOTSET = "NOTSET", "Not set"
+
+
+class TrackerCertification(TimeStampedModel):
+    """The tracker's certification of one run's dataset, as the Run Registry has it.
+
+    A flag is GOOD when the component has good lumisections in the dataset, else
+    its most frequent other status; "" when the Run Registry gave none.
+    """
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="tracker_certifications")
+    dataset = models.CharField(
+        max_length=200, help_text="Run Registry dataset name, e.g. /PromptReco/Collisions2018A/DQM"
+    )
+    reconstruction = models.CharField(
+        max_length=10, blank=True, help_text="express, prompt, rereco or rerecoul, from the dataset name"
+    )
+    state = models.CharField(max_length=20, choices=DatasetState.choices, blank=True)
+    pixel = models.CharField(max_length=10, choices=ComponentStatus.choices, blank=True, help_text="tracker-pixel")
+    strip = models.CharField(max_length=10, choices=ComponentStatus.choices, blank=True, help_text="tracker-strip")
+    tracking = models.CharField(max_length=10, choices=ComponentStatus.choices, blank=True, help_text="tracker-track")
+    good_lumisections = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Lumisections GOOD for pixel, strip and tracking together"
+    )
+    lumisections = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Lumisections the Run Registry lists for the dataset"
+    )
+
+    class Meta:
+        ordering = ["-run__run_number", "dataset"]
+        constraints = [
+            # The natural key of the Run Registry sync's upsert.
+            models.UniqueConstraint(fields=["run", "dataset"], name="trackercert_run_dataset_unique"),
+        ]
+        indexes = [
+            # The work queue: open datasets of a reconstruction (recommender.queue).
+            models.Index(fields=["reconstruction", "state"], name="trackercert_reco_state_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} {self.dataset}"
+
+    @property
+    def good_fraction(self) -> float | None:
+        if self.good_lumisections is None or not self.lumisections:
+            return None
+        return self.good_lumisections / self.lumisections
 
 
 class Lumisection(models.Model):

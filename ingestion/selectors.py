@@ -1,10 +1,11 @@
 """Reads of the OMS mirror. The recommender reads runs only through here."""
 
 from collections import defaultdict
+from collections.abc import Iterable
 
 from django.db.models import Min, QuerySet
 
-from .models import Lumisection, Run
+from .models import Lumisection, Run, TrackerCertification
 
 
 def runs_filtered(
@@ -117,3 +118,56 @@ def run_get(*, run_number: int) -> Run | None:
 
 def runs_count() -> int:
     return Run.objects.count()
+
+
+# --- The Run Registry's tracker certification ------------------------------------------
+
+# Which dataset's flags stand for a run: prompt is the certification the masks record.
+TRACKER_FLAG_PREFERENCE = ("prompt", "rerecoul", "rereco", "express")
+
+
+def runregistry_datasets(*, reconstruction: str) -> QuerySet[TrackerCertification]:
+    """The run datasets of `reconstruction` the Run Registry knows (with a state), for
+    the work queue's subqueries (recommender.queue)."""
+    return TrackerCertification.objects.filter(reconstruction=reconstruction).exclude(state="")
+
+
+def tracker_flags(*, run_ids: Iterable[int]) -> dict[int, dict[str, str | None]]:
+    """Per run id, its tracker flags {"pixel", "strip", "tracking"} (None where unknown)
+    from the preferred dataset that has any; runs without one are absent."""
+    order = {reco: i for i, reco in enumerate(TRACKER_FLAG_PREFERENCE)}
+    best: dict[int, tuple[int, dict[str, str | None]]] = {}
+    rows = TrackerCertification.objects.filter(run_id__in=list(run_ids)).values_list(
+        "run_id", "reconstruction", "pixel", "strip", "tracking"
+    )
+    for run_id, reco, pixel, strip, tracking in rows:
+        if not (pixel or strip or tracking):
+            continue
+        rank = order.get(reco, len(order))
+        if run_id not in best or rank < best[run_id][0]:
+            best[run_id] = (rank, {"pixel": pixel or None, "strip": strip or None, "tracking": tracking or None})
+    return {run_id: flags for run_id, (_, flags) in best.items()}
+
+
+def good_lumisections_by_run(*, run_numbers: Iterable[int] | None = None) -> dict[int, int]:
+    """Per run number, the lumisections the Run Registry has GOOD for the whole tracker,
+    from the preferred dataset that counts them (the "certified good" feature where the
+    certification masks do not reach)."""
+    order = {reco: i for i, reco in enumerate(TRACKER_FLAG_PREFERENCE)}
+    rows = TrackerCertification.objects.exclude(good_lumisections=None)
+    if run_numbers is not None:
+        rows = rows.filter(run__run_number__in=list(run_numbers))
+    best: dict[int, tuple[int, int]] = {}
+    for number, reco, good in rows.values_list("run__run_number", "reconstruction", "good_lumisections"):
+        rank = order.get(reco, len(order))
+        if number not in best or rank < best[number][0]:
+            best[number] = (rank, good)
+    return {number: good for number, (_, good) in best.items()}
+
+
+def tracker_certification_of(*, run_id: int, reconstruction: str) -> TrackerCertification | None:
+    """The run's certification for `reconstruction`'s dataset, else its preferred one."""
+    rows = list(TrackerCertification.objects.filter(run_id=run_id))
+    order = {reco: i for i, reco in enumerate(TRACKER_FLAG_PREFERENCE)}
+    rows.sort(key=lambda c: (c.reconstruction != reconstruction, order.get(c.reconstruction, len(order)), c.dataset))
+    return rows[0] if rows else None

@@ -4,7 +4,13 @@ pre-fill its reference field."""
 
 from dataclasses import asdict
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import PageNumberPagination
@@ -41,6 +47,14 @@ class SideBySideSerializer(serializers.Serializer):
     reference_value = serializers.JSONField(allow_null=True)
 
 
+class TrackerFlagsSerializer(serializers.Serializer):
+    """The Run Registry's tracker flags (GOOD, BAD, STANDBY, EXCLUDED, NOTSET), null when unknown."""
+
+    pixel = serializers.CharField(allow_null=True)
+    strip = serializers.CharField(allow_null=True)
+    tracking = serializers.CharField(allow_null=True)
+
+
 class RunListApi(APIView):
     permission_classes = [IsShifter]
     # Declared (not only used) so the schema documents the page envelope.
@@ -72,9 +86,15 @@ class RunListApi(APIView):
         duration = serializers.IntegerField(allow_null=True)
         b_field = serializers.FloatField(allow_null=True)
         reconstructions = serializers.SerializerMethodField()
+        tracker = serializers.SerializerMethodField()
 
         def get_reconstructions(self, run) -> list[dict]:
             return RunListApi.RecoSerializer(self.context["reco_rows"][run.pk], many=True).data
+
+        @extend_schema_field(TrackerFlagsSerializer)
+        def get_tracker(self, run) -> dict:
+            flags = self.context["tracker_flags"].get(run.pk, selectors.UNKNOWN_TRACKER_FLAGS)
+            return TrackerFlagsSerializer(flags).data
 
     @extend_schema(parameters=[FilterSerializer], responses=OutputSerializer(many=True))
     def get(self, request):
@@ -83,7 +103,8 @@ class RunListApi(APIView):
         runs = selectors.runs_for_certification(**filters.validated_data)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(runs, request, view=self)
-        context = {"reco_rows": selectors.reco_rows_for([run.pk for run in page])}
+        run_ids = [run.pk for run in page]
+        context = {"reco_rows": selectors.reco_rows_for(run_ids), "tracker_flags": selectors.tracker_flags_for(run_ids)}
         return paginator.get_paginated_response(self.OutputSerializer(page, many=True, context=context).data)
 
 

@@ -28,6 +28,8 @@ from django.db import connection
 COUNTED: dict[str, str] = {
     "ingestion_fill": "fills",
     "ingestion_run": "runs",
+    # the run table's certified-good lumisections beyond the masks (Run Registry)
+    "ingestion_trackercertification": "tracker_certifications",
     "recommender_runreconstruction": "run_reconstructions",
     "recommender_referencepair": "labels",
     "recommender_declaredreference": "declarations",

@@ -9,8 +9,10 @@ certification (`open_for_certification`) and nobody has decided it: no current
 decision in RefRun and no Certhelper label.
 
 Open for certification. The Run Registry says so per dataset (state OPEN in the
-TRACKER workspace); RefRun has no Run Registry source yet, so the fallback rule
-stands in for it, all of:
+TRACKER workspace, stored by ingestion.services.runregistry_sync): where it knows a
+dataset of the run reconstruction, the run is open iff one of them is OPEN (SIGNOFF
+and COMPLETED are done). Where it knows none (no Run Registry configured, or a run
+it has not reached), the fallback rule stands in for it, all of:
 
 - the tracker is in the run: OMS lists TRACKER (strips) or PIXEL among its components
   (a run whose components OMS did not give is not queued);
@@ -23,17 +25,14 @@ stands in for it, all of:
   prompt datasets (pp and heavy-ion collisions, cosmics, commissioning; special runs
   only once a dataset is named for them). Older runs without a dataset are ones the
   dataset source passed over: never opened, not awaiting.
-
-The seam for the Run Registry: a source that stores each dataset's state replaces
-the body of `open_for_certification` with "the stored state is OPEN" where the
-Run Registry knows the run, keeping the fallback for runs it does not.
 """
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 
-from ingestion.models import RunClass
+from ingestion.models import DatasetState, RunClass
+from ingestion.selectors import runregistry_datasets
 
 from .models import Feedback, LabelSource, ReferencePair, RunReconstruction
 
@@ -64,9 +63,8 @@ def _newest_run_with_dataset(reconstruction: str):
     return Coalesce(Subquery(newest), Value(0))
 
 
-def open_for_certification(reconstruction: str) -> Q:
-    """Runs whose `reconstruction` dataset is open for offline certification: the
-    fallback rule of the module docstring (no Run Registry source yet)."""
+def _fallback_open(reconstruction: str) -> Q:
+    """The rule of the module docstring for runs the Run Registry does not know."""
     known_dataset = Exists(_with_dataset(reconstruction).filter(run=OuterRef("pk")))
     not_reached_yet = Q(run_number__gt=_newest_run_with_dataset(reconstruction)) & Q(run_class__in=DATASET_RUN_CLASSES)
     return (
@@ -74,6 +72,15 @@ def open_for_certification(reconstruction: str) -> Q:
         & Q(last_lumisection_number__gte=settings.REFRUN_QUEUE_MIN_LUMISECTIONS)
         & (Q(known_dataset) | not_reached_yet)
     )
+
+
+def open_for_certification(reconstruction: str) -> Q:
+    """Runs whose `reconstruction` dataset is open for offline certification: the Run
+    Registry's state where it knows the dataset, else the fallback rule."""
+    datasets = runregistry_datasets(reconstruction=reconstruction).filter(run=OuterRef("pk"))
+    known = Q(Exists(datasets))
+    is_open = Q(Exists(datasets.filter(state=DatasetState.OPEN)))
+    return (known & is_open) | (~known & _fallback_open(reconstruction))
 
 
 def decided(reconstruction: str) -> Q:

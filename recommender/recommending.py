@@ -115,11 +115,12 @@ class _ServingCache:
     def run_table(self) -> RunTable:
         from .selectors import run_features_frame
 
-        key = self._key("runs", "fills")
+        key = self._key("runs", "fills", "tracker_certifications")
         if key != self.runs_key:
             from ingestion.selectors import run_beams
 
-            # certified-good lumisections from the certification masks, where REFRUN_DATA has them
+            # certified-good lumisections from the certification masks where REFRUN_DATA has
+            # them, else from the Run Registry (run_features_frame)
             self.runs = RunTable(with_good_lumisections(run_features_frame(), settings.REFRUN_DATA))
             # the beam is a declaration's condition, not a model feature
             self.beams = run_beams()

@@ -796,12 +796,32 @@ def _references_compute(*, months: int) -> ReferencesOverview:
 # --- The recommender's frames, read from the database ----------------------------------
 
 
+UNKNOWN_TRACKER_FLAGS = {"pixel": None, "strip": None, "tracking": None}
+
+
+def tracker_flags_for(run_ids: Iterable[int]) -> dict[int, dict[str, str | None]]:
+    """Per run id, the Run Registry's tracker flags (runs it does not know are absent)."""
+    return ingestion_selectors.tracker_flags(run_ids=run_ids)
+
+
+def tracker_certification_for_page(*, run: Run, reconstruction: str):
+    """The Run Registry's tracker certification the run page shows (None when unknown)."""
+    return ingestion_selectors.tracker_certification_of(run_id=run.pk, reconstruction=reconstruction)
+
+
 def run_features_frame(*, run_numbers: Iterable[int] | None = None) -> pd.DataFrame:
-    """Run features from the OMS mirror in one query (runs joined with their fill)."""
+    """Run features from the OMS mirror in one query (runs joined with their fill), with
+    the Run Registry's certified-good lumisections."""
     rows = ingestion_selectors.run_feature_rows(run_numbers=run_numbers)
-    return run_features_from_rows(
+    frame = run_features_from_rows(
         rows, list(ingestion_selectors.RUN_FEATURE_FIELDS), lumisection_seconds=LUMISECTION_SECONDS
     )
+    # Certified-good lumisections from the Run Registry; the certification masks, where
+    # REFRUN_DATA has them, replace these for the runs they cover (ml.certification).
+    good = ingestion_selectors.good_lumisections_by_run(run_numbers=run_numbers)
+    if good:
+        frame["good_ls"] = frame.index.map(good).astype(float)
+    return frame
 
 
 _LABEL_FIELDS = (

@@ -281,6 +281,7 @@ def _run_page(
         "recommender/run_detail.html",
         {
             "run": run,
+            "tracker": selectors.tracker_certification_for_page(run=run, reconstruction=reconstruction),
             "reconstruction": reconstruction,
             "reconstructions": Reconstruction.choices,
             "recommendations": recommendations,

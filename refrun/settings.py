@@ -481,6 +481,21 @@ DIALS_API_URL = _https_or_loopback("DIALS_API_URL", DIALS_API_URL) if DIALS_API_
 CONDITIONS_MAX_RETRIES = envint("CONDITIONS_MAX_RETRIES", "2")
 # The beat's conditions sync (no range) looks this many run numbers below the newest run.
 CONDITIONS_LOOKBACK_RUNS = envint("CONDITIONS_LOOKBACK_RUNS", "1000")
+# The Run Registry (tracker certification and dataset states): a CERN SSO
+# machine-to-machine application for the RR SSO proxy, as the runregistry client uses.
+RUNREGISTRY_API_URL = _https_or_loopback(
+    "RUNREGISTRY_API_URL", os.getenv("RUNREGISTRY_API_URL", "https://cmsrunregistry.web.cern.ch/api")
+)
+RUNREGISTRY_TOKEN_URL = _https_or_loopback(
+    "RUNREGISTRY_TOKEN_URL",
+    os.getenv("RUNREGISTRY_TOKEN_URL", "https://auth.cern.ch/auth/realms/cern/api-access/token"),
+)
+RUNREGISTRY_AUDIENCE = os.getenv("RUNREGISTRY_AUDIENCE", "cmsrunregistry-sso-proxy")
+RUNREGISTRY_CLIENT_ID = os.getenv("RUNREGISTRY_CLIENT_ID", "")
+RUNREGISTRY_CLIENT_SECRET = envsecret("RUNREGISTRY_CLIENT_SECRET")
+RUNREGISTRY_CA_BUNDLE = os.getenv("RUNREGISTRY_CA_BUNDLE", "") or True
+RUNREGISTRY_TIMEOUT_S = envfloat("RUNREGISTRY_TIMEOUT_S", "30")
+RUNREGISTRY_MAX_RETRIES = envint("RUNREGISTRY_MAX_RETRIES", "3")
 
 # --- Recommender -------------------------------------------------------------
 MODEL_DIR = Path(os.getenv("MODEL_DIR", VAR_DIR / "models"))

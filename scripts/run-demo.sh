@@ -34,6 +34,11 @@ export DIALS_API_URL="$OMS_BASE/dials/api/v1"
 export DIALS_TOKEN_URL="$OMS_TOKEN_URL"
 export DIALS_CLIENT_ID="${DIALS_CLIENT_ID:-refrun-demo}"
 export DIALS_CLIENT_SECRET="${DIALS_CLIENT_SECRET:-demo-secret}"
+# The local Run Registry (demo/fake_runregistry.py), served by the same fake_oms.
+export RUNREGISTRY_API_URL="$OMS_BASE/runregistry/api"
+export RUNREGISTRY_TOKEN_URL="$OMS_TOKEN_URL"
+export RUNREGISTRY_CLIENT_ID="${RUNREGISTRY_CLIENT_ID:-refrun-demo}"
+export RUNREGISTRY_CLIENT_SECRET="${RUNREGISTRY_CLIENT_SECRET:-demo-secret}"
 
 "$PY" manage.py migrate --no-input -v 0
 

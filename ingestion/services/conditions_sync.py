@@ -6,8 +6,8 @@ The path data takes:
     run-attribute precedence decides (an admin's correction stays) -> job record.
 
 A step is one line in CONDITIONS_STEPS: a name, whether its service is configured,
-how to build its source from settings, and how to apply it. A new source (the Run
-Registry's certification) is one more line.
+how to build its source from settings, and how to apply it. The Run Registry's
+tracker certification (runregistry_sync) is the third line.
 
 Faults. A source that answers nothing usable for one run (or one range) costs that
 run (or range) only: it is an error on the job, and the job is partial. A service
@@ -32,7 +32,9 @@ from jobs.services import Counts, job_fails_on_error, job_finish, job_progress, 
 
 from ..conditions_clients import ConditionsError, ConditionsRefused, ConditionsTransientError
 from ..models import Run, RunClass
+from ..runregistry_client import RunRegistryClient
 from ..sources import DialsPrimaryVertexSource, HttpApvModeSource
+from .runregistry_sync import TrackerCertificationSyncError, tracker_certification_sync
 from .upserts import runs_upsert
 
 logger = logging.getLogger(__name__)
@@ -154,7 +156,25 @@ def pv_mean_scope(runs: Sequence[Run]) -> list[Run]:
     return [r for r in runs if r.run_class != RunClass.COSMICS]
 
 
-# The steps, in order. A Run Registry step is one more line here.
+def tracker_certification_step(*, source: Any, runs: Sequence[Run], job_id: int) -> StepOutcome:
+    """The Run Registry's tracker flags, good lumisections and dataset states of the
+    range's runs: one paged query for the range; every page stored before a failure stays."""
+    outcome = StepOutcome(name="tracker_certification")
+    if not runs:
+        return outcome
+    outcome.asked = len(runs)
+    try:
+        counts = tracker_certification_sync(run_min=runs[0].run_number, run_max=runs[-1].run_number, client=source)
+    except TrackerCertificationSyncError as exc:
+        counts, outcome.stopped = exc.counts, str(exc)
+    outcome.answered = counts.datasets
+    outcome.counts += Counts(created=counts.created, updated=counts.updated, unchanged=counts.unchanged)
+    outcome.requests = counts.pages
+    job_progress(job_id=job_id, done=len(runs))
+    return outcome
+
+
+# The steps, in order.
 CONDITIONS_STEPS: tuple[ConditionsStep, ...] = (
     ConditionsStep("apv_mode", lambda: bool(settings.APV_MODE_URL), HttpApvModeSource, apv_mode_scope, apv_mode_step),
     ConditionsStep(
@@ -163,6 +183,13 @@ CONDITIONS_STEPS: tuple[ConditionsStep, ...] = (
         DialsPrimaryVertexSource,
         pv_mean_scope,
         pv_mean_step,
+    ),
+    ConditionsStep(
+        "tracker_certification",
+        lambda: bool(settings.RUNREGISTRY_API_URL and settings.RUNREGISTRY_CLIENT_ID),
+        RunRegistryClient.from_settings,
+        list,
+        tracker_certification_step,
     ),
 )
 

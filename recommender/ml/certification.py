@@ -2,7 +2,8 @@
 
 A mask maps a run to its good lumisection ranges ({"315257": [[1, 88], [91, 92]]}). A run
 inside a mask's run range but absent from it had no good lumisection; outside every mask's
-range the count is unknown (NaN), the normal case after 2018.
+range the frame's own count stays (the Run Registry's, from the run features frame), or
+NaN where there is none.
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ def good_lumisections(paths: Iterable[Path]) -> tuple[dict[int, int], list[tuple
 
 
 def with_good_lumisections(frame: pd.DataFrame, directory: Path | str | None) -> pd.DataFrame:
-    """The run-features frame with `good_ls` filled from the masks in `directory`
-    (certification_json_*.json); unchanged when no directory is given."""
+    """The run-features frame with `good_ls` from the masks in `directory`
+    (certification_json_*.json) for the runs they cover; the frame's own `good_ls`
+    elsewhere; unchanged when no directory is given."""
     if not directory:
         return frame
     paths = sorted(Path(directory).glob("certification_json_*.json"))
@@ -47,5 +49,6 @@ def with_good_lumisections(frame: pd.DataFrame, directory: Path | str | None) ->
     for lo, hi in ranges:
         covered |= (runs >= lo) & (runs <= hi)
     values = np.array([good.get(int(r), 0) for r in runs], dtype=float)
-    frame["good_ls"] = np.where(covered, values, np.nan)
+    own = frame["good_ls"].to_numpy(dtype=float) if "good_ls" in frame.columns else np.full(len(runs), np.nan)
+    frame["good_ls"] = np.where(covered, values, own)
     return frame

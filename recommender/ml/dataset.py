@@ -33,7 +33,7 @@ RUN_FEATURE_COLUMNS = [
     *run_feature_quantities(),
     "ls_count",
     "pileup",  # mean LS pileup, else the fill's peak pileup
-    "good_ls",  # certified-good lumisections (certification JSON masks, 2017-2018); NaN elsewhere
+    "good_ls",  # certified-good lumisections: the JSON masks (2017-2018), else the Run Registry; else NaN
 ]
 
 LABEL_COLUMNS = [

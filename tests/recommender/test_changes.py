@@ -37,9 +37,11 @@ def fresh_cache():
 
 
 def _one_row_of_every_counted_table():
+    from ingestion.models import TrackerCertification
     from recommender.models import Feedback
 
     pair = ReferencePairFactory()  # a fill, runs, run reconstructions and the label
+    TrackerCertification.objects.create(run=pair.reference.run, dataset="/Express/Cosmics2024/DQM")
     DeclaredReferenceFactory(run_reconstruction=pair.reference)
     ModelVersionFactory()
     Feedback.objects.create(

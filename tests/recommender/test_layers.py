@@ -14,7 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 RECOMMENDER = ROOT / "recommender"
-MIRROR = {"Run", "Fill", "Lumisection"}
+MIRROR = {"Run", "Fill", "Lumisection", "TrackerCertification"}
 # The demo's doubles write the mirror on purpose; they are moving to the demo app
 # (issue 10, item 5), which production does not install.
 DEMO_DOUBLES = {"simulation", "simulate.py", "demo_setup.py"}

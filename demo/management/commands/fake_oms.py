@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from demo.fake_conditions import urls as conditions_urls
 from demo.fake_oms import CERTHELPER_PATH, TOKEN_PATH, FakeOmsData, make_server
+from demo.fake_runregistry import RUNREGISTRY_PREFIX
 
 
 class Command(BaseCommand):
@@ -41,6 +42,7 @@ class Command(BaseCommand):
             f"  CERTHELPER_URL={url}{CERTHELPER_PATH}\n"
             + "".join(f"  {name}={value}\n" for name, value in conditions_urls(url).items())
             + f"  DIALS_TOKEN_URL={url}{TOKEN_PATH}\n"
+            f"  RUNREGISTRY_API_URL={url}{RUNREGISTRY_PREFIX} ({len(dataset.runregistry.datasets)} datasets)\n"
             f"  (any OMS_CLIENT_ID / OMS_CLIENT_SECRET is accepted)"
         )
         self.stdout.flush()

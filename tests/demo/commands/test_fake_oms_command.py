@@ -37,6 +37,7 @@ def test_it_serves_the_fake_from_the_command(db, monkeypatch):
     try:
         assert requests.get(f"{servers[0].url}/_faults", timeout=5).json()["faults"] == []
         assert "OMS_API_URL=" in out.getvalue()
+        assert "RUNREGISTRY_API_URL=" in out.getvalue()
     finally:
         servers[0].shutdown()
         thread.join(timeout=10)

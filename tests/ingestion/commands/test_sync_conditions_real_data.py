@@ -1,8 +1,10 @@
 """Must show (issue 20): against fake_oms --data ../shared/data over real HTTP,
 sync_oms then sync_conditions set every run's APV mode and PV mean the shared files hold,
-and GET /api/runs/ shows them. (The tracker flags are the Run Registry part's.)"""
+and the Run Registry's tracker flags of every run of the tracker mask, and GET /api/runs/
+shows them."""
 
 import io
+import json
 
 import pytest
 from django.core.management import call_command
@@ -16,17 +18,21 @@ from ingestion.sources import FileApvModeSource, FilePrimaryVertexSource
 from jobs.models import Job, JobKind, JobStatus
 from tests.factories import UserFactory
 from tests.ingestion.clients.fakes import conditions_settings, oms_settings, running
+from tests.ingestion.runregistry_fakes import runregistry_settings
 
 FIRST, LAST = 315000, 315500
 
 pytestmark = [pytest.mark.shared_data, pytest.mark.django_db(transaction=True)]
 
 
-def test_it_sets_apv_mode_and_pv_mean_from_the_services_and_a_second_sync_changes_nothing(settings, shared_data_dir):
+def test_it_sets_apv_mode_pv_mean_and_tracker_flags_from_the_services_and_a_second_sync_changes_nothing(
+    settings, shared_data_dir
+):
     settings.REFRUN_DATA = ""  # the OMS sync must not fill them from the files itself
     with running(FakeOmsData.from_dumps(shared_data_dir)) as server:
         oms_settings(settings, server)
         conditions_settings(settings, server)
+        runregistry_settings(settings, server)
         call_command("sync_oms", "--from", FIRST, "--to", LAST, verbosity=0, stdout=io.StringIO())
         assert not Run.objects.exclude(apv_mode="").exists() and not Run.objects.filter(pv_mean__isnull=False).exists()
 
@@ -56,7 +62,9 @@ def test_it_sets_apv_mode_and_pv_mean_from_the_services_and_a_second_sync_change
 
     jobs = list(Job.objects.filter(kind=JobKind.CONDITIONS_SYNC).order_by("id"))
     assert [j.status for j in jobs] == [JobStatus.SUCCEEDED, JobStatus.SUCCEEDED], [j.message for j in jobs]
-    assert jobs[0].rows_updated == 14 + 22 and jobs[1].rows_updated == 0
+    # 14 modes and 22 means; the Run Registry's datasets are created rows.
+    assert jobs[0].rows_updated == 14 + 22 and jobs[0].rows_created > 0
+    assert jobs[1].rows_updated == 0 and jobs[1].rows_created == 0
     assert jobs[1].progress_done == jobs[1].progress_total
     after = list(Run.objects.order_by("run_number").values_list("run_number", "apv_mode", "pv_mean", "updated_at"))
     assert after == snapshot
@@ -67,8 +75,13 @@ def test_it_sets_apv_mode_and_pv_mean_from_the_services_and_a_second_sync_change
     shown, url, params = {}, reverse("api:run_list"), {"run_min": FIRST, "run_max": LAST}
     while url:
         body = client.get(url, params).json()
-        shown |= {r["run_number"]: (r["apv_mode"], r["pv_mean"]) for r in body["results"]}
+        shown |= {r["run_number"]: (r["apv_mode"], r["pv_mean"], r["tracker"]) for r in body["results"]}
         url, params = body["next"], None
     assert set(shown) == in_range
     assert all(shown[n][0] == mode for n, mode in expected_modes.items())
     assert all(shown[n][1] == pytest.approx(mean, rel=0.01) for n, mean in expected_means.items())
+    with (shared_data_dir / "certification_json_trk_promptreco_2018.json").open() as handle:
+        tracker_mask = {int(n) for n in json.load(handle) if FIRST <= int(n) <= LAST}
+    assert tracker_mask and tracker_mask <= in_range
+    good = {"pixel": "GOOD", "strip": "GOOD", "tracking": "GOOD"}
+    assert all(shown[n][2] == good for n in tracker_mask)

@@ -214,4 +214,4 @@ def test_no_configured_service_is_a_quiet_job(db, settings):
 
 
 def test_the_steps_are_a_list_a_new_source_joins_with_one_line():
-    assert [step.name for step in CONDITIONS_STEPS] == ["apv_mode", "pv_mean"]
+    assert [step.name for step in CONDITIONS_STEPS] == ["apv_mode", "pv_mean", "tracker_certification"]

@@ -100,3 +100,25 @@ def test_it_refuses_invalid_feedback_with_a_message_and_writes_nothing(shifter_s
 def test_it_serves_the_openapi_schema(shifter_sam):
     response = _api(shifter_sam).get(reverse("api:schema"))
     assert response.status_code == 200 and b"/api/feedback/" in response.content
+
+
+def test_it_lists_each_runs_tracker_flags_null_when_unknown(shifter_sam, history):
+    from ingestion.models import Run, TrackerCertification
+
+    run = Run.objects.get(run_number=380100)
+    TrackerCertification.objects.create(
+        run=run, dataset="/Express/Collisions2024/DQM", reconstruction="express", pixel="BAD", strip="GOOD"
+    )
+    TrackerCertification.objects.create(
+        run=run,
+        dataset="/PromptReco/Collisions2024G/DQM",
+        reconstruction="prompt",
+        pixel="GOOD",
+        strip="GOOD",
+        tracking="GOOD",
+    )
+    body = _api(shifter_sam).get(reverse("api:run_list"), {"run_min": 380090}).json()
+    tracker = {r["run_number"]: r["tracker"] for r in body["results"]}
+    # Prompt, the dataset the certification masks record, stands for the run.
+    assert tracker[380100] == {"pixel": "GOOD", "strip": "GOOD", "tracking": "GOOD"}
+    assert tracker[380090] == {"pixel": None, "strip": None, "tracking": None}

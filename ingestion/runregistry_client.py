@@ -1,0 +1,232 @@
+"""A thin client of the CMS Run Registry on the endpoints the `runregistry` client uses.
+
+Why not `runregistry` (PyPI, 3.1.2) itself: its configuration is module state set
+at import time (`api_url` from ENVIRONMENT, `setup("local")` hard-codes
+http://localhost:9500, `load_dotenv()` reads any .env in the working directory); it
+asks cernrequests for a new SSO token before every page; its timeout is 600 s; it
+prints filters to stdout; and it has no retries and no check of what a page holds.
+None of that can be pointed at a local double per call or tested with a fault.
+What it sends is kept exactly:
+
+    POST {api}/datasets_filtered_ordered   {"page", "filter", "page_size", "sortings"}
+         -> {"datasets": [...], "pages": P, "count": C}
+         each dataset: run_number, name, dataset_attributes (global_state, tracker_state),
+         Run.rr_attributes (class, significant, state), DatasetTripletCache.triplet_summary
+         ({"tracker-pixel": {"GOOD": n, "BAD": m, ...}, ...})
+    POST {api}/lumisections/rr_lumisection_ranges_by_component  {"run_number", "dataset_name"}
+         -> {"tracker-pixel": [{"start": 1, "end": 88, "status": "GOOD"}, ...], ...}
+
+with `Authorization: Bearer <token>` from a CERN SSO client-credentials token for the
+RR SSO proxy (the `target_application` cernrequests asks for), `Content-type:
+application/json`. Every call has a timeout and verifies TLS; connection errors,
+timeouts and 5xx are retried a few times, then raise RunRegistryTransientError.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import requests
+
+logger = logging.getLogger(__name__)
+
+DATASETS_PATH = "/datasets_filtered_ordered"
+RANGES_PATH = "/lumisections/rr_lumisection_ranges_by_component"
+PAGE_SIZE = 50
+TOKEN_EXPIRY_MARGIN_S = 30.0
+
+
+class RunRegistryError(Exception):
+    """The Run Registry refused, or answered something RefRun cannot read."""
+
+
+class RunRegistryTransientError(RunRegistryError):
+    """Down, timing out or answering 5xx after the client's retries."""
+
+
+class RunRegistryClient:
+    def __init__(
+        self,
+        *,
+        api_url: str,
+        token_url: str = "",
+        client_id: str = "",
+        client_secret: str = "",
+        audience: str = "cmsrunregistry-sso-proxy",
+        timeout_s: float = 30.0,
+        verify: bool | str = True,
+        max_retries: int = 3,
+        backoff_base_s: float = 0.5,
+        page_size: int = PAGE_SIZE,
+        sleep: Callable[[float], None] = time.sleep,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.token_url = token_url
+        self.client_id = client_id
+        self._client_secret = client_secret
+        self.audience = audience
+        self.timeout_s = timeout_s
+        self.verify = verify
+        self.max_retries = max_retries
+        self.backoff_base_s = backoff_base_s
+        self.page_size = page_size
+        self._sleep = sleep
+        self.session = session or requests.Session()
+        self._token: str | None = None
+        self._token_valid_until = 0.0
+        self.requests_made = 0
+
+    def __repr__(self) -> str:  # never show the secret or the token
+        return f"RunRegistryClient(api_url={self.api_url!r}, client_id={self.client_id!r})"
+
+    @classmethod
+    def from_settings(cls, **overrides: Any) -> RunRegistryClient:
+        from django.conf import settings
+
+        options: dict[str, Any] = {
+            "api_url": settings.RUNREGISTRY_API_URL,
+            "token_url": settings.RUNREGISTRY_TOKEN_URL,
+            "client_id": settings.RUNREGISTRY_CLIENT_ID,
+            "client_secret": settings.RUNREGISTRY_CLIENT_SECRET,
+            "audience": settings.RUNREGISTRY_AUDIENCE,
+            "timeout_s": settings.RUNREGISTRY_TIMEOUT_S,
+            "verify": settings.RUNREGISTRY_CA_BUNDLE,
+            "max_retries": settings.RUNREGISTRY_MAX_RETRIES,
+        }
+        options.update(overrides)
+        return cls(**options)
+
+    # --- token -------------------------------------------------------------------
+
+    def _token_for_call(self, *, renew: bool = False) -> str:
+        if renew or self._token is None or time.monotonic() >= self._token_valid_until:
+            self._fetch_token()
+        assert self._token is not None
+        return self._token
+
+    def _fetch_token(self) -> None:
+        if not self.client_id or not self._client_secret:
+            raise RunRegistryError(
+                "Run Registry credentials are not configured: set RUNREGISTRY_CLIENT_ID and RUNREGISTRY_CLIENT_SECRET"
+            )
+        data = {
+            "grant_type": "client_credentials",
+            "client_id": self.client_id,
+            "client_secret": self._client_secret,
+            "audience": self.audience,
+        }
+        response = self._send("POST", self.token_url, what="Run Registry token", data=data)
+        if response.status_code != 200:
+            raise RunRegistryError(
+                f"Run Registry token request to {self.token_url} refused with HTTP {response.status_code}; "
+                "check RUNREGISTRY_CLIENT_ID, RUNREGISTRY_CLIENT_SECRET and RUNREGISTRY_AUDIENCE"
+            )
+        try:
+            body = response.json()
+            token = str(body["access_token"])
+            expires_in = float(body.get("expires_in", 300))
+        except (ValueError, KeyError, TypeError):
+            raise RunRegistryError("Run Registry token endpoint answered without access_token") from None
+        self._token = token
+        self._token_valid_until = time.monotonic() + expires_in - min(TOKEN_EXPIRY_MARGIN_S, expires_in / 10)
+
+    # --- transport ---------------------------------------------------------------
+
+    def _send(self, method: str, url: str, *, what: str, **kwargs: Any) -> requests.Response:
+        attempt = 0
+        while True:
+            self.requests_made += 1
+            try:
+                response = self.session.request(
+                    method, url, timeout=self.timeout_s, verify=self.verify, allow_redirects=False, **kwargs
+                )
+                if response.status_code < 500:
+                    _ = response.content  # a body cut short raises here, and is retried
+                    return response
+                problem = f"HTTP {response.status_code}"
+            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+                problem = type(exc).__name__
+            if attempt >= self.max_retries:
+                raise RunRegistryTransientError(f"{what}: {problem} after {attempt + 1} attempts ({url})")
+            delay = self.backoff_base_s * 2**attempt
+            logger.warning("%s: %s, retry %d/%d in %.2f s", what, problem, attempt + 1, self.max_retries, delay)
+            self._sleep(delay)
+            attempt += 1
+
+    def _post_json(self, path: str, body: dict[str, Any], *, what: str) -> Any:
+        url = f"{self.api_url}{path}"
+        renewed = False
+        while True:
+            headers = {"Content-type": "application/json", "Authorization": f"Bearer {self._token_for_call()}"}
+            response = self._send("POST", url, what=what, data=json.dumps(body), headers=headers)
+            if response.status_code in (401, 403) and not renewed:
+                self._token_for_call(renew=True)
+                renewed = True
+                continue
+            break
+        if response.status_code in (401, 403):
+            raise RunRegistryError(
+                f"{what}: HTTP {response.status_code} even with a fresh token; "
+                f"is client {self.client_id} authorised for the Run Registry?"
+            )
+        if 300 <= response.status_code < 400:
+            raise RunRegistryError(f"{what}: redirected (HTTP {response.status_code}), which means the SSO login page")
+        if response.status_code != 200:
+            raise RunRegistryError(f"{what}: HTTP {response.status_code}: {response.text[:200]}")
+        try:
+            answer = response.json()
+        except (ValueError, RecursionError):
+            raise RunRegistryError(f"{what}: the answer is not JSON ({len(response.content)} bytes)") from None
+        if isinstance(answer, dict) and "err" in answer:
+            raise RunRegistryError(f"{what}: the Run Registry says {str(answer['err'])[:200]}")
+        return answer
+
+    # --- resources ---------------------------------------------------------------
+
+    def dataset_pages(self, *, run_min: int, run_max: int) -> Iterator[list[dict[str, Any]]]:
+        """The datasets of runs run_min..run_max, a page at a time, oldest run first.
+
+        A page that is not a list of datasets, or that holds fewer than the page size
+        before the last page, raises RunRegistryError (what came before it is yielded)."""
+        run_filter = {"run_number": {"and": [{">=": run_min}, {"<=": run_max}]}}
+        page = 0
+        pages = 1
+        while page < pages:
+            body = {
+                "page": page,
+                "filter": run_filter,
+                "page_size": self.page_size,
+                "sortings": [["run_number", "ASC"]],
+            }
+            answer = self._post_json(DATASETS_PATH, body, what=f"Run Registry datasets page {page}")
+            if not isinstance(answer, dict) or not isinstance(answer.get("datasets"), list):
+                raise RunRegistryError(f"Run Registry datasets page {page}: no datasets list in the answer")
+            try:
+                pages = int(answer["pages"])
+                count = int(answer["count"])
+            except (KeyError, TypeError, ValueError):
+                raise RunRegistryError(f"Run Registry datasets page {page}: no pages/count in the answer") from None
+            rows = answer["datasets"]
+            expected = min(self.page_size, max(count - page * self.page_size, 0))
+            if len(rows) != expected:
+                raise RunRegistryError(
+                    f"Run Registry datasets page {page}: {len(rows)} datasets where {expected} were announced"
+                )
+            yield rows
+            page += 1
+
+    def lumisection_ranges(self, *, run_number: int, dataset_name: str) -> dict[str, list[dict[str, Any]]]:
+        """Per component, its lumisection ranges with their status."""
+        answer = self._post_json(
+            RANGES_PATH,
+            {"run_number": run_number, "dataset_name": dataset_name},
+            what=f"Run Registry lumisection ranges of {run_number} {dataset_name}",
+        )
+        if not isinstance(answer, dict) or not all(isinstance(v, list) for v in answer.values()):
+            raise RunRegistryError(f"Run Registry lumisection ranges of {run_number} {dataset_name}: not a mapping")
+        return answer

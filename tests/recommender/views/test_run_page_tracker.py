@@ -1,0 +1,62 @@
+"""The run page shows the Run Registry's tracker flags."""
+
+import pytest
+from django.urls import reverse
+
+from ingestion.models import TrackerCertification
+from tests.factories import ReferencePairFactory, RunFactory, RunReconstructionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _page(client, user, run_number, reconstruction="express"):
+    client.force_login(user)
+    response = client.get(reverse("recommender:run_detail", args=[run_number, reconstruction]))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def _run():
+    ReferencePairFactory(
+        run_reconstruction=RunReconstructionFactory(run=RunFactory(run_number=381010), reconstruction="express"),
+        reference=RunReconstructionFactory(run=RunFactory(run_number=381000), reconstruction="express"),
+    )
+    return RunFactory(run_number=381100)
+
+
+def test_it_shows_the_flags_of_the_reconstruction_shown(client, shifter_sam):
+    run = _run()
+    TrackerCertification.objects.create(
+        run=run,
+        dataset="/Express/Collisions2024/DQM",
+        reconstruction="express",
+        state="OPEN",
+        pixel="BAD",
+        strip="GOOD",
+        tracking="GOOD",
+        good_lumisections=45,
+        lumisections=50,
+    )
+    TrackerCertification.objects.create(
+        run=run,
+        dataset="/PromptReco/Collisions2024G/DQM",
+        reconstruction="prompt",
+        state="COMPLETED",
+        pixel="GOOD",
+        strip="GOOD",
+        tracking="GOOD",
+        good_lumisections=50,
+        lumisections=50,
+    )
+
+    express = _page(client, shifter_sam, 381100)
+    assert "pixel BAD · strip GOOD · tracking GOOD, 90% of LS good" in express
+    assert "/Express/Collisions2024/DQM (open)" in express
+    prompt = _page(client, shifter_sam, 381100, "prompt")
+    assert "pixel GOOD · strip GOOD · tracking GOOD, 100% of LS good" in prompt
+
+
+def test_it_says_when_the_flags_are_not_known(client, shifter_sam):
+    _run()
+    body = _page(client, shifter_sam, 381100)
+    assert 'Tracker (Run Registry)</dt><dd class="tracker-flags">not known' in body
