@@ -271,6 +271,11 @@ LOGIN_CLIENT_IP_HEADER = os.getenv("LOGIN_CLIENT_IP_HEADER", "")
 # How many reverse proxies append to that header: the client is the address the
 # outermost one added (1: the right-most entry).
 LOGIN_TRUSTED_PROXIES = envint("LOGIN_TRUSTED_PROXIES", "1")
+# An IPv6 client is counted by its network of this many leading bits: one machine
+# usually holds a whole /64 and can take a new address for every guess.
+LOGIN_IPV6_PREFIX = envint("LOGIN_IPV6_PREFIX", "64")
+if not 1 <= LOGIN_IPV6_PREFIX <= 128:
+    raise ImproperlyConfigured(f"LOGIN_IPV6_PREFIX must be between 1 and 128, got {LOGIN_IPV6_PREFIX}")
 # At the limit the lock lasts LOGIN_BACKOFF_S, doubling with each further failure up
 # to LOGIN_LOCKOUT_S; an address that logged a username in within
 # LOGIN_KNOWN_ADDRESS_DAYS is not locked out by failures elsewhere.
