@@ -318,7 +318,8 @@ REFRUN_QUEUE_MIN_LUMISECTIONS = envint("REFRUN_QUEUE_MIN_LUMISECTIONS", "10")
 SPECTACULAR_SETTINGS = {
     "TITLE": "RefRun API",
     "VERSION": "1",
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # The role every API route asks for: an account with no role reads no part of the API.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated", "accounts.permissions.IsShifter"],
 }
 
 # --- CERN SSO (OIDC) ------------------------------------------------------------
