@@ -295,9 +295,11 @@ LOGGING = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
-        # DRF's token authentication, re-reading an SSO user's roles when overdue.
+        # DRF's token authentication with a lifetime, re-reading an SSO user's roles when
+        # overdue. First, so that a refused or missing token is a 401 with a `Token`
+        # challenge (DRF answers 403 when the first class sends no challenge).
         "accounts.oidc.SsoTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
@@ -307,6 +309,11 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"user": os.getenv("API_USER_RATE", "600/minute")},
 }
+# An API token works this many days from its creation (accounts/tokens.py); then the
+# API answers 401 and an admin issues a new one.
+API_TOKEN_LIFETIME_DAYS = envint("API_TOKEN_LIFETIME_DAYS", "90")
+if API_TOKEN_LIFETIME_DAYS < 1:
+    raise ImproperlyConfigured(f"API_TOKEN_LIFETIME_DAYS must be at least 1, got {API_TOKEN_LIFETIME_DAYS}")
 # Decisions (labels for training) per user, API and run page together.
 FEEDBACK_WRITE_RATE = os.getenv("FEEDBACK_WRITE_RATE", "120/hour")
 # The author of a run's current decision may replace it for this long (one shift);
