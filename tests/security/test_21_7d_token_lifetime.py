@@ -63,8 +63,9 @@ def test_a_new_token_for_the_same_user_works_again(client, shifter_sam):
     assert api_get(client, Token.objects.create(user=shifter_sam)).status_code == 200
 
 
-def test_a_wrong_token_is_401_too_and_a_session_still_works(client, shifter_sam):
+def test_a_wrong_or_missing_token_is_401_too_and_a_session_still_works(client, shifter_sam):
     assert client.get(RUNS, HTTP_AUTHORIZATION="Token " + "0" * 40).status_code == 401
+    assert client.get(RUNS).status_code == 401
     client.force_login(shifter_sam)
     assert client.get(RUNS).status_code == 200
 
