@@ -12,7 +12,9 @@ rows (LoginThrottle), never culled while they matter and changed under a row loc
   succeeds, so parallel guesses cannot all slip past the check;
 - an address that logged a username in before (LOGIN_KNOWN_ADDRESS_DAYS) is judged
   on that username-at-address counter alone: an attacker elsewhere, or the many
-  users behind one proxy address, cannot lock a shifter out of their console.
+  users behind one proxy address, cannot lock a shifter out of their console;
+- an IPv6 client is its LOGIN_IPV6_PREFIX network (/64, as fail2ban and Cloudflare
+  count): one machine holds a whole /64 and could take a new address per guess.
 
 Why not django-axes: it has no "known address" exemption and counts after the
 password check; the tests in tests/security/test_0[12]_* are the reasons.
@@ -23,6 +25,7 @@ give back the guesses an attacker spent.
 
 import datetime as dt
 import hashlib
+import ipaddress
 import math
 import time
 import unicodedata
@@ -66,13 +69,27 @@ def client_ip(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR", "") or "unknown"
 
 
+def client_network(ip: str) -> str:
+    """What the per-address counters count: an IPv4 address as it is (an IPv4-mapped
+    IPv6 address too), an IPv6 address as its LOGIN_IPV6_PREFIX network."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip  # "unknown", or whatever a misconfigured proxy header held
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is None:
+            return str(ipaddress.IPv6Network((address, settings.LOGIN_IPV6_PREFIX), strict=False))
+        address = address.ipv4_mapped
+    return str(address)
+
+
 def _is_known(*, user_key: str, address: str) -> bool:
     since = _now() - dt.timedelta(days=settings.LOGIN_KNOWN_ADDRESS_DAYS)
     return LoginKnownAddress.objects.filter(username_key=user_key, address=address, last_login_at__gte=since).exists()
 
 
 def _keys(*, username: str, ip: str) -> list[tuple[str, int]]:
-    user_key, address = _digest(normalised_username(username)), _digest(ip)
+    user_key, address = _digest(normalised_username(username)), _digest(client_network(ip))
     if _is_known(user_key=user_key, address=address):
         return [(_digest("pair", user_key, address), settings.LOGIN_FAILURES_PER_USERNAME)]
     return [
@@ -143,7 +160,9 @@ def login_attempt_not_a_failure(*, attempt: Attempt) -> None:
 
 def login_address_remember(*, username: str, ip: str) -> None:
     LoginKnownAddress.objects.update_or_create(
-        username_key=_digest(normalised_username(username)), address=_digest(ip), defaults={"last_login_at": _now()}
+        username_key=_digest(normalised_username(username)),
+        address=_digest(client_network(ip)),
+        defaults={"last_login_at": _now()},
     )
 
 

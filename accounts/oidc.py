@@ -31,11 +31,11 @@ from django.utils.module_loading import import_string
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.middleware import SessionRefresh
 from requests.exceptions import RequestException
-from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
 from .models import SsoIdentity
 from .roles import SHIFT_LEADERS, SHIFTERS, role_group
+from .tokens import ExpiringTokenAuthentication
 
 logger = logging.getLogger(__name__)
 NAME_LENGTH = 150
@@ -230,10 +230,10 @@ def provider_logout_url(request) -> str:
     return f"{settings.OIDC_OP_LOGOUT_ENDPOINT}?{query}"
 
 
-class SsoTokenAuthentication(TokenAuthentication):
-    """DRF tokens, with the roles of an SSO user's token kept as fresh as a
-    browser session's: read again from the provider once overdue, and the token
-    refused when the provider no longer vouches for the person."""
+class SsoTokenAuthentication(ExpiringTokenAuthentication):
+    """DRF tokens with a lifetime (accounts.tokens), and the roles of an SSO user's
+    token kept as fresh as a browser session's: read again from the provider once
+    overdue, and the token refused when the provider no longer vouches for the person."""
 
     refused = "The CERN SSO roles behind this token could not be renewed: log in to RefRun with CERN SSO again."
 

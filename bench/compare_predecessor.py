@@ -166,7 +166,7 @@ def scaling_child(model: dict) -> dict:
 
     if not ModelVersion.objects.filter(status=ModelVersionStatus.ACTIVE, sha256=model["sha256"]).exists():
         ModelVersion.objects.filter(status=ModelVersionStatus.ACTIVE).update(status=ModelVersionStatus.RETIRED)
-        ModelVersion.objects.create(**model, status=ModelVersionStatus.ACTIVE)
+        ModelVersion.objects.create(**model, status=ModelVersionStatus.ACTIVE, was_ever_active=True)
     labelled_max = max(ReferencePair.objects.values_list("run_reconstruction__run__run_number", flat=True))
     targets = new_runs(after=labelled_max, n=NEW_RUNS)
     template = Run.objects.filter(run_number__lte=labelled_max).order_by("-run_number").first()

@@ -24,13 +24,14 @@ def readyz(request: HttpRequest) -> JsonResponse:
     """200 when this pod can serve: database reachable and migrated, broker
     reachable (when REDIS_URL names one), active model loadable. No active model is
     ready: the persistence ranking serves until the first training. 503 otherwise.
-    The details are short on purpose: the endpoint needs no login."""
+    The endpoint needs no login and the Route reaches it: the checks' details
+    (database vendor, model number, migration state) go only to whoever may read
+    /metrics (metrics.metrics_allowed); the kubelet and everyone else get the status alone."""
     checks = selectors.readiness_checks()
     ready = all(check.ok for check in checks)
-    body = {
-        "status": "ready" if ready else "not ready",
-        "checks": {check.name: {"ok": check.ok, "detail": check.detail} for check in checks},
-    }
+    body: dict[str, object] = {"status": "ready" if ready else "not ready"}
+    if metrics.metrics_allowed(request):
+        body["checks"] = {check.name: {"ok": check.ok, "detail": check.detail} for check in checks}
     return JsonResponse(body, status=200 if ready else 503)
 
 

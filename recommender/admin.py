@@ -3,7 +3,15 @@ from django.contrib import admin, messages
 
 from . import services
 from .exceptions import InvalidDeclaration, ModelArtifactError
-from .models import DeclaredReference, Feedback, ModelVersion, ReferencePair, RunReconstruction
+from .models import (
+    DeclaredReference,
+    Feedback,
+    LabelSource,
+    ModelVersion,
+    ModelVersionStatus,
+    ReferencePair,
+    RunReconstruction,
+)
 from .training import artifact_load, model_version_activate
 
 
@@ -23,6 +31,14 @@ class ReferencePairAdmin(admin.ModelAdmin):
     search_fields = ["run_reconstruction__run__run_number", "reference__run__run_number"]
     raw_id_fields = ["run_reconstruction", "reference", "recorded_by"]
     list_select_related = ["run_reconstruction__run", "reference__run", "recorded_by"]
+
+    def has_delete_permission(self, request, obj=None):
+        # A shifter's label is their decision, part of the audit trail: nobody deletes it
+        # (a bulk delete that selects one, or that cascades to one, is refused as a whole).
+        # Certhelper's labels can be: a bad import is cleaned up and imported again.
+        if obj is not None and obj.source == LabelSource.SHIFTER:
+            return False
+        return super().has_delete_permission(request, obj)
 
 
 class DeclaredReferenceAddForm(forms.ModelForm):
@@ -125,7 +141,16 @@ class DeclaredReferenceAdmin(admin.ModelAdmin):
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ["id", "status", "created_at", "activated_at", "training_run_min", "training_run_max", "short_sha"]
+    list_display = [
+        "id",
+        "status",
+        "created_at",
+        "activated_at",
+        "was_ever_active",
+        "training_run_min",
+        "training_run_max",
+        "short_sha",
+    ]
     list_filter = ["status", "store"]
     readonly_fields = [f.name for f in ModelVersion._meta.fields]
     actions = ["activate"]
@@ -152,10 +177,18 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        # A version that served recommendations is what shifters' decisions refer to:
+        # never deleted, by anyone. A candidate never activated may go.
+        if obj is not None and (obj.was_ever_active or obj.status != ModelVersionStatus.CANDIDATE):
+            return False
+        return super().has_delete_permission(request, obj)
+
 
 @admin.register(Feedback)
 class FeedbackAdmin(admin.ModelAdmin):
-    """The audit trail of shifters' decisions: read-only."""
+    """The audit trail of shifters' decisions: read-only, and deleted by nobody (superusers
+    included; deleting what they belong to, a run reconstruction, is refused too)."""
 
     list_display = [
         "run_reconstruction",
@@ -174,4 +207,7 @@ class FeedbackAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

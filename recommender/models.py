@@ -178,6 +178,10 @@ class ModelVersion(TimeStampedModel):
     label_counts = models.JSONField(default=dict, blank=True, help_text="Labels by source and sign")
     evaluation = models.JSONField(default=dict, blank=True, help_text="Figures on the newest labels")
     activated_at = models.DateTimeField(null=True, blank=True)
+    # Set by model_version_activate and never cleared: a version that ever served
+    # recommendations is part of the record of what shifters were shown, so the admin
+    # never deletes it (recommender.admin.ModelVersionAdmin).
+    was_ever_active = models.BooleanField(default=False, editable=False, help_text="It served recommendations once")
 
     class Meta:
         ordering = ["-created_at"]

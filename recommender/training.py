@@ -305,7 +305,8 @@ def model_version_activate(*, model_version_id: int) -> ModelVersion:
         )
         version.status = ModelVersionStatus.ACTIVE
         version.activated_at = timezone.now()
-        version.save(update_fields=["status", "activated_at", "updated_at"])
+        version.was_ever_active = True
+        version.save(update_fields=["status", "activated_at", "was_ever_active", "updated_at"])
         # The stored rankings are the old model's: pages compute the new one's in memory
         # until the refresh has stored them, so queue it as soon as this commits.
         transaction.on_commit(recommendations_refresh_enqueue)

@@ -271,6 +271,11 @@ LOGIN_CLIENT_IP_HEADER = os.getenv("LOGIN_CLIENT_IP_HEADER", "")
 # How many reverse proxies append to that header: the client is the address the
 # outermost one added (1: the right-most entry).
 LOGIN_TRUSTED_PROXIES = envint("LOGIN_TRUSTED_PROXIES", "1")
+# An IPv6 client is counted by its network of this many leading bits: one machine
+# usually holds a whole /64 and can take a new address for every guess.
+LOGIN_IPV6_PREFIX = envint("LOGIN_IPV6_PREFIX", "64")
+if not 1 <= LOGIN_IPV6_PREFIX <= 128:
+    raise ImproperlyConfigured(f"LOGIN_IPV6_PREFIX must be between 1 and 128, got {LOGIN_IPV6_PREFIX}")
 # At the limit the lock lasts LOGIN_BACKOFF_S, doubling with each further failure up
 # to LOGIN_LOCKOUT_S; an address that logged a username in within
 # LOGIN_KNOWN_ADDRESS_DAYS is not locked out by failures elsewhere.
@@ -290,9 +295,11 @@ LOGGING = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
-        # DRF's token authentication, re-reading an SSO user's roles when overdue.
+        # DRF's token authentication with a lifetime, re-reading an SSO user's roles when
+        # overdue. First, so that a refused or missing token is a 401 with a `Token`
+        # challenge (DRF answers 403 when the first class sends no challenge).
         "accounts.oidc.SsoTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
@@ -302,6 +309,11 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"user": os.getenv("API_USER_RATE", "600/minute")},
 }
+# An API token works this many days from its creation (accounts/tokens.py); then the
+# API answers 401 and an admin issues a new one.
+API_TOKEN_LIFETIME_DAYS = envint("API_TOKEN_LIFETIME_DAYS", "90")
+if API_TOKEN_LIFETIME_DAYS < 1:
+    raise ImproperlyConfigured(f"API_TOKEN_LIFETIME_DAYS must be at least 1, got {API_TOKEN_LIFETIME_DAYS}")
 # Decisions (labels for training) per user, API and run page together.
 FEEDBACK_WRITE_RATE = os.getenv("FEEDBACK_WRITE_RATE", "120/hour")
 # The author of a run's current decision may replace it for this long (one shift);
@@ -313,7 +325,8 @@ REFRUN_QUEUE_MIN_LUMISECTIONS = envint("REFRUN_QUEUE_MIN_LUMISECTIONS", "10")
 SPECTACULAR_SETTINGS = {
     "TITLE": "RefRun API",
     "VERSION": "1",
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # The role every API route asks for: an account with no role reads no part of the API.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated", "accounts.permissions.IsShifter"],
 }
 
 # --- CERN SSO (OIDC) ------------------------------------------------------------

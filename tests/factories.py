@@ -124,6 +124,8 @@ class ModelVersionFactory(factory.django.DjangoModelFactory):
     library_versions = factory.LazyFunction(dict)
     label_fingerprint = factory.Sequence(lambda n: f"{n:064x}")
     status = "candidate"
+    # As model_version_activate leaves it: an active or retired version was active once.
+    was_ever_active = factory.LazyAttribute(lambda version: version.status in {"active", "retired"})
 
 
 def ranking_shown(*, run_number: int, reconstruction: str, references: list[int], version=None):
