@@ -64,6 +64,15 @@ def run_conditions(*, run_numbers) -> list[tuple[int, str, str, object]]:
     )
 
 
+def run_eras(*, run_numbers) -> dict[int, tuple[str, str]]:
+    """Run number -> (run class, era) of each run of `run_numbers` in the mirror; a run
+    OMS gave no era of its own takes its fill's."""
+    rows = Run.objects.filter(run_number__in=list(run_numbers)).values_list(
+        "run_number", "run_class", "era", "fill__era"
+    )
+    return {number: (run_class, era or fill_era or "") for number, run_class, era, fill_era in rows}
+
+
 def first_run_since(*, start_time) -> int | None:
     """The lowest run number that started at or after `start_time`."""
     return Run.objects.filter(start_time__gte=start_time).aggregate(first=Min("run_number"))["first"]

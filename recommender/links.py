@@ -15,6 +15,10 @@ referenceshow=...;referenceobj1=other%3A<ref run>%3A<ref dataset>%3A%3A`).
 OMS. The run report `/cms/runs/report?cms_run=N` and the fill report
 `/cms/fills/report?cms_fill=N` are the page addresses CMS documentation and
 scripts link to (no OMS document of its page URLs was found either).
+
+Datasets. The GUI serves DQMIO datasets only (recommender.dqm_datasets says how a run's
+is known): a link never names a Certhelper label; where no DQMIO name is known it names
+no dataset, and the run page says so.
 """
 
 from __future__ import annotations
@@ -24,13 +28,12 @@ from urllib.parse import quote, urlencode
 
 from django.conf import settings
 
-# Certhelper's placeholder for a dataset nobody filled in.
-UNKNOWN_DATASETS = {"", "To Be Defined"}
+from .dqm_datasets import is_dqmio
 
 
 def _dataset(value: str | None) -> str:
     value = (value or "").strip()
-    return "" if value in UNKNOWN_DATASETS else value
+    return value if is_dqmio(value) else ""
 
 
 def _gui_value(value: str) -> str:
@@ -41,11 +44,11 @@ def _gui_value(value: str) -> str:
 def dqm_gui_compare_url(
     *, run_number: int, dataset: str | None, reference_run_number: int, reference_dataset: str | None
 ) -> str:
-    """The offline DQM GUI on the run's dataset, Tracker workspace, with the reference overlaid.
-
-    A reference whose own dataset is unknown is overlaid from the run's dataset name."""
+    """The offline DQM GUI on the run's DQMIO dataset, Tracker workspace, with the
+    reference overlaid from its own; an unknown dataset is left empty, never guessed
+    from the other run's (a reference of another era is filed under another name)."""
     run_dataset = _dataset(dataset)
-    ref_dataset = _dataset(reference_dataset) or run_dataset
+    ref_dataset = _dataset(reference_dataset)
     parts = [f"runnr={run_number}"]
     if run_dataset:
         parts.append(f"dataset={_gui_value(run_dataset)}")

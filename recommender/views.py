@@ -19,6 +19,7 @@ from jobs.selectors import job_running, jobs_newest
 
 from . import display, links, reasons, run_list_rows, selectors, services
 from .charts import Series, line_chart_svg
+from .dqm_datasets import dqm_datasets_for
 from .exceptions import InvalidDeclaration, InvalidFeedback, ModelArtifactError
 from .exports import csv_write
 from .forms import DeclarationForm, FeedbackForm, RunFilterForm, RunLookupForm
@@ -201,6 +202,7 @@ def _run_page(
     references = [r.reference_run_number for r in recommendations]
     facts = selectors.reference_facts(run=run, reconstruction=reconstruction, reference_run_numbers=references)
     datasets = selectors.datasets_for(run_numbers=[run_number, *references], reconstruction=reconstruction)
+    dqm = dqm_datasets_for(run_numbers=[run_number, *references], reconstruction=reconstruction)
     if top is not None and active is not None and top.model_version_id == active.pk:
         model_version = active
     else:
@@ -222,9 +224,9 @@ def _run_page(
                 ),
                 links=links.reference_links(
                     run_number=run_number,
-                    dataset=datasets.get(run_number),
+                    dataset=dqm[run_number].name,
                     reference_run_number=result.reference_run_number,
-                    reference_dataset=datasets.get(result.reference_run_number),
+                    reference_dataset=dqm[result.reference_run_number].name,
                 ),
                 reference_dataset=datasets.get(result.reference_run_number, ""),
             )
@@ -311,7 +313,8 @@ def _run_page(
             "instant_lumi": display.instant_lumi_text(run.init_lumi, run.end_lumi),
             "recorded_lumi": display.integrated_lumi_text(run.recorded_lumi),
             "side_by_side": _side_by_side_rows(top, lumi_factor, lumi_unit) if top else [],
-            "run_dqm_url": links.dqm_gui_run_url(run_number=run_number, dataset=datasets.get(run_number)),
+            "run_dqm_url": links.dqm_gui_run_url(run_number=run_number, dataset=dqm[run_number].name),
+            "run_dqm_dataset": dqm[run_number],
             "run_oms_url": links.oms_run_url(run_number),
             "fill_oms_url": links.oms_fill_url(run.fill.fill_number) if run.fill else "",
         },

@@ -29,17 +29,29 @@ def test_it_names_another_instance_from_the_settings(settings):
     assert oms_fill_url(9322) == "https://vocms0185.cern.ch/cms/fills/report?cms_fill=9322"
 
 
-def test_it_overlays_from_the_runs_dataset_when_the_reference_has_none():
+def test_a_reference_without_a_known_dataset_is_named_by_run_alone():
     url = dqm_gui_compare_url(
         run_number=5,
         dataset="/Cosmics/Run2024C-PromptReco-v1/DQMIO",
         reference_run_number=4,
         reference_dataset="To Be Defined",
     )
-    assert url.endswith("referenceobj1=other:4:/Cosmics/Run2024C-PromptReco-v1/DQMIO::")
+    assert url.endswith("referenceobj1=other:4:::")
+
+
+def test_a_certhelper_label_is_never_named_as_a_dqm_gui_dataset():
+    url = dqm_gui_compare_url(
+        run_number=380100,
+        dataset="/Express/Cosmics2024/DQM",
+        reference_run_number=379900,
+        reference_dataset="/PromptReco/Collisions2024/DQM",
+    )
+    assert "dataset=" not in url and "/DQM:" not in url and url.endswith("referenceobj1=other:379900:::")
 
 
 def test_it_leaves_out_an_unknown_run_dataset_and_quotes_odd_characters():
-    url = dqm_gui_compare_url(run_number=5, dataset="", reference_run_number=4, reference_dataset="/A B/C;D/DQMIO")
+    url = dqm_gui_compare_url(
+        run_number=5, dataset="", reference_run_number=4, reference_dataset="/A B/Run2024C;x-Express-v1/DQMIO"
+    )
     assert "dataset=" not in url.split("referenceobj1")[0]
-    assert "referenceobj1=other:4:/A%20B/C%3BD/DQMIO::" in url
+    assert "referenceobj1=other:4:/A%20B/Run2024C%3Bx-Express-v1/DQMIO::" in url
