@@ -61,6 +61,12 @@ class FileReport:
     def rejected(self) -> int:
         return len(self.errors) + self.errors_dropped
 
+    @property
+    def all_rejected(self) -> bool:
+        """Rows were read and every one was rejected: nothing of the file is in the mirror."""
+        written = sum(c.created + c.updated + c.unchanged for c in self.counts.values())
+        return self.rejected > 0 and written == 0 and not self.skipped_reason
+
     def lines(self, *, max_errors: int = ERRORS_PRINTED_PER_FILE) -> list[str]:
         if self.skipped_reason:
             return [f"{self.name}: skipped, {self.skipped_reason}"]
@@ -86,6 +92,11 @@ class ImportReport:
     @property
     def failed(self) -> bool:
         return any(f.failure for f in self.files)
+
+    @property
+    def all_rejected(self) -> list[str]:
+        """The files of which no row could be imported."""
+        return [f.name for f in self.files if f.all_rejected]
 
     def totals(self) -> tuple[Counts, int]:
         total = Counts()

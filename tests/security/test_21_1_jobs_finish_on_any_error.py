@@ -35,16 +35,19 @@ def test_a_cell_of_100000_nested_brackets_is_a_row_error_and_the_next_import_sta
     deep = deep_fills_csv(tmp_path / "oms_fills_2009_2022_deep.csv")
     assert 190_000 < deep.stat().st_size < 210_000
 
-    out = _import("import_oms_dump", deep)
+    out = io.StringIO()
+    with pytest.raises(CommandError, match=r"no row of oms_fills_2009_2022_deep\.csv could be imported"):
+        call_command("import_oms_dump", str(deep), stdout=out)
 
-    assert "oms_fills_2009_2022_deep.csv:2: brilcalc_run: nested too deeply" in out
+    assert "oms_fills_2009_2022_deep.csv:2: brilcalc_run: nested too deeply" in out.getvalue()
     assert not Fill.objects.exists() and not Run.objects.exists()  # the row is rejected whole
     job = Job.objects.get(kind=JobKind.OMS_DUMP_IMPORT)
     assert (job.status, job.rows_skipped) == (JobStatus.SUCCEEDED, 1)
     assert job.errors == [{"file": deep.name, "line": 2, "reason": "brilcalc_run: nested too deeply"}]
     _nothing_running()
 
-    _import("import_oms_dump", deep)  # not refused with JobAlreadyRunning
+    with pytest.raises(CommandError, match="no row of"):  # not refused with JobAlreadyRunning
+        call_command("import_oms_dump", str(deep), stdout=io.StringIO())
 
     assert Job.objects.filter(kind=JobKind.OMS_DUMP_IMPORT, status=JobStatus.SUCCEEDED).count() == 2
 

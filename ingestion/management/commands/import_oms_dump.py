@@ -31,3 +31,9 @@ class Command(BaseCommand):
             self.stdout.write(line)
         if report.failed:
             raise CommandError("some files could not be imported; see FAILED above")
+        if report.all_rejected:
+            # A file none of whose rows could be read is a failed import to a script,
+            # though each row's reason is already above and nothing else was lost.
+            raise CommandError(
+                f"no row of {', '.join(report.all_rejected)} could be imported; see the row errors above"
+            )
