@@ -54,7 +54,8 @@ class StepOutcome:
     name: str
     counts: Counts = field(default_factory=Counts)
     asked: int = 0  # runs asked about
-    answered: int = 0  # runs the source gave a value for
+    answered: int = 0  # runs (or, for the Run Registry, datasets) the source gave a value for
+    answered_unit: str = "runs"
     errors: list[dict[str, Any]] = field(default_factory=list)
     stopped: str = ""  # why the step ended early, if it did
     requests: int = 0
@@ -159,7 +160,7 @@ def pv_mean_scope(runs: Sequence[Run]) -> list[Run]:
 def tracker_certification_step(*, source: Any, runs: Sequence[Run], job_id: int) -> StepOutcome:
     """The Run Registry's tracker flags, good lumisections and dataset states of the
     range's runs: one paged query for the range; every page stored before a failure stays."""
-    outcome = StepOutcome(name="tracker_certification")
+    outcome = StepOutcome(name="tracker_certification", answered_unit="datasets")
     if not runs:
         return outcome
     outcome.asked = len(runs)
@@ -257,7 +258,8 @@ def _summary(outcomes: list[StepOutcome], *, runs: int, run_min: int, run_max: i
         return JobStatus.SUCCEEDED, f"no conditions source configured; {runs} runs in {run_min}-{run_max} untouched"
     parts = []
     for o in outcomes:
-        text = f"{o.name}: {o.answered} runs known of {o.asked} asked, {o.counts.updated + o.counts.created} changed"
+        changed = o.counts.updated + o.counts.created
+        text = f"{o.name}: {o.answered} {o.answered_unit} known of {o.asked} runs asked, {changed} changed"
         if o.stopped:
             text += f"; STOPPED: {o.stopped}"
         elif o.errors:

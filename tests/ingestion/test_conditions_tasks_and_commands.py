@@ -65,7 +65,7 @@ def test_the_task_and_the_command_sync_the_range(fake, settings):
     call_command("sync_conditions", "--from", FIRST_RUN, "--to", FIRST_RUN + 11, stdout=out)
 
     assert "succeeded" in status and Run.objects.get(run_number=FIRST_RUN + 1).pv_mean == pytest.approx(44.0)
-    assert "pv_mean: 1 runs known of 12 asked, 0 changed" in out.getvalue()
+    assert "pv_mean: 1 runs known of 12 runs asked, 0 changed" in out.getvalue()
     assert Job.objects.filter(kind=JobKind.CONDITIONS_SYNC, status=JobStatus.SUCCEEDED).count() == 2
 
 

@@ -99,10 +99,10 @@ def test_the_apv_service_down_fails_the_job_and_keeps_what_was_read(server):
 
     assert job.status == JobStatus.FAILED
     assert (
-        "apv_mode: 0 runs known of 1 asked, 0 changed; STOPPED: APV mode service: HTTP 500 after 2 attempts"
+        "apv_mode: 0 runs known of 1 runs asked, 0 changed; STOPPED: APV mode service: HTTP 500 after 2 attempts"
         in job.message
     )
-    assert "pv_mean: 2 runs known of 2 asked" in job.message  # the next step still ran
+    assert "pv_mean: 2 runs known of 2 runs asked" in job.message  # the next step still ran
     after = values()
     assert {n: v for n, v in after.items() if n != 330003} == {n: v for n, v in before.items() if n != 330003}
 
