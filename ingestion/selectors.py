@@ -158,6 +158,12 @@ def tracker_flags(*, run_ids: Iterable[int]) -> dict[int, dict[str, str | None]]
     return {run_id: flags for run_id, (_, flags) in best.items()}
 
 
+def tracker_flags_by_run_number(*, run_numbers: Iterable[int]) -> dict[int, dict[str, str | None]]:
+    """tracker_flags keyed by run number (the run page's candidate references)."""
+    ids = dict(Run.objects.filter(run_number__in=list(run_numbers)).values_list("pk", "run_number"))
+    return {ids[run_id]: flags for run_id, flags in tracker_flags(run_ids=ids).items()}
+
+
 def good_lumisections_by_run(*, run_numbers: Iterable[int] | None = None) -> dict[int, int]:
     """Per run number, the lumisections the Run Registry has GOOD for the whole tracker,
     from the preferred dataset that counts them (the "certified good" feature where the

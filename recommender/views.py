@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from accounts.decorators import shift_leader_required, shifter_required
 from accounts.roles import is_shift_leader
 from ingestion.models import RunClass
-from ingestion.selectors import lumisection_series
+from ingestion.selectors import lumisection_series, tracker_flags_by_run_number
 from jobs.models import JobKind
 from jobs.selectors import job_running, jobs_newest
 
@@ -140,6 +140,7 @@ class CandidateRow:
     sentences: list
     links: links.ReferenceLinks
     reference_dataset: str
+    tracker: dict | None  # the reference's Run Registry flags {"pixel", "strip", "tracking"}
 
 
 def _side_by_side_rows(top, lumi_factor: float, lumi_unit: str) -> list[tuple[str, str, str]]:
@@ -203,6 +204,7 @@ def _run_page(
     facts = selectors.reference_facts(run=run, reconstruction=reconstruction, reference_run_numbers=references)
     datasets = selectors.datasets_for(run_numbers=[run_number, *references], reconstruction=reconstruction)
     dqm = dqm_datasets_for(run_numbers=[run_number, *references], reconstruction=reconstruction)
+    reference_tracker = tracker_flags_by_run_number(run_numbers=references)
     if top is not None and active is not None and top.model_version_id == active.pk:
         model_version = active
     else:
@@ -229,6 +231,7 @@ def _run_page(
                     reference_dataset=dqm[result.reference_run_number].name,
                 ),
                 reference_dataset=datasets.get(result.reference_run_number, ""),
+                tracker=reference_tracker.get(result.reference_run_number),
             )
         )
     confidence = (

@@ -60,3 +60,21 @@ def test_it_says_when_the_flags_are_not_known(client, shifter_sam):
     _run()
     body = _page(client, shifter_sam, 381100)
     assert 'Tracker (Run Registry)</dt><dd class="tracker-flags">not known' in body
+
+
+def test_each_candidate_reference_shows_its_own_flags(client, shifter_sam):
+    _run()
+    reference = RunFactory(run_number=381000)
+    TrackerCertification.objects.create(
+        run=reference,
+        dataset="/PromptReco/Collisions2024/DQM",
+        reconstruction="prompt",
+        state="COMPLETED",
+        pixel="GOOD",
+        strip="BAD",
+        tracking="GOOD",
+    )
+    body = _page(client, shifter_sam, 381100)
+    assert (
+        'class="reference-tracker" title="Run Registry tracker flags: pixel, strip, tracking">GOOD · BAD · GOOD' in body
+    )
