@@ -141,6 +141,7 @@ class CandidateRow:
     links: links.ReferenceLinks
     reference_dataset: str
     tracker: dict | None  # the reference's Run Registry flags {"pixel", "strip", "tracking"}
+    pv_mean: float | None  # the reference's mean primary vertices
 
 
 def _side_by_side_rows(top, lumi_factor: float, lumi_unit: str) -> list[tuple[str, str, str]]:
@@ -232,6 +233,7 @@ def _run_page(
                 ),
                 reference_dataset=datasets.get(result.reference_run_number, ""),
                 tracker=reference_tracker.get(result.reference_run_number),
+                pv_mean=context.side_by_side.get("pv_mean", (None, None))[1],
             )
         )
     confidence = (

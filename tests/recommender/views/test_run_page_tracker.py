@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from ingestion.models import TrackerCertification
+from ingestion.models import Run, TrackerCertification
 from tests.factories import ReferencePairFactory, RunFactory, RunReconstructionFactory
 
 pytestmark = pytest.mark.django_db
@@ -78,3 +78,11 @@ def test_each_candidate_reference_shows_its_own_flags(client, shifter_sam):
     assert (
         'class="reference-tracker" title="Run Registry tracker flags: pixel, strip, tracking">GOOD · BAD · GOOD' in body
     )
+
+
+def test_each_candidate_reference_shows_its_primary_vertices(client, shifter_sam):
+    _run()
+    Run.objects.filter(run_number=381000).update(pv_mean=31.27)
+    Run.objects.filter(run_number=381100).update(pv_mean=29.0)
+    body = _page(client, shifter_sam, 381100)
+    assert 'class="reference-pv" title="mean primary vertices">PV 31.3' in body
