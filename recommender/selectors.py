@@ -54,7 +54,8 @@ from .models import (
     ReferencePair,
     RunReconstruction,
 )
-from .recommending import Reason, RecommendationResult, SideBySide, labels_in_use
+from .results import Reason, RecommendationResult, SideBySide
+from .serving import labels_in_use
 
 # The reconstructions a shifter certifies as runs arrive; re-recos come years later.
 CERTIFIED_ON_ARRIVAL = (Reconstruction.EXPRESS, Reconstruction.PROMPT)

@@ -41,6 +41,8 @@ from .selectors import labels_frame, run_features_frame
 
 logger = logging.getLogger(__name__)
 
+REFRESH_TASK = "recommender.tasks.refresh_recommendations"
+
 # The newest labels a new model is judged on: this share of the labelled runs.
 HOLDOUT_FRACTION = 0.1
 MIN_TRAINING_LABELS = 20
@@ -179,10 +181,12 @@ def model_version_activate(*, model_version_id: int) -> ModelVersion:
 
 
 def recommendations_refresh_enqueue() -> None:
+    from celery import current_app
     from kombu.exceptions import OperationalError
 
-    from .tasks import refresh_recommendations
-
+    # By its name, as the beat names it: tasks sit above training (they call it), so
+    # training does not import them (recommender.apps registers them at start-up).
+    refresh_recommendations = current_app.tasks[REFRESH_TASK]
     try:
         refresh_recommendations.delay()
     except OperationalError as exc:
