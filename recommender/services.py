@@ -577,7 +577,7 @@ def recommendations_store(*, run_number: int, reconstruction: str, limit: int = 
     as they are computed now. Returns what was computed.
 
     Only the refresh task and an explicit POST call this: pages and GET APIs read
-    what is stored (selectors.recommendations_shown) and never write.
+    what is stored (ranking_reads.recommendations_shown) and never write.
     """
     return _recommendations_store(run_number=run_number, reconstruction=reconstruction, limit=limit)[0]
 

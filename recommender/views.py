@@ -17,7 +17,7 @@ from ingestion.selectors import lumisection_series
 from jobs.models import JobKind
 from jobs.selectors import job_running, jobs_newest
 
-from . import display, links, reasons, run_list_rows, selectors, services
+from . import display, links, ranking_reads, reasons, run_list_rows, selectors, services
 from .charts import Series, line_chart_svg
 from .exceptions import InvalidDeclaration, InvalidFeedback, ModelArtifactError
 from .exports import csv_write
@@ -181,7 +181,7 @@ def _run_page(
     active = selectors.model_version_active()
     try:
         # Read only: the stored ranking, or one computed now in memory (nothing written).
-        recommendations = selectors.recommendations_shown(
+        recommendations = ranking_reads.recommendations_shown(
             run_number=run_number, reconstruction=reconstruction, model_version=active
         )
     except ModelArtifactError as exc:
@@ -199,7 +199,7 @@ def _run_page(
     may_decide = state is None or state.open_for(request.user)
     conditions_known = selectors.run_conditions_known(run)
     references = [r.reference_run_number for r in recommendations]
-    facts = selectors.reference_facts(run=run, reconstruction=reconstruction, reference_run_numbers=references)
+    facts = ranking_reads.reference_facts(run=run, reconstruction=reconstruction, reference_run_numbers=references)
     datasets = selectors.datasets_for(run_numbers=[run_number, *references], reconstruction=reconstruction)
     if top is not None and active is not None and top.model_version_id == active.pk:
         model_version = active
@@ -258,8 +258,8 @@ def _run_page(
             }
         )
     is_leader = is_shift_leader(request.user)
-    declared = selectors.declaration_covering(run=run, reconstruction=reconstruction)
-    stale = selectors.declarations_stale().get(declared.pk) if declared is not None and is_leader else None
+    declared = ranking_reads.declaration_covering(run=run, reconstruction=reconstruction)
+    stale = ranking_reads.declarations_stale().get(declared.pk) if declared is not None and is_leader else None
     conflicts = (
         selectors.conditions_conflicting(
             run=run, reconstruction=reconstruction, reference_run_number=top.reference_run_number
@@ -524,7 +524,7 @@ class NeededRow:
 
 def _needed_rows() -> list[NeededRow]:
     rows = []
-    for g in selectors.references_needed():
+    for g in ranking_reads.references_needed():
         c = g.conditions
         fields = [("note", f"declared for {g.new}")]
         if c.b_field == c.b_field:  # known
@@ -550,7 +550,7 @@ def _needed_rows() -> list[NeededRow]:
 
 
 def _declaration_rows() -> list[DeclarationRow]:
-    stale = selectors.declarations_stale()
+    stale = ranking_reads.declarations_stale()
     rows = []
     for declaration in selectors.declared_references():
         instead = stale.get(declaration.pk)

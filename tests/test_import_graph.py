@@ -12,8 +12,6 @@ functions, relative imports are resolved, and the graph is followed transitively
 import ast
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 APPS = ("accounts", "demo", "ingestion", "jobs", "operations", "recommender", "refrun")
 
@@ -140,7 +138,6 @@ def forbidden_reach(graph: dict[str, set[str]], start: str) -> dict[str, list[st
     return found
 
 
-@pytest.mark.xfail(strict=True, reason="six modules still import each other; issue 22 step 2 breaks the circle")
 def test_it_finds_no_cycle_inside_recommender():
     assert cycles(import_graph(), "recommender") == []
 
