@@ -17,7 +17,7 @@ from ingestion.selectors import lumisection_series
 from jobs.models import JobKind
 from jobs.selectors import job_running, jobs_newest
 
-from . import display, links, ranking_reads, reasons, run_list_rows, selectors, services
+from . import display, links, policy, ranking_reads, reasons, run_list_rows, selectors, services
 from .charts import Series, line_chart_svg
 from .exceptions import InvalidDeclaration, InvalidFeedback, ModelArtifactError
 from .exports import csv_write
@@ -192,7 +192,7 @@ def _run_page(
     decisions = selectors.decisions_for(run_reconstruction=run_reconstruction)
     labels = selectors.labels_for(run_reconstruction=run_reconstruction)
     state = (
-        selectors.decision_state_shown(run_reconstruction=run_reconstruction, decisions=decisions, labels=labels)
+        policy.decision_state_shown(run_reconstruction=run_reconstruction, decisions=decisions, labels=labels)
         if run_reconstruction
         else None
     )
