@@ -157,7 +157,7 @@ def scaling_child(model: dict) -> dict:
     """In a process whose DATABASE_URL is one size's database."""
 
     from ingestion.models import Run
-    from recommender import recommending
+    from recommender import recommending, serving
     from recommender.ml.baselines import PredecessorRanker
     from recommender.ml.candidates import candidate_pool
     from recommender.ml.dataset import label_run_class
@@ -183,7 +183,7 @@ def scaling_child(model: dict) -> dict:
             warm.append(time.perf_counter() - t0)
 
     # The predecessor on the same pools (fitted once on this database's runs).
-    cache = recommending._cache
+    cache = serving.cache
     runs = cache.run_table()
     _, history = cache.label_history()
     _, ranker = cache.model()

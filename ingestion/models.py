@@ -6,6 +6,7 @@ the catalogue (ingestion.quantities): add a quantity there, then its field here.
 
 from django.db import models
 
+from . import run_classes
 from .quantities import (
     FILL,
     INSTANT_LUMI_UNIT,
@@ -37,11 +38,11 @@ class TimeStampedModel(models.Model):
 
 
 class RunClass(models.TextChoices):
-    COLLISIONS_PP = "collisions_pp", "Collisions pp"
-    HEAVY_ION = "heavy_ion", "Heavy ion"
-    COSMICS = "cosmics", "Cosmics"
-    COMMISSIONING = "commissioning", "Commissioning"
-    SPECIAL = "special", "Special"
+    COLLISIONS_PP = run_classes.COLLISIONS_PP, "Collisions pp"
+    HEAVY_ION = run_classes.HEAVY_ION, "Heavy ion"
+    COSMICS = run_classes.COSMICS, "Cosmics"
+    COMMISSIONING = run_classes.COMMISSIONING, "Commissioning"
+    SPECIAL = run_classes.SPECIAL, "Special"
 
 
 class RunClassSource(models.TextChoices):

@@ -2,11 +2,18 @@
 
 From OMS attributes where they say enough; from the DQM dataset name otherwise
 (the evaluation protocol's rule, and Certhelper's).
+
+A pure module: it imports nothing of Django, so `recommender/ml/` may use it. The
+class values are written here once and `ingestion.models.RunClass` takes them.
 """
 
 import re
 
-from .models import RunClass
+COLLISIONS_PP = "collisions_pp"
+HEAVY_ION = "heavy_ion"
+COSMICS = "cosmics"
+COMMISSIONING = "commissioning"
+SPECIAL = "special"
 
 # /HIMinimumBias0/HIRun2018A-..., /Express/Collisions2023HI/DQM, /PromptReco/HIPhysicsRawPrime0/...
 _HEAVY_ION_DATASET = re.compile(r"/HI|\d{4}HI")
@@ -29,23 +36,23 @@ def run_class_from_oms(
     key = (hlt_key or "").lower()
     fill_type = (fill_type_runtime or "").upper()
     if "cosmic" in mode or "/cosmic" in key:
-        return RunClass.COSMICS
+        return COSMICS
     if mode.startswith("collisionshi"):
-        return RunClass.HEAVY_ION
+        return HEAVY_ION
     if mode.startswith("collisions"):
         if fill_type in {"IONS", "PB", "PBPB", "PROTON_NUCLEUS"}:
-            return RunClass.HEAVY_ION
-        return RunClass.COLLISIONS_PP
+            return HEAVY_ION
+        return COLLISIONS_PP
     if "commissioning" in mode:
-        return RunClass.COMMISSIONING
+        return COMMISSIONING
     if mode:
         # circulating2018, romanpotalignment2018, splashes...: global runs taken
         # for a special purpose, certified rarely and never as a reference.
-        return RunClass.SPECIAL
+        return SPECIAL
     if ("/cdaq/physics" in key or "/cdaq/special" in key) and stable_beam:
-        return RunClass.HEAVY_ION if fill_type in {"IONS", "PB", "PBPB"} else RunClass.COLLISIONS_PP
+        return HEAVY_ION if fill_type in {"IONS", "PB", "PBPB"} else COLLISIONS_PP
     if key:
-        return RunClass.COSMICS if stable_beam is False and "/cdaq/" in key else ""
+        return COSMICS if stable_beam is False and "/cdaq/" in key else ""
     return ""
 
 
@@ -61,9 +68,9 @@ def run_class_from_dataset(dataset: str) -> str:
         return ""  # empty, None or "To Be Defined"
     lowered = name.lower()
     if "cosmic" in lowered:
-        return RunClass.COSMICS
+        return COSMICS
     if _HEAVY_ION_DATASET.search(name):
-        return RunClass.HEAVY_ION
+        return HEAVY_ION
     if "commissioning" in lowered:
-        return RunClass.COMMISSIONING
-    return RunClass.COLLISIONS_PP
+        return COMMISSIONING
+    return COLLISIONS_PP

@@ -22,7 +22,7 @@ from accounts.permissions import IsShifter
 from accounts.roles import is_shift_leader
 from ingestion.models import ApvMode, RunClass
 
-from . import selectors, services
+from . import ranking_reads, selectors, services
 from .exceptions import (
     DecisionClosed,
     InvalidDeclaration,
@@ -146,7 +146,7 @@ class RecommendationListApi(APIView):
         responses=OutputSerializer(many=True),
     )
     def get(self, request, run_number: int, reconstruction: str):
-        return _recommendations_answer(selectors.recommendations_shown, run_number, reconstruction)
+        return _recommendations_answer(ranking_reads.recommendations_shown, run_number, reconstruction)
 
 
 def _recommendations_answer(read, run_number: int, reconstruction: str) -> Response:

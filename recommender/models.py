@@ -24,7 +24,7 @@ class RunReconstruction(TimeStampedModel):
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="reconstructions")
     reconstruction = models.CharField(max_length=10, choices=Reconstruction.choices)
     dataset = models.CharField(max_length=200, blank=True, help_text="DQM dataset, e.g. /Express/Cosmics2024/DQM")
-    # A shift leader reopened it for a new decision (decision policy: selectors.decision_state).
+    # A shift leader reopened it for a new decision (decision policy: policy.decision_state).
     reopened_at = models.DateTimeField(null=True, blank=True)
     reopened_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

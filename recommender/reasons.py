@@ -3,7 +3,7 @@
 A `Reason` says which feature moved a candidate's score and by how much; the
 sentence is made from the feature's *kind* (found by name pattern, so features
 the model gains or renames still land in the right kind) and from the facts a
-shifter can check: the label history (`selectors.reference_facts`) and the run
+shifter can check: the label history (`ranking_reads.reference_facts`) and the run
 and reference values side by side. A feature of no known kind gets a plain
 fallback sentence built from its description.
 """
@@ -55,7 +55,7 @@ class Context:
 
     run_class: str
     reconstruction: str
-    facts: object | None  # selectors.ReferenceFacts
+    facts: object | None  # ranking_reads.ReferenceFacts
     side_by_side: Mapping[str, tuple[object, object]]  # name -> (run value, reference value)
     run_start: dt.datetime | None = None
     now: dt.datetime | None = None

@@ -8,291 +8,27 @@ pool, a feature table and two predicts (the pool, then the probes of its reasons
 
 from __future__ import annotations
 
-import bisect
 import math
-import pickle
-import threading
-from collections import Counter, OrderedDict
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
-from django.conf import settings
 
 from . import reasons as reason_words
-from .changes import change_counters
+from . import serving
 from .exceptions import UnknownRunReconstruction
 from .ml.baselines import persistence_ranking
 from .ml.candidates import candidate_pool
-from .ml.certification import with_good_lumisections
-from .ml.dataset import label_run_class, sort_labels
+from .ml.dataset import label_run_class
 from .ml.declarations import Conditions, Declaration, conditions_differ, declared_for, stale_use
-from .ml.features import FEATURE_DESCRIPTIONS, SIDE_BY_SIDE, History, RunTable, Target, pair_feature_arrays
+from .ml.features import FEATURE_DESCRIPTIONS, SIDE_BY_SIDE, RunTable, Target, pair_feature_arrays
 from .ml.model import Ranker
-from .ml.needs_reference import new_conditions, run_conditions
-from .models import ModelVersion, ModelVersionStatus, RunReconstruction
+from .ml.needs_reference import new_conditions
+from .models import RunReconstruction
+from .results import Reason, RecommendationResult, SideBySide
+from .serving import labels_in_use, serving_cache_clear  # noqa: F401 (importable from here, as before)
 
 REASONS_PER_RECOMMENDATION = 3
-
-
-@dataclass(frozen=True)
-class Reason:
-    feature: str
-    description: str
-    effect: float  # change of the score against the candidate pool's median value
-
-
-@dataclass(frozen=True)
-class SideBySide:
-    name: str
-    label: str
-    run_value: object
-    reference_value: object
-
-
-@dataclass(frozen=True)
-class RecommendationResult:
-    reference_run_number: int
-    rank: int
-    score: float
-    reasons: list[Reason] = field(default_factory=list)
-    side_by_side: list[SideBySide] = field(default_factory=list)
-    model_version_id: int | None = None
-
-
-# The key of a part not loaded yet: equal to no key the counters can give.
-_UNLOADED = object()
-
-
-class _ServingCache:
-    """Per-process state, each part keyed by the change counters of the tables it is
-    built from (recommender.changes); the counters are read once per recommendation."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.counters: dict[str, int] = {}
-        self.model_key = _UNLOADED
-        self.version: tuple[int, str] | None = None  # (id, sha256) of the active model
-        self.ranker: Ranker | None = None
-        self.runs_key = _UNLOADED
-        self.runs: RunTable | None = None
-        self.labels_key = _UNLOADED
-        self.labels: pd.DataFrame | None = None
-        self.labels_fingerprint: tuple[int, ...] = ()  # selectors.labels_fingerprint of `labels`
-        self.labels_max_id = 0
-        # the first run whose labels changed since the history was replayed (None: none did)
-        self.changed_run: int | None = None
-        self.history: History | None = None
-        self.checkpoints: list[tuple[int, bytes]] = []
-        self.before: OrderedDict[int, History] = OrderedDict()  # run -> history of the labels before it
-        self.declarations_key = _UNLOADED
-        self.declarations: list[Declaration] = []
-        self.beams: dict[int, str] = {}  # run number -> OMS fill type at run time
-
-    def revalidate(self) -> None:
-        """Read the counters, before any part is loaded: a change that commits while a
-        part loads then costs one more load, never a stale part."""
-        self.counters = change_counters()
-
-    def _key(self, *tables: str) -> tuple:
-        return tuple(self.counters.get(table) for table in tables)
-
-    def model(self) -> tuple[int | None, Ranker | None]:
-        """The active model version's id and its ranker (None, None without one)."""
-        from .training import artifact_load
-
-        key = self._key("models")
-        if key != self.model_key:
-            version = ModelVersion.objects.filter(status=ModelVersionStatus.ACTIVE).first()
-            if version is None:
-                self.version, self.ranker = None, None
-            elif (version.pk, version.sha256) != self.version:
-                self.ranker = artifact_load(version)
-                self.version = (version.pk, version.sha256)
-            self.model_key = key
-        return (self.version[0] if self.version else None), self.ranker
-
-    def run_table(self) -> RunTable:
-        from .selectors import run_features_frame
-
-        key = self._key("runs", "fills", "tracker_certifications")
-        if key != self.runs_key:
-            from ingestion.selectors import run_beams
-
-            # certified-good lumisections from the certification masks where REFRUN_DATA has
-            # them, else from the Run Registry (run_features_frame)
-            self.runs = RunTable(with_good_lumisections(run_features_frame(), settings.REFRUN_DATA))
-            # the beam is a declaration's condition, not a model feature
-            self.beams = run_beams()
-            self.runs_key = key
-        return self.runs
-
-    def conditions(self, run_number: int, reconstruction: str, run_class: str) -> Conditions:
-        """A run's conditions as a declaration's scope names them (NaN or "" when unknown)."""
-        return run_conditions(
-            self.run_table(), run_number, reconstruction=reconstruction, run_class=run_class, beams=self.beams
-        )
-
-    def labels_current(self) -> pd.DataFrame:
-        # a label's run class and dataset come from its run and run reconstruction
-        key = self._key("labels", "run_reconstructions", "runs")
-        if key != self.labels_key:
-            from .selectors import labels_read
-
-            labels = None
-            if self.labels is not None and key[1:] == self.labels_key[1:]:
-                labels = self._labels_added()
-            if labels is None:
-                labels, self.labels_fingerprint, self.labels_max_id = labels_read()
-            changed_run = _first_changed_run(self.labels, labels)
-            if changed_run is not None and (self.changed_run is None or changed_run < self.changed_run):
-                self.changed_run = changed_run
-            self.labels = labels
-            self.labels_key = key
-        return self.labels
-
-    def _labels_added(self) -> pd.DataFrame | None:
-        """The labels held and the rows added since, when the table's fingerprint says
-        nothing else changed (the usual change, a shifter's first decision, adds one
-        row); None when a label was removed or changed, for a full read. Every web
-        worker rereads the labels after each change: all of them cost ~50 ms."""
-        from .selectors import labels_fingerprint, labels_read
-
-        added, fingerprint, max_id = labels_read(after_id=self.labels_max_id)
-        expected = tuple(held + new for held, new in zip(self.labels_fingerprint, fingerprint, strict=True))
-        if labels_fingerprint() != expected:
-            return None
-        self.labels_fingerprint, self.labels_max_id = expected, max_id
-        if added.empty:
-            return self.labels
-        merged = pd.concat([self.labels, added], ignore_index=True)
-        return sort_labels(merged.sort_values(["run_number", "label_id"], kind="stable"))
-
-    def _labels_checked(self) -> pd.DataFrame:
-        """The labels; after a change, the checkpoints past the first changed label and
-        the full history are dropped, to be replayed when a page needs them: a
-        decision on one of the newest runs, the usual change, then costs a few hundred
-        labels' replay instead of every label's (~150 ms per web worker)."""
-        labels = self.labels_current()
-        if self.changed_run is not None:
-            self.checkpoints = [
-                (boundary, state) for boundary, state in self.checkpoints if boundary <= self.changed_run
-            ]
-            self.before = OrderedDict((run, kept) for run, kept in self.before.items() if run <= self.changed_run)
-            self.history = None
-            self.changed_run = None
-        return labels
-
-    def label_history(self) -> tuple[pd.DataFrame, History]:
-        labels = self._labels_checked()
-        if self.history is None:
-            self.history = self._replayed(labels, before_run=None)
-        return labels, self.history
-
-    def declared(self) -> list[Declaration]:
-        """Every declaration of the shift leaders, ended ones included."""
-        key = self._key("declarations", "run_reconstructions")
-        if key != self.declarations_key:
-            from .selectors import declarations_read
-
-            self.declarations = declarations_read()
-            self.declarations_key = key
-        return self.declarations
-
-    def declared_in_use(self, run_class: str) -> frozenset[int]:
-        """Run numbers of the declared references in use for a run class: candidates of its runs."""
-        return frozenset(d.reference for d in self.declared() if d.in_use and d.run_class == run_class)
-
-    def history_before(self, target_run: int) -> History:
-        """The history of the labels of runs before `target_run`, for a run that
-        already has later labels (a shifter opening an older run). The last few are
-        kept: shifters open the same runs again and again, and a change of labels
-        leaves those of the runs before it as they were."""
-        labels = self._labels_checked()
-        history = self.before.get(target_run)
-        if history is None:
-            history = self.before[target_run] = self._replayed(labels, before_run=target_run)
-            if len(self.before) > HISTORIES_KEPT:
-                self.before.popitem(last=False)
-        else:
-            self.before.move_to_end(target_run)
-        return history
-
-    def _replayed(self, labels: pd.DataFrame, *, before_run: int | None) -> History:
-        """A new history of the labels of runs before `before_run` (of every label:
-        None), copied from the nearest checkpoint (run number R, the pickled history
-        of the labels of runs before R) and replayed from there: replaying every
-        label per request cost ~100 ms. Replaying past the last checkpoint adds
-        checkpoints every CHECKPOINT_LABELS labels, each at a run boundary, so that
-        a checkpoint never holds half of a run's labels.
-        """
-        runs = labels["run_number"].to_numpy()
-        stop = len(runs) if before_run is None else int(np.searchsorted(runs, before_run, side="left"))
-        boundaries = [boundary for boundary, _ in self.checkpoints]
-        index = len(boundaries) - 1 if before_run is None else bisect.bisect_right(boundaries, before_run) - 1
-        if index >= 0:
-            boundary, state = self.checkpoints[index]
-            history = pickle.loads(state)
-            start = int(np.searchsorted(runs, boundary, side="left"))
-        else:
-            history, start = History(), 0
-        if index == len(boundaries) - 1:
-            for position in range(start + CHECKPOINT_LABELS, stop, CHECKPOINT_LABELS):
-                cut = int(np.searchsorted(runs, runs[position], side="left"))
-                if cut <= start:
-                    continue  # one run holds more than CHECKPOINT_LABELS labels
-                history.add_many(labels.iloc[start:cut])
-                self.checkpoints.append((int(runs[position]), pickle.dumps(history, protocol=pickle.HIGHEST_PROTOCOL)))
-                start = cut
-        history.add_many(labels.iloc[start:stop])
-        return history
-
-
-def _first_changed_run(old: pd.DataFrame | None, new: pd.DataFrame) -> int | None:
-    """The run of the first label (in run order) that `new` adds, removes or changes
-    against `old`, None when both hold the same labels. Labels of earlier runs are the
-    same in both: a history of them is still valid."""
-    if old is new:
-        return None  # nothing read was added: the frame held is kept as it is
-    if old is None or list(old.columns) != list(new.columns):
-        return -1
-    common = min(len(old), len(new))
-    first = common
-    for column in new.columns:
-        differs = np.flatnonzero(old[column].to_numpy()[:common] != new[column].to_numpy()[:common])
-        if len(differs):
-            first = min(first, int(differs[0]))
-    if first == len(old) == len(new):
-        return None
-    return min(int(frame["run_number"].iloc[first]) for frame in (old, new) if first < len(frame))
-
-
-# Labels between two history checkpoints: the most a request for an older run replays.
-CHECKPOINT_LABELS = 500
-# Histories of older runs kept per process (~1.3 MB each with 9,000 labels).
-HISTORIES_KEPT = 32
-
-
-_cache = _ServingCache()
-
-
-def serving_cache_clear() -> None:
-    global _cache
-    _cache = _ServingCache()
-
-
-def _history_for(target_run: int) -> History:
-    labels = _cache._labels_checked()
-    if labels.empty or int(labels["run_number"].iloc[-1]) < target_run:
-        return _cache.label_history()[1]  # the usual case: a new run, later than every label
-    return _cache.history_before(target_run)
-
-
-def labels_in_use() -> pd.DataFrame:
-    """Every label, as the serving cache holds it (shared: do not modify)."""
-    with _cache.lock:
-        _cache.revalidate()
-        return _cache.labels_current()
 
 
 def _display(value):
@@ -389,15 +125,15 @@ def recommendations_for(*, run_number: int, reconstruction: str, limit: int = 5)
 
     Without an active model, the references in use (persistence), newest first.
     """
-    with _cache.lock:
-        _cache.revalidate()
-        version_id, ranker = _cache.model()
+    with serving.cache.lock:
+        serving.cache.revalidate()
+        version_id, ranker = serving.cache.model()
         # The run table holds every run of the mirror and follows its counters: the
         # run's presence and class come from it, not from one more query.
-        runs = _cache.run_table()
+        runs = serving.cache.run_table()
         if int(run_number) not in runs.index:
             raise UnknownRunReconstruction(f"run {run_number} is not in the database")
-        history = _history_for(run_number)
+        history = serving.history_for(run_number)
     dataset = (
         RunReconstruction.objects.filter(run__run_number=run_number, reconstruction=reconstruction)
         .values_list("dataset", flat=True)
@@ -405,10 +141,10 @@ def recommendations_for(*, run_number: int, reconstruction: str, limit: int = 5)
     )
     run_class = runs.run_class(run_number)
     target = Target(run_number, reconstruction, label_run_class(dataset or "", run_class), dataset or "")
-    with _cache.lock:
-        curated = _cache.declared_in_use(target.run_class)
+    with serving.cache.lock:
+        curated = serving.cache.declared_in_use(target.run_class)
         declared = declared_for(
-            _cache.declared(), run_number, _cache.conditions(run_number, reconstruction, target.run_class)
+            serving.cache.declared(), run_number, serving.cache.conditions(run_number, reconstruction, target.run_class)
         )
     persistence = persistence_ranking(history, target)
 
@@ -485,9 +221,11 @@ def _rule_reasons(
 
 def declaration_covering(*, run_number: int, reconstruction: str, run_class: str) -> Declaration | None:
     """The declaration that is the run reconstruction's rank 1, if one covers it."""
-    with _cache.lock:
-        _cache.revalidate()
-        return declared_for(_cache.declared(), run_number, _cache.conditions(run_number, reconstruction, run_class))
+    with serving.cache.lock:
+        serving.cache.revalidate()
+        return declared_for(
+            serving.cache.declared(), run_number, serving.cache.conditions(run_number, reconstruction, run_class)
+        )
 
 
 @dataclass(frozen=True)
@@ -506,11 +244,11 @@ class NeedsReference:
 def runs_needing_reference(*, targets: list[tuple[int, str, str]]) -> list[NeedsReference]:
     """Of `targets` (run number, reconstruction, dataset), those that need a reference:
     judged against the newest labels, as their recommendations are."""
-    with _cache.lock:
-        _cache.revalidate()
-        runs = _cache.run_table()
-        _, history = _cache.label_history()
-        declarations = _cache.declared()
+    with serving.cache.lock:
+        serving.cache.revalidate()
+        runs = serving.cache.run_table()
+        _, history = serving.cache.label_history()
+        declarations = serving.cache.declared()
         out = []
         for run_number, reconstruction, dataset in targets:
             if int(run_number) not in runs.index:
@@ -521,10 +259,10 @@ def runs_needing_reference(*, targets: list[tuple[int, str, str]]) -> list[Needs
             picks = persistence_ranking(history, target)
             if not picks or not target.run_class:
                 continue
-            conditions = _cache.conditions(target.run_number, reconstruction, target.run_class)
+            conditions = serving.cache.conditions(target.run_number, reconstruction, target.run_class)
             if declared_for(declarations, target.run_number, conditions) is not None:
                 continue
-            new = new_conditions(runs, target, picks[0], beams=_cache.beams)
+            new = new_conditions(runs, target, picks[0], beams=serving.cache.beams)
             if new:
                 out.append(
                     NeedsReference(
@@ -538,13 +276,13 @@ def reference_proposals(*, need: NeedsReference, limit: int = 3) -> list[int]:
     """The model's best candidates for a run that needs a reference, among those taken
     under its own conditions and not the reference in use: what a leader may declare."""
     ranked = recommendations_for(run_number=need.run_number, reconstruction=need.reconstruction, limit=10)
-    with _cache.lock:
+    with serving.cache.lock:
         fitting = [
             r.reference_run_number
             for r in ranked
             if r.reference_run_number != need.reference_in_use
             and not conditions_differ(
-                need.conditions, _cache.conditions(r.reference_run_number, need.reconstruction, need.run_class)
+                need.conditions, serving.cache.conditions(r.reference_run_number, need.reconstruction, need.run_class)
             )
         ]
     return fitting[:limit]
@@ -554,12 +292,12 @@ def declarations_stale(*, in_a_row: int) -> dict[int, tuple[int, int]]:
     """Declarations in use that the shifters keep deciding against: declaration id ->
     (the reference they use instead, decisions in a row), from the labels of the runs
     each declaration covers."""
-    with _cache.lock:
-        _cache.revalidate()
-        declarations = [d for d in _cache.declared() if d.in_use]
+    with serving.cache.lock:
+        serving.cache.revalidate()
+        declarations = [d for d in serving.cache.declared() if d.in_use]
         if not declarations:
             return {}
-        labels = _cache.labels_current()
+        labels = serving.cache.labels_current()
         positive = labels[labels["is_positive"].to_numpy(dtype=bool)]
         out: dict[int, tuple[int, int]] = {}
         for declaration in declarations:
@@ -572,7 +310,7 @@ def declarations_stale(*, in_a_row: int) -> dict[int, tuple[int, int]]:
                 for run, reco, reference in zip(
                     rows["run_number"], rows["reconstruction"], rows["reference_run_number"], strict=True
                 )
-                if declaration.covers(int(run), _cache.conditions(int(run), str(reco), declaration.run_class))
+                if declaration.covers(int(run), serving.cache.conditions(int(run), str(reco), declaration.run_class))
             ]
             stale = stale_use(declaration, decisions, in_a_row=in_a_row)
             if stale is not None:

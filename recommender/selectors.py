@@ -8,7 +8,6 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.core.cache import cache
@@ -54,7 +53,7 @@ from .models import (
     ReferencePair,
     RunReconstruction,
 )
-from .recommending import Reason, RecommendationResult, SideBySide, labels_in_use
+from .results import Reason, RecommendationResult, SideBySide
 
 # The reconstructions a shifter certifies as runs arrive; re-recos come years later.
 CERTIFIED_ON_ARRIVAL = (Reconstruction.EXPRESS, Reconstruction.PROMPT)
@@ -320,106 +319,6 @@ def first_choice_acceptance(*, model_version: ModelVersion | None = None) -> Acc
     return AcceptanceRate(decisions.count(), decisions.filter(decision=Decision.ACCEPTED).count())
 
 
-# --- Decision policy (SHARED_DECISIONS) ----------------------------------------------
-
-
-@dataclass(frozen=True)
-class DecisionState:
-    """Whether a run reconstruction takes a decision now, and why not.
-
-    `is_open`: anyone with a shifter role may decide. Otherwise only the author of
-    the current decision may still replace it, until `change_until`.
-    """
-
-    is_open: bool
-    why_closed: str
-    current: Feedback | None
-    certified_in_certhelper: bool
-    reopened_at: object = None
-    reopened_by: object = None
-    change_until: object = None
-
-    def open_for(self, user, *, now=None) -> bool:
-        from django.utils import timezone
-
-        if self.is_open:
-            return True
-        now = now or timezone.now()
-        return bool(
-            self.current is not None
-            and user is not None
-            and self.current.user_id == user.pk
-            and self.change_until is not None
-            and now < self.change_until
-        )
-
-
-def decision_state(*, run_reconstruction: RunReconstruction) -> DecisionState:
-    """The decision policy: open when there is no positive Certhelper label and no
-    current decision, or when a shift leader reopened it after the current decision;
-    the author of the current decision may replace it for DECISION_CHANGE_HOURS."""
-    current = (
-        Feedback.objects.filter(run_reconstruction=run_reconstruction, is_current=True)
-        .select_related("user", "recommended_reference", "alternative_reference")
-        .order_by("-created_at", "-id")
-        .first()
-    )
-    reference = (
-        ReferencePair.objects.filter(
-            run_reconstruction=run_reconstruction, source=LabelSource.CERTHELPER, is_positive=True
-        )
-        .values_list("reference__run__run_number", flat=True)
-        .first()
-    )
-    return _decision_state(run_reconstruction=run_reconstruction, current=current, certified_reference=reference)
-
-
-def decision_state_shown(
-    *, run_reconstruction: RunReconstruction, decisions: list[Feedback], labels: list[ReferencePair]
-) -> DecisionState:
-    """`decision_state` from the decisions and labels the run page reads anyway
-    (`decisions_for`, `labels_for`): the same policy without three more queries."""
-    current = next((d for d in decisions if d.is_current), None)
-    reference = next(
-        (
-            label.reference.run.run_number
-            for label in labels
-            if label.source == LabelSource.CERTHELPER and label.is_positive
-        ),
-        None,
-    )
-    return _decision_state(run_reconstruction=run_reconstruction, current=current, certified_reference=reference)
-
-
-def _decision_state(
-    *, run_reconstruction: RunReconstruction, current: Feedback | None, certified_reference: int | None
-) -> DecisionState:
-    from django.conf import settings
-
-    certified = certified_reference is not None
-    reopened_at = run_reconstruction.reopened_at
-    reopened = reopened_at is not None and (current is None or reopened_at > current.created_at)
-    change_until = current.created_at + dt.timedelta(hours=settings.DECISION_CHANGE_HOURS) if current else None
-    if reopened:
-        why = ""
-    elif current is not None:
-        who = current.user.get_username() if current.user else "a former user"
-        why = f"{who} {current.decision} it on {current.created_at:%Y-%m-%d %H:%M} UTC"
-    elif certified:
-        why = f"certified in Certhelper with reference {certified_reference}"
-    else:
-        why = ""
-    return DecisionState(
-        is_open=not why,
-        why_closed=why,
-        current=current,
-        certified_in_certhelper=certified,
-        reopened_at=reopened_at,
-        reopened_by=run_reconstruction.reopened_by if reopened_at else None,
-        change_until=change_until,
-    )
-
-
 def runs_awaiting(*, reconstruction: str) -> QuerySet[Run]:
     """The work queue of a reconstruction (or of either, for ""), newest first: the runs
     page's "awaiting" filter and its landing page. The rule is recommender.queue's."""
@@ -442,9 +341,8 @@ def run_list_counts() -> RunListCounts:
     recommender.queue). Counting took a third of the page (20 ms with 11,000 runs),
     so they are cached until a run, run reconstruction, label or decision changes
     (their change counters, one small read) or the queue's threshold does."""
-    from django.conf import settings
 
-    changes = _changes_key("runs", "run_reconstructions", "labels", "feedback")
+    changes = changes_key("runs", "run_reconstructions", "labels", "feedback")
     key = f"run-list-counts:{settings.REFRUN_QUEUE_MIN_LUMISECTIONS}:{changes}"
     return cache.get_or_set(key, _run_list_count, AWAITING_CACHE_S)
 
@@ -513,93 +411,6 @@ def datasets_for(*, run_numbers: list[int], reconstruction: str) -> dict[int, st
     return known
 
 
-# --- What a reference was used for: the facts behind the reasons and the references page ---
-
-
-@dataclass(frozen=True)
-class ReferenceFacts:
-    """What the label history says about one candidate reference for one run reconstruction."""
-
-    reference_run_number: int
-    group_runs: int  # runs of the target's group (reconstruction, run class) that used it
-    is_group_current: bool  # the group's newest label before the run used it
-    current_since_run: int | None  # first run of the group's current streak with it
-    group_last_run: int | None
-    first_certified_at: object  # datetime the reference itself was first labelled (certified), or None
-    reference_start: object  # the reference run's start time, or None
-    other_reco_first_use: dict[str, object]  # other reconstruction -> when it first used it (recorded_at)
-    curated_note: str | None  # the note of the leaders' declaration in use; None when not declared
-
-
-def reference_facts(*, run: Run, reconstruction: str, reference_run_numbers: list[int]) -> dict[int, ReferenceFacts]:
-    """Per candidate reference, its use before `run` in the run's group (run class and
-    reconstruction, as on the references page) and elsewhere, from the labels the
-    serving cache holds: eight aggregate queries cost a quarter of the run page."""
-    if not reference_run_numbers:
-        return {}
-    labels = labels_in_use()
-    runs = labels["run_number"].to_numpy()
-    references = labels["reference_run_number"].to_numpy()
-    reconstructions = labels["reconstruction"].to_numpy()
-    recorded = labels["recorded_at"].to_numpy()
-    positive = labels["is_positive"].to_numpy(dtype=bool)
-    # Labels are in run order: those of earlier runs are a prefix.
-    before_run = int(np.searchsorted(runs, run.run_number, side="left"))
-    earlier = np.flatnonzero(
-        positive[:before_run] & (labels["own_run_class"].to_numpy()[:before_run] == (run.run_class or ""))
-    )
-    group = earlier[reconstructions[earlier] == reconstruction]
-    newest = since = None
-    if len(group):
-        # the group's newest label (of its newest run, the last recorded) names the current reference
-        last = group[runs[group] == runs[group[-1]]]
-        newest = int(references[max(last, key=lambda i: recorded[i])])
-        other = group[references[group] != newest]
-        # the current streak starts after the group's newest label of another reference
-        streak = group[references[group] == newest]
-        if len(other):
-            streak = streak[runs[streak] > runs[other[-1]]]
-        since = int(runs[streak].min()) if len(streak) else None
-    usage: dict[int, tuple[int, int]] = {}
-    other_use: dict[int, dict[str, object]] = defaultdict(dict)
-    candidates = earlier[np.isin(references[earlier], reference_run_numbers)]
-    for ref, reco in {(int(references[i]), reconstructions[i]) for i in candidates}:
-        uses = candidates[(references[candidates] == ref) & (reconstructions[candidates] == reco)]
-        if reco == reconstruction:
-            usage[ref] = (len(set(runs[uses].tolist())), int(runs[uses].max()))
-        else:
-            other_use[ref][reco] = min(recorded[uses])
-    certifications = np.flatnonzero(positive & np.isin(runs, reference_run_numbers))
-    certified: dict[int, object] = {}
-    for i in certifications:
-        number = int(runs[i])
-        if number not in certified or recorded[i] < certified[number]:
-            certified[number] = recorded[i]
-    wanted = set(reference_run_numbers)
-    starts = ingestion_selectors.run_starts(run_numbers=wanted)
-    notes = dict(
-        DeclaredReference.objects.filter(
-            until_run__isnull=True, run_reconstruction__run__run_number__in=wanted, run_class=run.run_class
-        )
-        .order_by("from_run", "created_at")
-        .values_list("run_reconstruction__run__run_number", "note")
-    )
-    return {
-        ref: ReferenceFacts(
-            reference_run_number=ref,
-            group_runs=usage.get(ref, (0, None))[0],
-            is_group_current=ref == newest,
-            current_since_run=since if ref == newest else None,
-            group_last_run=usage.get(ref, (0, None))[1],
-            first_certified_at=certified.get(ref),
-            reference_start=starts.get(ref),
-            other_reco_first_use=dict(other_use.get(ref, {})),
-            curated_note=(notes[ref] or "") if ref in notes else None,
-        )
-        for ref in reference_run_numbers
-    }
-
-
 # --- The references page: what replaces the shift leaders' Twiki table ---------------------
 
 TIMELINE_MONTHS = 6
@@ -637,7 +448,7 @@ class ReferencesOverview:
     run_range: tuple[int, int] | None
 
 
-def _changes_key(*names: str) -> str:
+def changes_key(*names: str) -> str:
     """A cache key that changes whenever one of these change counters does
     (recommender.changes: a trigger rewrites them on every write to their tables)."""
     from .changes import change_counters
@@ -657,7 +468,7 @@ def references_in_use(*, months: int = TIMELINE_MONTHS) -> ReferencesOverview:
     Cached until a label, a declaration or a run changes (their change counters
     tell); a recomputation asks the database for the boundaries of each group's
     streaks only (window functions), not for every label."""
-    key = f"references-in-use:{months}:{_changes_key('labels', 'declarations', 'runs')}"
+    key = f"references-in-use:{months}:{changes_key('labels', 'declarations', 'runs')}"
     return cache.get_or_set(key, lambda: _references_compute(months=months), REFERENCES_CACHE_S)
 
 
@@ -955,27 +766,6 @@ def recommendations_stored(
     ]
 
 
-def recommendations_shown(
-    *, run_number: int, reconstruction: str, limit: int = 5, model_version: ModelVersion | None = None
-) -> list[RecommendationResult]:
-    """What the run page and the API show: the active model's stored ranking, else the
-    ranking computed now in memory (a run the refresh has not reached yet), never written.
-
-    Raises UnknownRunReconstruction for a run not in the mirror and ModelArtifactError
-    for an active model whose file fails its checks."""
-    stored = recommendations_stored(
-        run_number=run_number,
-        reconstruction=reconstruction,
-        model_version=model_version or model_version_active(),
-        limit=limit,
-    )
-    if stored:
-        return stored
-    from .recommending import recommendations_for
-
-    return recommendations_for(run_number=run_number, reconstruction=reconstruction, limit=limit)
-
-
 def recommendations_stored_references(*, run_reconstruction: RunReconstruction, model_version_id: int) -> list[int]:
     """The references of ranks 1-5 stored for a run reconstruction by one model version."""
     return list(
@@ -1106,21 +896,6 @@ def declared_reference_get(*, pk: int) -> DeclaredReference | None:
     return DeclaredReference.objects.select_related("run_reconstruction__run").filter(pk=pk).first()
 
 
-def declaration_covering(*, run: Run, reconstruction: str) -> Declaration | None:
-    """The declaration that is this run reconstruction's rank 1, if one covers it."""
-    from .recommending import declaration_covering as covering
-
-    return covering(run_number=run.run_number, reconstruction=reconstruction, run_class=run.run_class or "")
-
-
-def declarations_stale() -> dict[int, tuple[int, int]]:
-    """Declarations in use that shifters keep deciding against (settings.DECLARATION_STALE_AFTER
-    decisions in a row for another reference): id -> (the reference they use, how many in a row)."""
-    from .recommending import declarations_stale as stale
-
-    return stale(in_a_row=settings.DECLARATION_STALE_AFTER)
-
-
 def conditions_conflicting(*, run: Run, reconstruction: str, reference_run_number: int) -> list[str]:
     """The conditions ("B field", "APV mode", "beam", "beam energy") in which the run
     differs from a reference, for the run page's warning."""
@@ -1130,83 +905,6 @@ def conditions_conflicting(*, run: Run, reconstruction: str, reference_run_numbe
     return conditions_differ(
         run_conditions(run=run, reconstruction=reconstruction), run_conditions(run=reference, reconstruction="")
     )
-
-
-@dataclass(frozen=True)
-class ReferenceNeeded:
-    """Runs of one group in the work queue that no declaration covers and whose conditions
-    differ from those of the reference in use in the same way: a leader should declare one."""
-
-    run_class: str
-    reconstruction: str
-    reference_in_use: int
-    new: str  # what is new, in words: "APV mode PEAK, B field 0 T"
-    since_run: int
-    newest_run: int
-    runs_waiting: int
-    conditions: Conditions  # the newest run's: what a declaration for them names
-    proposals: list[int]  # the model's best candidates taken under these conditions
-
-
-REFERENCES_NEEDED_CACHE_S = 3600
-# The newest runs of each reconstruction's queue looked at: a few days of shifts.
-REFERENCES_NEEDED_RUNS = 300
-
-
-def _new_words(new: Iterable[str], conditions: Conditions, era: str) -> str:
-    values = {
-        "B field": "3.8 T" if conditions.b_field > 1.0 else "0 T",
-        "APV mode": conditions.apv_mode,
-        "beam": conditions.beam.lower(),
-        "beam energy": f"{conditions.energy:.0f} GeV",
-        "era": era,
-    }
-    return ", ".join(f"{name} {values[name]}" for name in new)
-
-
-def references_needed() -> list[ReferenceNeeded]:
-    """The work queue's runs that need a reference, grouped by scope, newest group first.
-    Cached until a run, label, decision or declaration changes (their change counters)."""
-    key = f"references-needed:{_changes_key('runs', 'run_reconstructions', 'labels', 'feedback', 'declarations')}"
-    return cache.get_or_set(key, _references_needed_compute, REFERENCES_NEEDED_CACHE_S)
-
-
-def _references_needed_compute() -> list[ReferenceNeeded]:
-    from .recommending import reference_proposals, runs_needing_reference
-
-    groups: dict[tuple, list] = defaultdict(list)
-    for reconstruction in CERTIFIED_ON_ARRIVAL:
-        queued = list(
-            runs_awaiting(reconstruction=reconstruction).values_list("run_number", "era")[:REFERENCES_NEEDED_RUNS]
-        )
-        eras = dict(queued)
-        # the datasets Certhelper named (a walked-back one would only repeat the run's class)
-        datasets = dict(
-            RunReconstruction.objects.filter(run__run_number__in=list(eras), reconstruction=reconstruction)
-            .exclude(dataset="")
-            .values_list("run__run_number", "dataset")
-        )
-        targets = [(number, reconstruction, datasets.get(number, "")) for number in eras]
-        for need in runs_needing_reference(targets=targets):
-            words = _new_words(need.new, need.conditions, eras.get(need.run_number) or "")
-            groups[(need.run_class, need.reconstruction, need.reference_in_use, words)].append(need)
-    out = []
-    for (run_class, reconstruction, reference, words), needs in groups.items():
-        newest = max(needs, key=lambda n: n.run_number)
-        out.append(
-            ReferenceNeeded(
-                run_class=run_class,
-                reconstruction=reconstruction,
-                reference_in_use=reference,
-                new=words,
-                since_run=min(n.run_number for n in needs),
-                newest_run=newest.run_number,
-                runs_waiting=len(needs),
-                conditions=newest.conditions,
-                proposals=reference_proposals(need=newest),
-            )
-        )
-    return sorted(out, key=lambda g: -g.newest_run)
 
 
 def run_conditions(*, run: Run, reconstruction: str, run_class: str | None = None) -> Conditions:

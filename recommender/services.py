@@ -305,7 +305,7 @@ def feedback_record(
     reconstruction and `model_version_id` (or of the ranking recomputed when none
     is stored); the
     alternative must be an existing run earlier than the run. The decision policy
-    (selectors.decision_state) says who may decide: DecisionClosed otherwise.
+    (policy.decision_state) says who may decide: DecisionClosed otherwise.
     The same decision sent again by its author returns the current row unchanged
     (its `recorded_now` is False), so a double click or a race never answers 5xx.
     A replaced decision stays as the audit trail, without labels.
@@ -342,7 +342,7 @@ def _feedback_record(
     model_version_id: int | None,
     shown: str,
 ) -> Feedback:
-    from .selectors import decision_state
+    from .policy import decision_state
 
     if decision not in Decision.values:
         raise InvalidFeedback(f"unknown decision {decision!r}")
@@ -577,7 +577,7 @@ def recommendations_store(*, run_number: int, reconstruction: str, limit: int = 
     as they are computed now. Returns what was computed.
 
     Only the refresh task and an explicit POST call this: pages and GET APIs read
-    what is stored (selectors.recommendations_shown) and never write.
+    what is stored (ranking_reads.recommendations_shown) and never write.
     """
     return _recommendations_store(run_number=run_number, reconstruction=reconstruction, limit=limit)[0]
 

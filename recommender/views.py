@@ -17,7 +17,7 @@ from ingestion.selectors import lumisection_series, tracker_flags_by_run_number
 from jobs.models import JobKind
 from jobs.selectors import job_running, jobs_newest
 
-from . import display, links, reasons, run_list_rows, selectors, services
+from . import display, links, policy, ranking_reads, reasons, run_list_rows, selectors, services
 from .charts import Series, line_chart_svg
 from .dqm_datasets import dqm_datasets_for
 from .exceptions import InvalidDeclaration, InvalidFeedback, ModelArtifactError
@@ -184,7 +184,7 @@ def _run_page(
     active = selectors.model_version_active()
     try:
         # Read only: the stored ranking, or one computed now in memory (nothing written).
-        recommendations = selectors.recommendations_shown(
+        recommendations = ranking_reads.recommendations_shown(
             run_number=run_number, reconstruction=reconstruction, model_version=active
         )
     except ModelArtifactError as exc:
@@ -195,14 +195,14 @@ def _run_page(
     decisions = selectors.decisions_for(run_reconstruction=run_reconstruction)
     labels = selectors.labels_for(run_reconstruction=run_reconstruction)
     state = (
-        selectors.decision_state_shown(run_reconstruction=run_reconstruction, decisions=decisions, labels=labels)
+        policy.decision_state_shown(run_reconstruction=run_reconstruction, decisions=decisions, labels=labels)
         if run_reconstruction
         else None
     )
     may_decide = state is None or state.open_for(request.user)
     conditions_known = selectors.run_conditions_known(run)
     references = [r.reference_run_number for r in recommendations]
-    facts = selectors.reference_facts(run=run, reconstruction=reconstruction, reference_run_numbers=references)
+    facts = ranking_reads.reference_facts(run=run, reconstruction=reconstruction, reference_run_numbers=references)
     datasets = selectors.datasets_for(run_numbers=[run_number, *references], reconstruction=reconstruction)
     dqm = dqm_datasets_for(run_numbers=[run_number, *references], reconstruction=reconstruction)
     reference_tracker = tracker_flags_by_run_number(run_numbers=references)
@@ -265,8 +265,8 @@ def _run_page(
             }
         )
     is_leader = is_shift_leader(request.user)
-    declared = selectors.declaration_covering(run=run, reconstruction=reconstruction)
-    stale = selectors.declarations_stale().get(declared.pk) if declared is not None and is_leader else None
+    declared = ranking_reads.declaration_covering(run=run, reconstruction=reconstruction)
+    stale = ranking_reads.declarations_stale().get(declared.pk) if declared is not None and is_leader else None
     conflicts = (
         selectors.conditions_conflicting(
             run=run, reconstruction=reconstruction, reference_run_number=top.reference_run_number
@@ -532,7 +532,7 @@ class NeededRow:
 
 def _needed_rows() -> list[NeededRow]:
     rows = []
-    for g in selectors.references_needed():
+    for g in ranking_reads.references_needed():
         c = g.conditions
         fields = [("note", f"declared for {g.new}")]
         if c.b_field == c.b_field:  # known
@@ -558,7 +558,7 @@ def _needed_rows() -> list[NeededRow]:
 
 
 def _declaration_rows() -> list[DeclarationRow]:
-    stale = selectors.declarations_stale()
+    stale = ranking_reads.declarations_stale()
     rows = []
     for declaration in selectors.declared_references():
         instead = stale.get(declaration.pk)

@@ -190,7 +190,7 @@ def labels_from_pair_rows(rows: Iterable[Any], run_classes: Mapping[int, str]) -
 
 # What the database's labels carry besides LABEL_COLUMNS: the row id (the order of
 # decisions; the serving cache merges new rows by it) and, for the run page's facts
-# about each reference (recommender.selectors.reference_facts), when the choice was
+# about each reference (recommender.ranking_reads.reference_facts), when the choice was
 # made and the run's own class, which groups labels there as on the references page.
 RECORD_COLUMNS = ["label_id", "own_run_class", "recorded_at"]
 

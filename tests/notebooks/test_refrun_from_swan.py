@@ -25,7 +25,7 @@ from nbclient import NotebookClient
 from rest_framework.authtoken.models import Token
 
 from accounts.roles import SHIFTERS
-from recommender import selectors
+from recommender import ranking_reads, selectors
 from recommender.models import LabelSource, ReferencePair
 from recommender.recommending import serving_cache_clear
 from recommender.services import feedback_record, model_retrain, recommendations_refresh
@@ -88,7 +88,7 @@ def _decisions(user) -> int:
     for reconstruction in ("express", "prompt"):
         awaiting = list(selectors.runs_for_certification(status="awaiting", reconstruction=reconstruction)[:8])
         for run in awaiting:
-            ranking = selectors.recommendations_shown(run_number=run.run_number, reconstruction=reconstruction)
+            ranking = ranking_reads.recommendations_shown(run_number=run.run_number, reconstruction=reconstruction)
             if len(ranking) < 2:
                 continue
             rejected = made % 4 == 3

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection, connections
 
 from ingestion.models import Run
-from recommender import recommending
+from recommender import serving
 from recommender.changes import COUNTED, change_counters, change_triggers_install
 from recommender.models import DeclaredReference, ModelVersion, ModelVersionStatus
 from recommender.recommending import recommendations_for, serving_cache_clear
@@ -94,11 +94,11 @@ def _duration_shown(results) -> object:
 def test_it_notices_each_change_that_matters_at_once(trained):
     numbers, run_number = trained
     first = recommendations_for(run_number=run_number, reconstruction="express")
-    runs, labels = recommending._cache.runs, recommending._cache.labels
+    runs, labels = serving.cache.runs, serving.cache.labels
 
     # nothing changed: nothing reloaded
     assert recommendations_for(run_number=run_number, reconstruction="express") == first
-    assert recommending._cache.runs is runs and recommending._cache.labels is labels
+    assert serving.cache.runs is runs and serving.cache.labels is labels
 
     # a changed run
     Run.objects.filter(run_number=run_number).update(duration=1234)
@@ -110,22 +110,22 @@ def test_it_notices_each_change_that_matters_at_once(trained):
     assert _duration_shown(recommendations_for(run_number=newer.run_number, reconstruction="express")) == 2000
 
     # a new label
-    labels_before = recommending._cache.label_history()[1].n_labels
+    labels_before = serving.cache.label_history()[1].n_labels
     ReferencePairFactory(
         run_reconstruction=RunReconstructionFactory(run=newer, reconstruction="prompt", dataset=DATASETS["prompt"]),
         reference=RunReconstructionFactory(run__run_number=numbers[0], reconstruction="prompt"),
     )
     recommendations_for(run_number=run_number, reconstruction="express")
-    assert recommending._cache.label_history()[1].n_labels == labels_before + 1
+    assert serving.cache.label_history()[1].n_labels == labels_before + 1
 
     # a new declared reference, then the same one ended
     reference = RunReconstructionFactory(run__run_number=numbers[3], reconstruction="express")
     declared = DeclaredReferenceFactory(run_reconstruction=reference, run_class="collisions_pp")
     recommendations_for(run_number=run_number, reconstruction="express")
-    assert numbers[3] in recommending._cache.declared_in_use("collisions_pp")
+    assert numbers[3] in serving.cache.declared_in_use("collisions_pp")
     DeclaredReference.objects.filter(pk=declared.pk).update(until_run=run_number)
     recommendations_for(run_number=run_number, reconstruction="express")
-    assert numbers[3] not in recommending._cache.declared_in_use("collisions_pp")
+    assert numbers[3] not in serving.cache.declared_in_use("collisions_pp")
 
     # no active model any more, then one again
     active = ModelVersion.objects.get(status=ModelVersionStatus.ACTIVE)

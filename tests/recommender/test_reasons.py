@@ -3,6 +3,7 @@ import datetime as dt
 import pytest
 
 from recommender.ml.features import FEATURE_COLUMNS, FEATURE_DESCRIPTIONS
+from recommender.ranking_reads import ReferenceFacts
 from recommender.reasons import (
     DEFAULT_CONFIDENCE_THRESHOLDS,
     MAX_SENTENCES,
@@ -12,7 +13,6 @@ from recommender.reasons import (
     sentences,
 )
 from recommender.recommending import Reason
-from recommender.selectors import ReferenceFacts
 
 NOW = dt.datetime(2024, 6, 10, 12, tzinfo=dt.UTC)
 

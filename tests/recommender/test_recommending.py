@@ -38,7 +38,7 @@ def test_it_recommends_with_reasons_and_side_by_side_values(trained):
 def test_it_keeps_persistences_pick_at_rank_one_when_serving(trained):
     from recommender.ml.baselines import persistence_ranking
     from recommender.ml.features import Target
-    from recommender.recommending import _history_for
+    from recommender.serving import history_for as _history_for
 
     _, run_number = trained
     results = recommendations_for(run_number=run_number, reconstruction="express")
@@ -65,13 +65,13 @@ def test_it_rebuilds_an_older_runs_history_from_checkpoints_exactly(monkeypatch)
     must be the history a full replay of the earlier labels gives."""
     import pickle
 
-    from recommender import recommending
+    from recommender import recommending, serving
     from recommender.ml.features import History
     from recommender.selectors import labels_frame
 
     numbers = make_runs(40)
     make_labels(pair_rows(numbers))
-    monkeypatch.setattr(recommending, "CHECKPOINT_LABELS", 7)
+    monkeypatch.setattr(serving, "CHECKPOINT_LABELS", 7)
     recommending.serving_cache_clear()
     labels = labels_frame()
 
@@ -81,8 +81,8 @@ def test_it_rebuilds_an_older_runs_history_from_checkpoints_exactly(monkeypatch)
 
     for target in numbers[::3]:
         expected = History.from_labels(labels, before_run=target)
-        assert state(recommending._history_for(target)) == state(expected), target
-    assert len(recommending._cache.checkpoints) > 3
+        assert state(serving.history_for(target)) == state(expected), target
+    assert len(serving.cache.checkpoints) > 3
 
 
 def test_a_changed_label_replays_the_history_from_the_checkpoint_before_it(monkeypatch):
@@ -91,7 +91,7 @@ def test_a_changed_label_replays_the_history_from_the_checkpoint_before_it(monke
     full replay of every label gives."""
     import pickle
 
-    from recommender import recommending, selectors
+    from recommender import selectors, serving
     from recommender.ml.features import History
     from recommender.models import ReferencePair
     from recommender.selectors import labels_frame, labels_read
@@ -99,8 +99,8 @@ def test_a_changed_label_replays_the_history_from_the_checkpoint_before_it(monke
 
     numbers = make_runs(30)
     make_labels(pair_rows(numbers))
-    monkeypatch.setattr(recommending, "CHECKPOINT_LABELS", 7)
-    cache = recommending._cache
+    monkeypatch.setattr(serving, "CHECKPOINT_LABELS", 7)
+    cache = serving.cache
     # parts are read after the change counters, as recommendations_for does
     cache.revalidate()
     cache.label_history()
@@ -213,12 +213,12 @@ def test_the_reasons_mode_is_pandas_mode_smallest_first_among_ties():
 
 
 def test_an_older_runs_history_is_kept_until_a_label_before_it_changes():
-    from recommender import recommending
+    from recommender import serving
     from tests.factories import ReferencePairFactory
 
     numbers = make_runs(30)
     make_labels(pair_rows(numbers))
-    cache = recommending._cache
+    cache = serving.cache
     cache.revalidate()
     older, newer = numbers[10], numbers[25]
     kept_older, kept_newer = cache.history_before(older), cache.history_before(newer)

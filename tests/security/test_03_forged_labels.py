@@ -18,8 +18,8 @@ from rest_framework.test import APIClient
 
 from recommender.exceptions import InvalidFeedback
 from recommender.models import Feedback, LabelSource, Recommendation, ReferencePair
+from recommender.policy import decision_state
 from recommender.recommending import serving_cache_clear
-from recommender.selectors import decision_state
 from recommender.services import feedback_record, run_reconstruction_reopen
 from recommender.shown import shown_sign
 from tests.factories import (

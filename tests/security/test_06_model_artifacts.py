@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-import recommender.training as training
+import recommender.artifacts as artifacts
+from recommender.artifacts import artifact_load, library_versions
 from recommender.exceptions import ArtifactIntegrityError, ModelArtifactError
 from recommender.ml.model import Ranker
 from recommender.models import ModelVersion, ModelVersionStatus
-from recommender.training import artifact_load, library_versions, model_train
+from recommender.training import model_train
 from tests.recommender.ml.synthetic import make_labels, make_runs, pair_rows
 
 pytestmark = pytest.mark.django_db
@@ -95,7 +96,7 @@ def _swap_after_hashing(monkeypatch, swap) -> None:
                 swap()
             return digest
 
-    monkeypatch.setattr(training.hashlib, "sha256", Hashing)
+    monkeypatch.setattr(artifacts.hashlib, "sha256", Hashing)
 
 
 def test_it_unpickles_the_bytes_it_hashed_when_the_file_is_swapped(files_store, trained, evil, marker, monkeypatch):

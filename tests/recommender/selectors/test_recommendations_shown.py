@@ -3,7 +3,7 @@ and never a write; the side-by-side values the same whichever way they are read.
 
 import pytest
 
-from recommender import selectors
+from recommender import ranking_reads, selectors
 from recommender.ml.features import SIDE_BY_SIDE, RunTable
 from recommender.models import Recommendation, RunReconstruction
 from recommender.services import recommendations_refresh, recommendations_store
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 def test_it_computes_in_memory_and_writes_nothing_when_none_is_stored(trained_new_run):
     rows = (RunReconstruction.objects.count(), Recommendation.objects.count())
 
-    shown = selectors.recommendations_shown(run_number=trained_new_run, reconstruction="prompt")
+    shown = ranking_reads.recommendations_shown(run_number=trained_new_run, reconstruction="prompt")
 
     assert shown and shown[0].model_version_id is not None
     assert (RunReconstruction.objects.count(), Recommendation.objects.count()) == rows
@@ -24,7 +24,7 @@ def test_it_computes_in_memory_and_writes_nothing_when_none_is_stored(trained_ne
 def test_it_shows_the_stored_ranking_as_it_was_computed(trained_new_run):
     computed = recommendations_store(run_number=trained_new_run, reconstruction="express")
 
-    shown = selectors.recommendations_shown(run_number=trained_new_run, reconstruction="express")
+    shown = ranking_reads.recommendations_shown(run_number=trained_new_run, reconstruction="express")
 
     assert shown == computed  # ranks, scores, reasons and side by side
 
@@ -35,7 +35,7 @@ def test_it_shows_the_stored_ranking_not_a_new_computation(trained_new_run):
     # (what the runs page shows, and what a decision is checked against).
     Recommendation.objects.filter(rank=1, model_version_id=computed[0].model_version_id).update(score=0.123)
 
-    shown = selectors.recommendations_shown(run_number=trained_new_run, reconstruction="express")
+    shown = ranking_reads.recommendations_shown(run_number=trained_new_run, reconstruction="express")
 
     assert shown[0].score == 0.123
 

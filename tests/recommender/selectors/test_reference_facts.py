@@ -4,8 +4,8 @@ import datetime as dt
 
 import pytest
 
+from recommender.ranking_reads import reference_facts
 from recommender.recommending import serving_cache_clear
-from recommender.selectors import reference_facts
 from tests.factories import DeclaredReferenceFactory, ReferencePairFactory, RunFactory, RunReconstructionFactory
 
 pytestmark = pytest.mark.django_db

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from ingestion.models import Run
-from recommender import selectors, services
+from recommender import ranking_reads, services
 from recommender.recommending import serving_cache_clear
 from tests.factories import ReferencePairFactory, RunFactory, RunReconstructionFactory
 
@@ -38,7 +38,7 @@ def _new_run(number: int, **conditions) -> None:
 def test_it_flags_a_new_apv_mode(cosmics):
     _new_run(377011, apv_mode="PEAK")
     _new_run(377012, apv_mode="PEAK")
-    (group,) = selectors.references_needed()
+    (group,) = ranking_reads.references_needed()
     assert (group.run_class, group.reconstruction, group.reference_in_use) == ("cosmics", "express", 377000)
     assert group.new == "APV mode PEAK"
     assert (group.since_run, group.runs_waiting) == (377011, 2)
@@ -47,13 +47,13 @@ def test_it_flags_a_new_apv_mode(cosmics):
 def test_it_flags_a_new_b_field_state_and_not_a_run_like_the_reference(cosmics):
     _new_run(377011, apv_mode="DECO")  # same conditions: nothing to flag
     _new_run(377012, apv_mode="DECO", b_field=0.02)
-    (group,) = selectors.references_needed()
+    (group,) = ranking_reads.references_needed()
     assert group.new == "B field 0 T" and group.since_run == 377012 and group.runs_waiting == 1
 
 
 def test_it_stops_flagging_once_a_leader_declares_for_the_new_conditions(cosmics, leader_lea):
     _new_run(377011, apv_mode="PEAK")
-    assert selectors.references_needed()
+    assert ranking_reads.references_needed()
     services.declared_reference_declare(
         user=leader_lea,
         run_number=377005,
@@ -63,7 +63,7 @@ def test_it_stops_flagging_once_a_leader_declares_for_the_new_conditions(cosmics
         apv_mode="PEAK",
     )
     Run.objects.filter(run_number=377005).update(apv_mode="PEAK")  # the declared run was taken in PEAK
-    assert selectors.references_needed() == []
+    assert ranking_reads.references_needed() == []
 
 
 def test_it_shows_the_flag_on_the_runs_page_and_the_references_page(client, cosmics, leader_lea):

@@ -3,7 +3,7 @@
 import pytest
 
 from ingestion.models import Run
-from recommender import selectors, services
+from recommender import ranking_reads, services
 from recommender.exceptions import InvalidDeclaration
 from recommender.models import DeclaredReference, Recommendation
 from recommender.recommending import declarations_stale, recommendations_for
@@ -54,9 +54,9 @@ def test_it_stores_the_declared_reference_first_at_the_next_refresh(trained, lea
 
     # set aside at once: nobody sees the old rank 1 until the refresh stores the new one
     assert not Recommendation.objects.filter(run_reconstruction__run__run_number=new_run).exists()
-    assert selectors.recommendations_shown(run_number=new_run, reconstruction="express")[0].reference_run_number == (
-        declared
-    )
+    assert ranking_reads.recommendations_shown(run_number=new_run, reconstruction="express")[
+        0
+    ].reference_run_number == (declared)
     services.recommendations_refresh(newest_runs=5)
     stored = Recommendation.objects.get(
         run_reconstruction__run__run_number=new_run, run_reconstruction__reconstruction="express", rank=1
