@@ -121,6 +121,14 @@ def run_feature_rows(*, run_numbers=None) -> list[tuple]:
     return list(runs.values_list(*RUN_FEATURE_FIELDS.values()))
 
 
+def run_rows_by_number(*, run_numbers) -> dict[int, dict]:
+    """Run number -> its row of RUN_FEATURE_FIELDS as a dict: the run's own values, its
+    fill's beside them, no fallback taken (the run page says which is which)."""
+    return {
+        row[0]: dict(zip(RUN_FEATURE_FIELDS, row, strict=True)) for row in run_feature_rows(run_numbers=run_numbers)
+    }
+
+
 def run_get(*, run_number: int) -> Run | None:
     return Run.objects.filter(run_number=run_number).first()
 

@@ -41,12 +41,14 @@ def significant(value, digits: int = 3) -> str:
     return f"{value:.{digits}g}" if abs(value) < 10**digits else f"{value:,.0f}"
 
 
-def instant_lumi_text(init, end) -> str:
+def instant_lumi_text(init, end, *, scale: tuple[float, str] | None = None) -> str:
+    """Initial / end luminosity in one unit: `scale` (from instant_lumi_scale over the
+    runs shown together) keeps the summary in the side-by-side table's unit."""
     if not _finite(init):
         return DASH
     if init == 0 and (not _finite(end) or end == 0):
         return "none (no beam)"
-    factor, unit = instant_lumi_scale([init, end])
+    factor, unit = scale or instant_lumi_scale([init, end])
     end_text = significant(end * factor) if _finite(end) else DASH
     return f"{significant(init * factor)} / {end_text} {unit}"
 
@@ -66,11 +68,13 @@ def colliding_bunches(run) -> int | None:
     """The fill's colliding bunches, for a run that took beam: a cosmics run in a fill's
     shadow, or a run without beam energy, saw none."""
     fill = getattr(run, "fill", None)
-    if fill is None or fill.bunches_colliding is None:
+    return _bunches_seen(fill.bunches_colliding if fill else None, run.run_class, run.energy)
+
+
+def _bunches_seen(bunches, run_class, energy) -> int | None:
+    if bunches is None or run_class == RunClass.COSMICS or (energy is not None and energy == 0):
         return None
-    if run.run_class == RunClass.COSMICS or (run.energy is not None and run.energy == 0):
-        return None
-    return fill.bunches_colliding
+    return bunches
 
 
 def side_by_side_value(name: str, value, *, lumi_factor: float = 1.0) -> str:
@@ -98,3 +102,60 @@ def duration_text(seconds) -> str:
         return f"{seconds} s"
     hours, minutes = divmod(seconds // 60, 60)
     return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+
+
+# What the run page shows of a run, in its summary and beside the reference, in this
+# order: one text per run from the run's own row, so the two never disagree. Where the
+# run has no value of its own and its fill has one, the fill's is shown and says so
+# (a fill's peak pileup is not the run's mean). The model's frame takes the same
+# fallbacks silently (recommender.ml.dataset); only what is shown is labelled.
+SHOWN = [
+    ("duration", "Duration"),
+    ("ls_count", "Lumisections"),
+    ("bunches_colliding", "Fill's colliding bunches"),
+    ("init_lumi", "Initial inst. luminosity"),
+    ("end_lumi", "End inst. luminosity"),
+    ("recorded_lumi", "Recorded luminosity"),
+    ("energy", "Beam energy"),
+    ("b_field", "B field"),
+    ("era", "Era"),
+    ("apv_mode", "APV mode"),
+    ("pileup", "Pileup (mean)"),
+    ("pv_mean", "Primary vertices (mean)"),
+]
+FROM_FILL = {"energy": ("fill_energy", "fill's"), "b_field": ("fill_b_field", "fill's"), "era": ("fill_era", "fill's")}
+FROM_FILL["pileup"] = ("fill_peak_pileup", "fill's peak pileup")
+
+
+def run_values_shown(raw: dict, *, scale: tuple[float, str]) -> dict[str, str]:
+    """The texts of SHOWN for one run, from its row (ingestion.selectors.RUN_FEATURE_FIELDS
+    names: the run's own values with its fill's beside them)."""
+    factor = scale[0]
+
+    def own_or_fill(name: str, text) -> str:
+        value = raw.get(name)
+        if value not in (None, "") and not (isinstance(value, float) and math.isnan(value)):
+            return text(value)
+        column, words = FROM_FILL[name]
+        fill_value = raw.get(column)
+        if fill_value in (None, "") or (isinstance(fill_value, float) and math.isnan(fill_value)):
+            return DASH
+        return f"{text(fill_value)} ({words})"
+
+    bunches = _bunches_seen(raw.get("bunches_colliding"), raw.get("run_class"), raw.get("energy"))
+    ls_count = raw.get("ls_count")
+    return {
+        "duration": duration_text(raw.get("duration")),
+        "ls_count": f"{round(ls_count):,}" if _finite(ls_count) else DASH,
+        "bunches_colliding": f"{bunches:,}" if bunches is not None else DASH,
+        "init_lumi": significant(raw["init_lumi"] * factor) if _finite(raw.get("init_lumi")) else DASH,
+        "end_lumi": significant(raw["end_lumi"] * factor) if _finite(raw.get("end_lumi")) else DASH,
+        "instant_lumi": instant_lumi_text(raw.get("init_lumi"), raw.get("end_lumi"), scale=scale),
+        "recorded_lumi": integrated_lumi_text(raw.get("recorded_lumi")),
+        "energy": own_or_fill("energy", lambda v: "no beam" if v == 0 else f"{v:,.0f} GeV"),
+        "b_field": own_or_fill("b_field", lambda v: f"{significant(v, 4)} T"),
+        "era": own_or_fill("era", str),
+        "apv_mode": raw.get("apv_mode") or DASH,
+        "pileup": own_or_fill("pileup", lambda v: significant(v, 4)),
+        "pv_mean": significant(raw.get("pv_mean")),
+    }

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from accounts.decorators import shift_leader_required, shifter_required
 from accounts.roles import is_shift_leader
 from ingestion.models import RunClass
-from ingestion.selectors import lumisection_series, tracker_flags_by_run_number
+from ingestion.selectors import lumisection_series, run_rows_by_number, tracker_flags_by_run_number
 from jobs.models import JobKind
 from jobs.selectors import job_running, jobs_newest
 
@@ -144,20 +144,12 @@ class CandidateRow:
     pv_mean: float | None  # the reference's mean primary vertices
 
 
-def _side_by_side_rows(top, lumi_factor: float, lumi_unit: str) -> list[tuple[str, str, str]]:
+def _side_by_side_rows(shown_run: dict, shown_reference: dict, lumi_unit: str) -> list[tuple[str, str, str]]:
     labels = {
         "init_lumi": f"Initial inst. luminosity ({display.unit_words(lumi_unit)})",
         "end_lumi": f"End inst. luminosity ({display.unit_words(lumi_unit)})",
-        "recorded_lumi": "Recorded luminosity",
     }
-    return [
-        (
-            labels.get(row.name, row.label),
-            display.side_by_side_value(row.name, row.run_value, lumi_factor=lumi_factor),
-            display.side_by_side_value(row.name, row.reference_value, lumi_factor=lumi_factor),
-        )
-        for row in top.side_by_side
-    ]
+    return [(labels.get(name, label), shown_run[name], shown_reference[name]) for name, label in display.SHOWN]
 
 
 def _run_page(
@@ -274,15 +266,11 @@ def _run_page(
         if top
         else []
     )
-    lumi_factor, lumi_unit = display.instant_lumi_scale(
-        [run.init_lumi, run.end_lumi]
-        + [
-            v
-            for row in (top.side_by_side if top else [])
-            if row.name in ("init_lumi", "end_lumi")
-            for v in (row.run_value, row.reference_value)
-        ]
-    )
+    # One row per run, read once: the summary and the side-by-side table show the same texts.
+    shown_numbers = [run_number] + ([top.reference_run_number] if top else [])
+    run_rows = run_rows_by_number(run_numbers=shown_numbers)
+    scale = display.instant_lumi_scale(row[name] for row in run_rows.values() for name in ("init_lumi", "end_lumi"))
+    values = {n: display.run_values_shown(run_rows.get(n, {}), scale=scale) for n in shown_numbers}
     return render(
         request,
         "recommender/run_detail.html",
@@ -314,10 +302,10 @@ def _run_page(
             "labels": labels,
             "charts": _lumisection_charts(run_number, top.reference_run_number if top else None),
             "bunches": display.colliding_bunches(run),
-            "duration": display.duration_text(run.duration) if run.duration else display.DASH,
-            "instant_lumi": display.instant_lumi_text(run.init_lumi, run.end_lumi),
-            "recorded_lumi": display.integrated_lumi_text(run.recorded_lumi),
-            "side_by_side": _side_by_side_rows(top, lumi_factor, lumi_unit) if top else [],
+            "values": values[run_number],
+            "side_by_side": _side_by_side_rows(values[run_number], values[top.reference_run_number], scale[1])
+            if top
+            else [],
             "run_dqm_url": links.dqm_gui_run_url(run_number=run_number, dataset=dqm[run_number].name),
             "run_dqm_dataset": dqm[run_number],
             "run_oms_url": links.oms_run_url(run_number),
