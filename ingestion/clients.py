@@ -37,6 +37,7 @@ from django.conf import settings
 
 from .parsers.common import RowInvalid, to_required_int
 from .quantities import FILL, LUMISECTION, RUN, oms_fields
+from .sso_tokens import client_credentials_token, token_renewal_time
 
 logger = logging.getLogger(__name__)
 
@@ -204,30 +205,20 @@ class OmsClient:
             return self._token
 
     def _fetch_token(self) -> None:
-        if not self.client_id or not self._client_secret:
-            raise OmsError("OMS credentials are not configured: set OMS_CLIENT_ID and OMS_CLIENT_SECRET")
-        data = {
-            "grant_type": "client_credentials",
-            "client_id": self.client_id,
-            "client_secret": self._client_secret,
-            "audience": self.audience,
-        }
-        response = self._send("POST", self.token_url, what="OMS token", data=data)
-        if response.status_code != 200:
-            # The body of a refused token request may echo the request; keep it out of logs.
-            raise OmsError(
-                f"OMS token request to {self.token_url} refused with HTTP {response.status_code}; "
-                "check OMS_CLIENT_ID, OMS_CLIENT_SECRET and OMS_API_AUDIENCE"
-            )
-        try:
-            body = response.json()
-            token = str(body["access_token"])
-            expires_in = float(body.get("expires_in", 300))
-        except (ValueError, KeyError, TypeError):
-            raise OmsError(f"OMS token endpoint {self.token_url} answered without access_token/expires_in") from None
-        margin = min(TOKEN_EXPIRY_MARGIN_S, expires_in / 10)
-        self._token = token
-        self._token_valid_until = self._clock() + expires_in - margin
+        self._token, expires_in = client_credentials_token(
+            post=lambda form: self._send("POST", self.token_url, what="OMS token", data=form),
+            token_url=self.token_url,
+            client_id=self.client_id,
+            client_secret=self._client_secret,
+            audience=self.audience,
+            service="OMS",
+            settings_prefix="OMS",
+            audience_setting="OMS_API_AUDIENCE",
+            error=OmsError,
+        )
+        self._token_valid_until = token_renewal_time(
+            now=self._clock(), expires_in=expires_in, margin_s=TOKEN_EXPIRY_MARGIN_S
+        )
         logger.info("OMS token obtained for client %s, valid %.0f s", self.client_id, expires_in)
 
     # --- transport ---------------------------------------------------------------

@@ -36,6 +36,7 @@ import requests
 from django.conf import settings
 
 from .clients import RateLimiter, backoff_delay
+from .sso_tokens import client_credentials_token, token_renewal_time
 
 logger = logging.getLogger(__name__)
 
@@ -264,28 +265,23 @@ class DialsClient:
             return self._token
 
     def _fetch_token(self) -> None:
-        if not self.client_id or not self._client_secret:
-            raise ConditionsRefused("DIALS credentials are not configured: set DIALS_CLIENT_ID and DIALS_CLIENT_SECRET")
-        data = {
-            "grant_type": "client_credentials",
-            "client_id": self.client_id,
-            "client_secret": self._client_secret,
-            "audience": self.audience,
-        }
-        response = self.transport.send("POST", self.token_url, data=data, headers={"Accept": "application/json"})
-        if response.status_code != 200:
-            raise ConditionsRefused(
-                f"DIALS token request to {self.token_url} refused with HTTP {response.status_code}; "
-                "check DIALS_CLIENT_ID, DIALS_CLIENT_SECRET and DIALS_AUDIENCE"
-            )
-        try:
-            body = response.json()
-            token = str(body["access_token"])
-            expires_in = float(body.get("expires_in", 300))
-        except (ValueError, KeyError, TypeError):
-            raise ConditionsError(f"DIALS token endpoint {self.token_url} answered without access_token") from None
-        self._token = token
-        self._token_valid_until = time.monotonic() + expires_in - min(TOKEN_EXPIRY_MARGIN_S, expires_in / 10)
+        self._token, expires_in = client_credentials_token(
+            post=lambda form: self.transport.send(
+                "POST", self.token_url, data=form, headers={"Accept": "application/json"}
+            ),
+            token_url=self.token_url,
+            client_id=self.client_id,
+            client_secret=self._client_secret,
+            audience=self.audience,
+            service="DIALS",
+            settings_prefix="DIALS",
+            audience_setting="DIALS_AUDIENCE",
+            error=ConditionsError,
+            refused=ConditionsRefused,
+        )
+        self._token_valid_until = token_renewal_time(
+            now=time.monotonic(), expires_in=expires_in, margin_s=TOKEN_EXPIRY_MARGIN_S
+        )
 
     def _get_page(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
         url = f"{self.api_url}/{path}"

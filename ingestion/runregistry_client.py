@@ -32,6 +32,8 @@ from typing import Any
 
 import requests
 
+from .sso_tokens import client_credentials_token, token_renewal_time
+
 logger = logging.getLogger(__name__)
 
 DATASETS_PATH = "/datasets_filtered_ordered"
@@ -110,30 +112,20 @@ class RunRegistryClient:
         return self._token
 
     def _fetch_token(self) -> None:
-        if not self.client_id or not self._client_secret:
-            raise RunRegistryError(
-                "Run Registry credentials are not configured: set RUNREGISTRY_CLIENT_ID and RUNREGISTRY_CLIENT_SECRET"
-            )
-        data = {
-            "grant_type": "client_credentials",
-            "client_id": self.client_id,
-            "client_secret": self._client_secret,
-            "audience": self.audience,
-        }
-        response = self._send("POST", self.token_url, what="Run Registry token", data=data)
-        if response.status_code != 200:
-            raise RunRegistryError(
-                f"Run Registry token request to {self.token_url} refused with HTTP {response.status_code}; "
-                "check RUNREGISTRY_CLIENT_ID, RUNREGISTRY_CLIENT_SECRET and RUNREGISTRY_AUDIENCE"
-            )
-        try:
-            body = response.json()
-            token = str(body["access_token"])
-            expires_in = float(body.get("expires_in", 300))
-        except (ValueError, KeyError, TypeError):
-            raise RunRegistryError("Run Registry token endpoint answered without access_token") from None
-        self._token = token
-        self._token_valid_until = time.monotonic() + expires_in - min(TOKEN_EXPIRY_MARGIN_S, expires_in / 10)
+        self._token, expires_in = client_credentials_token(
+            post=lambda form: self._send("POST", self.token_url, what="Run Registry token", data=form),
+            token_url=self.token_url,
+            client_id=self.client_id,
+            client_secret=self._client_secret,
+            audience=self.audience,
+            service="Run Registry",
+            settings_prefix="RUNREGISTRY",
+            audience_setting="RUNREGISTRY_AUDIENCE",
+            error=RunRegistryError,
+        )
+        self._token_valid_until = token_renewal_time(
+            now=time.monotonic(), expires_in=expires_in, margin_s=TOKEN_EXPIRY_MARGIN_S
+        )
 
     # --- transport ---------------------------------------------------------------
 
