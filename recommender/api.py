@@ -63,7 +63,7 @@ class RunListApi(APIView):
     class FilterSerializer(serializers.Serializer):
         run_class = serializers.ChoiceField(choices=RunClass.choices, required=False)
         reconstruction = serializers.ChoiceField(choices=Reconstruction.choices, required=False)
-        status = serializers.ChoiceField(choices=selectors.Status.CHOICES, required=False)
+        status = serializers.ChoiceField(choices=selectors.STATUS_FILTERS, required=False)
         run_min = serializers.IntegerField(min_value=1, required=False)
         run_max = serializers.IntegerField(min_value=1, required=False)
 

@@ -105,3 +105,10 @@ def change_counters() -> dict[str, int]:
     from .models import ChangeCounter
 
     return dict(ChangeCounter.objects.values_list("name", "value"))
+
+
+def changes_key(*names: str) -> str:
+    """A cache key that changes whenever one of these change counters does: the pages'
+    cached counts and overviews are keyed by the counters of the tables they read."""
+    counters = change_counters()
+    return "|".join(str(counters.get(name)) for name in names)

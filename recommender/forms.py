@@ -4,13 +4,13 @@ from ingestion.models import ApvMode, RunClass
 
 from .ml.features import B_FIELD_ON_T
 from .models import Decision, Reconstruction
-from .selectors import Status
+from .selectors import STATUS_FILTERS
 
 
 class RunFilterForm(forms.Form):
     run_class = forms.ChoiceField(choices=[("", "All classes"), *RunClass.choices], required=False)
     reconstruction = forms.ChoiceField(choices=[("", "Express or prompt"), *Reconstruction.choices], required=False)
-    status = forms.ChoiceField(choices=[("", "Any status"), *Status.CHOICES], required=False)
+    status = forms.ChoiceField(choices=[("", "Any status"), *STATUS_FILTERS], required=False)
     run_min = forms.IntegerField(min_value=1, required=False, label="From run")
     run_max = forms.IntegerField(min_value=1, required=False, label="To run")
 

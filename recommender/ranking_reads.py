@@ -18,19 +18,14 @@ from django.core.cache import cache
 from ingestion import selectors as ingestion_selectors
 from ingestion.models import Run
 
+from .changes import changes_key
 from .ml.declarations import Conditions, Declaration
 from .models import DeclaredReference, ModelVersion, RunReconstruction
 from .recommending import declaration_covering as covering
 from .recommending import declarations_stale as stale
 from .recommending import recommendations_for, reference_proposals, runs_needing_reference
 from .results import RecommendationResult
-from .selectors import (
-    CERTIFIED_ON_ARRIVAL,
-    changes_key,
-    model_version_active,
-    recommendations_stored,
-    runs_awaiting,
-)
+from .selectors import CERTIFIED_ON_ARRIVAL, model_version_active, recommendations_stored, runs_awaiting
 from .serving import labels_in_use
 
 # --- What a reference was used for: the facts behind the reasons and the references page ---

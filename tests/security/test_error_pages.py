@@ -33,7 +33,8 @@ def test_it_shows_its_own_403_page_with_what_to_do(client, outsider_olga):
 @pytest.mark.parametrize(
     ("url", "target"),
     [
-        (reverse("recommender:run_list"), "recommender.views.selectors.runs_for_certification"),
+        # the runs page reads through runs_for_list, in the same module
+        (reverse("recommender:run_list"), "recommender.selectors.runs.runs_for_certification"),
         (reverse("api:run_list"), "recommender.api.selectors.runs_for_certification"),
     ],
 )

@@ -1,10 +1,22 @@
-"""The work queue's rule (recommender.queue), as the counts, the filter and "next" read it."""
+"""The runs the shifters certify: each reconstruction's status as the runs page and the
+API show and filter it, and the work queue's rule (recommender.queue) as the counts,
+the filter and "next" read it."""
 
 import pytest
 
-from recommender.models import Feedback
-from recommender.selectors import next_awaiting_run, run_list_counts, runs_awaiting
-from tests.factories import ReferencePairFactory, RunFactory, RunReconstructionFactory
+from recommender.forms import RunFilterForm
+from recommender.models import Feedback, Recommendation
+from recommender.selectors import (
+    STATUS_FILTERS,
+    RecoRow,
+    Status,
+    next_awaiting_run,
+    reco_rows_for,
+    run_list_counts,
+    runs_awaiting,
+    runs_for_certification,
+)
+from tests.factories import ModelVersionFactory, ReferencePairFactory, RunFactory, RunReconstructionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -88,3 +100,49 @@ def test_it_goes_on_to_the_newest_run_of_the_queue():
     assert next_awaiting_run(reconstruction="express", after_run_number=380120) == 380130
     # No prompt dataset is known yet: every run awaits prompt, the newest first.
     assert next_awaiting_run(reconstruction="prompt", after_run_number=380130) == 380120
+
+
+def test_its_statuses_are_the_query_parameters_and_not_queued_is_no_filter():
+    assert [Status.AWAITING, Status.ACCEPTED, Status.REJECTED, Status.CERTIFIED, Status.NOT_QUEUED] == [
+        "awaiting",
+        "accepted",
+        "rejected",
+        "certified",
+        "not-queued",
+    ]
+    assert str(Status.NOT_QUEUED) == "not-queued"  # as the runs page's CSS class and the API show it
+    assert [value for value, _ in STATUS_FILTERS] == ["awaiting", "accepted", "rejected", "certified"]
+    assert RunFilterForm(data={"status": "certified"}).is_valid()
+    assert not RunFilterForm(data={"status": "not-queued"}).is_valid()
+
+
+def test_it_tells_each_reconstructions_status_label_decision_and_first_choice(settings, shifter_sam):
+    settings.REFRUN_QUEUE_MIN_LUMISECTIONS = 10
+    reference = RunReconstructionFactory(run=RunFactory(run_number=380001), reconstruction="prompt")
+    decided = _run_with_dataset(380100)
+    short = _run_with_dataset(380101, last_lumisection_number=3)  # a test run
+    waiting = _run_with_dataset(380102)
+    Feedback.objects.create(
+        run_reconstruction=decided, user=shifter_sam, decision="accepted", recommended_reference=reference.run
+    )
+    certified = RunReconstructionFactory(run=decided.run, reconstruction="prompt")
+    ReferencePairFactory(run_reconstruction=certified, reference=reference)
+    RunReconstructionFactory(run=decided.run, reconstruction="rereco")
+    for version, score in ((ModelVersionFactory(status="retired"), 0.99), (ModelVersionFactory(status="active"), 0.42)):
+        Recommendation.objects.create(
+            run_reconstruction=waiting, reference=reference.run, model_version=version, rank=1, score=score
+        )
+
+    rows = reco_rows_for([decided.run_id, short.run_id, waiting.run_id])
+
+    assert rows[decided.run_id] == [
+        RecoRow("express", "accepted", None, None, None, "sam"),
+        RecoRow("prompt", "certified", 380001, None, None, ""),
+        RecoRow("rereco", "awaiting", None, None, None, ""),
+    ]
+    assert [row.status for row in rows[short.run_id]] == [Status.NOT_QUEUED, Status.NOT_QUEUED]
+    # Only the active model's first choice, with its score.
+    assert rows[waiting.run_id][0] == RecoRow("express", "awaiting", None, 380001, 0.42, "")
+    assert reco_rows_for([]) == {}
+    assert list(runs_for_certification(status=Status.CERTIFIED).values_list("run_number", flat=True)) == [380100]
+    assert list(runs_for_certification(status="accepted", reconstruction="prompt")) == []
