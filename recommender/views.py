@@ -17,16 +17,17 @@ from ingestion.selectors import lumisection_series, run_rows_by_number, tracker_
 from jobs.models import JobKind
 from jobs.selectors import job_running, jobs_newest
 
-from . import display, links, policy, ranking_reads, reasons, run_list_rows, selectors, services
-from .charts import Series, line_chart_svg
+from . import policy, ranking_reads, selectors, services
 from .dqm_datasets import dqm_datasets_for
 from .exceptions import InvalidDeclaration, InvalidFeedback, ModelArtifactError
 from .exports import csv_write
 from .forms import DeclarationForm, FeedbackForm, RunFilterForm, RunLookupForm
 from .models import Reconstruction
-from .shown import shown_sign
+from .pages import display, links, reasons, run_list_rows
+from .pages.charts import Series, line_chart_svg
+from .pages.shown import shown_sign
+from .pages.timeline import timeline_svg
 from .throttles import FeedbackWriteThrottle
-from .timeline import timeline_svg
 
 RUNS_PER_PAGE = 50
 JOBS_SHOWN = 50
