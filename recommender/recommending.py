@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import reasons as reason_words
 from . import serving
 from .exceptions import UnknownRunReconstruction
 from .ml.baselines import persistence_ranking
@@ -25,6 +24,7 @@ from .ml.features import FEATURE_DESCRIPTIONS, SIDE_BY_SIDE, RunTable, Target, p
 from .ml.model import Ranker
 from .ml.needs_reference import new_conditions
 from .models import RunReconstruction
+from .pages import reasons as reason_words
 from .results import Reason, RecommendationResult, SideBySide
 from .serving import labels_in_use, serving_cache_clear  # noqa: F401 (importable from here, as before)
 

@@ -56,7 +56,7 @@ from .models import (
     ReferencePair,
     RunReconstruction,
 )
-from .shown import shown_references
+from .pages.shown import shown_references
 
 
 def _runs_classify_from_datasets(*, run_ids: dict[int, int], rows: Sequence[CerthelperPair]) -> None:
@@ -300,7 +300,7 @@ def feedback_record(
     used instead, that one as the positive label.
 
     Only what RefRun showed can be decided on: `recommended_run_number` must be
-    among the references the page's signed record `shown` names (recommender.shown)
+    among the references the page's signed record `shown` names (recommender.pages.shown)
     or, without one, among ranks 1-5 of the stored ranking for this run
     reconstruction and `model_version_id` (or of the ranking recomputed when none
     is stored); the

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recommender.charts import Series, line_chart_svg
+from recommender.pages.charts import Series, line_chart_svg
 
 EXTREMES = [1.7e308, -1.7e308, 5e-324, -5e-324, 1e-310, 1e300, -1e300, 0.0]
 

@@ -60,7 +60,7 @@ def test_the_runs_pages_two_decimals_are_floatformats():
 
     from django.template.defaultfilters import floatformat
 
-    from recommender.run_list_rows import two_decimals
+    from recommender.pages.run_list_rows import two_decimals
 
     rng = random.Random(11)
     values = [rng.uniform(-4, 4) for _ in range(5000)] + [rng.uniform(-0.01, 0.01) for _ in range(5000)]

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from ingestion.models import Run
-from recommender import display
+from recommender.pages import display
 from tests.factories import ReferencePairFactory, RunFactory, RunReconstructionFactory
 
 pytestmark = pytest.mark.django_db

@@ -1,7 +1,7 @@
 """A server-drawn SVG of which reference each group used across run numbers.
 
 Same look and the same no-library, no-CDN rule as the run page's charts
-(recommender/charts.py); every text is escaped with Django's escape.
+(recommender/pages/charts.py); every text is escaped with Django's escape.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-from recommender.links import dqm_gui_compare_url, oms_fill_url, oms_run_url, reference_links
+from recommender.pages.links import dqm_gui_compare_url, oms_fill_url, oms_run_url, reference_links
 
 
 def test_it_overlays_a_reference_of_another_era_from_its_own_dataset(settings):

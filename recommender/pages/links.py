@@ -28,7 +28,7 @@ from urllib.parse import quote, urlencode
 
 from django.conf import settings
 
-from .dqm_datasets import is_dqmio
+from ..dqm_datasets import is_dqmio
 
 
 def _dataset(value: str | None) -> str:

@@ -3,8 +3,7 @@ import datetime as dt
 import pytest
 
 from recommender.ml.features import FEATURE_COLUMNS, FEATURE_DESCRIPTIONS
-from recommender.ranking_reads import ReferenceFacts
-from recommender.reasons import (
+from recommender.pages.reasons import (
     DEFAULT_CONFIDENCE_THRESHOLDS,
     MAX_SENTENCES,
     Context,
@@ -12,6 +11,7 @@ from recommender.reasons import (
     kind_of,
     sentences,
 )
+from recommender.ranking_reads import ReferenceFacts
 from recommender.recommending import Reason
 
 NOW = dt.datetime(2024, 6, 10, 12, tzinfo=dt.UTC)
