@@ -1,18 +1,20 @@
-"""Celery tasks of the recommender: thin, they call one service and say what happened."""
+"""Celery tasks of the recommender: thin, they call one service and say what happened.
+Each is named after its service."""
 
 from celery import shared_task
 from django.conf import settings
 
+from accounts import tasks as accounts_tasks
 from ingestion.clients import CerthelperTransientError
 from jobs.services import JobAlreadyRunning
 
 
 @shared_task(acks_late=True)
-def retrain(force: bool = False) -> str:
-    from .services import model_retrain
+def model_version_train(force: bool = False) -> str:
+    from .training import model_version_train
 
     try:
-        result = model_retrain(force=force)
+        result = model_version_train(force=force)
     except JobAlreadyRunning as exc:
         return f"skipped: {exc}"
     if result.status != "trained":
@@ -22,18 +24,10 @@ def retrain(force: bool = False) -> str:
 
 
 @shared_task(acks_late=True)
-def refresh_recommendations(newest_runs: int = 200) -> str:
+def recommendations_refresh(newest_runs: int = 200) -> str:
     from .services import recommendations_refresh
 
     return f"stored recommendations for {recommendations_refresh(newest_runs=newest_runs)} run reconstructions"
-
-
-@shared_task(acks_late=True)
-def login_records_prune() -> str:
-    """Beat, hourly: drop login-failure counters and known addresses that no longer matter."""
-    from accounts.login import login_records_prune as prune
-
-    return f"{prune()} login records pruned"
 
 
 @shared_task(
@@ -48,7 +42,7 @@ def login_records_prune() -> str:
     time_limit=settings.CELERY_TASK_TIME_LIMIT,
     soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
 )
-def sync_certhelper(force: bool = False, job_id: int | None = None) -> str:
+def certhelper_sync(force: bool = False, job_id: int | None = None) -> str:
     """Certhelper's pairs (beat, daily), imported as labels."""
     from .certhelper_sync import certhelper_sync
 
@@ -57,3 +51,22 @@ def sync_certhelper(force: bool = False, job_id: int | None = None) -> str:
     except JobAlreadyRunning as exc:
         return f"skipped: {exc}"
     return f"job {job.pk} {job.status}: {job.message}"
+
+
+# The names these tasks had until the release that named them after their services.
+# Messages sent under an old name just before the upgrade (beat's last runs, a
+# retry's countdown, a jobs-page trigger) may still sit in Redis, and a worker drops
+# a message whose name it does not know. Each old name queues its message again
+# under the new name, with the new task's retry and time limits. Remove them in the
+# release after that one, once no worker of the old release is left.
+def _renamed(old_name: str, task) -> None:
+    @shared_task(name=old_name, acks_late=True)
+    def forward(*args, **kwargs) -> str:
+        task.apply_async(args, kwargs)
+        return f"{old_name} is now {task.name}: queued there"
+
+
+_renamed("recommender.tasks.retrain", model_version_train)
+_renamed("recommender.tasks.refresh_recommendations", recommendations_refresh)
+_renamed("recommender.tasks.sync_certhelper", certhelper_sync)
+_renamed("recommender.tasks.login_records_prune", accounts_tasks.login_records_prune)

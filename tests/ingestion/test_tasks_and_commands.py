@@ -28,13 +28,13 @@ def fake_oms(settings):
 def test_it_retries_only_transient_errors_late_acked_with_limits_from_settings():
     assert tasks.sync_oms.autoretry_for == (OmsTransientError,)
     assert set(tasks.sync_oms_chunk.autoretry_for) == {OmsTransientError, ChunkBusy}
-    assert recommender_tasks.sync_certhelper.autoretry_for == (CerthelperTransientError,)
-    for task in (tasks.sync_oms, tasks.sync_oms_chunk, recommender_tasks.sync_certhelper):
+    assert recommender_tasks.certhelper_sync.autoretry_for == (CerthelperTransientError,)
+    for task in (tasks.sync_oms, tasks.sync_oms_chunk, recommender_tasks.certhelper_sync):
         assert task.acks_late is True
         assert task.retry_jitter is not None and task.max_retries
         assert task.time_limit == django_settings.CELERY_TASK_TIME_LIMIT
         assert task.soft_time_limit == django_settings.CELERY_TASK_SOFT_TIME_LIMIT
-    assert recommender_tasks.sync_certhelper.retry_backoff >= 3600  # Certhelper: never twice within an hour
+    assert recommender_tasks.certhelper_sync.retry_backoff >= 3600  # Certhelper: never twice within an hour
 
 
 def test_it_syncs_oms_through_the_task(fake_oms):
@@ -66,10 +66,10 @@ def test_it_counts_a_chunk_whose_retries_ran_out(db):
 def test_it_syncs_certhelper_through_the_task_into_labels(fake_oms):
     from recommender.models import ReferencePair
 
-    status = recommender_tasks.sync_certhelper.apply().get()
+    status = recommender_tasks.certhelper_sync.apply().get()
 
     assert "succeeded" in status and ReferencePair.objects.count() == 1
-    assert "skipped" in recommender_tasks.sync_certhelper.apply().get()
+    assert "skipped" in recommender_tasks.certhelper_sync.apply().get()
     assert fake_oms.counters["certhelper"] == 1
 
 
