@@ -2,6 +2,8 @@
 
 from celery import shared_task
 
+from jobs.renamed_tasks import task_renamed
+
 
 @shared_task(acks_late=True)
 def login_records_prune() -> str:
@@ -9,3 +11,8 @@ def login_records_prune() -> str:
     from .login import login_records_prune
 
     return f"{login_records_prune()} login records pruned"
+
+
+# Its name while it was the recommender's, for messages still queued when a worker is
+# upgraded; it goes in the release after this one (jobs.renamed_tasks).
+task_renamed("recommender.tasks.login_records_prune", login_records_prune)

@@ -4,8 +4,8 @@ Each is named after its service."""
 from celery import shared_task
 from django.conf import settings
 
-from accounts import tasks as accounts_tasks
 from ingestion.clients import CerthelperTransientError
+from jobs.renamed_tasks import task_renamed
 from jobs.services import JobAlreadyRunning
 
 
@@ -53,20 +53,8 @@ def certhelper_sync(force: bool = False, job_id: int | None = None) -> str:
     return f"job {job.pk} {job.status}: {job.message}"
 
 
-# The names these tasks had until the release that named them after their services.
-# Messages sent under an old name just before the upgrade (beat's last runs, a
-# retry's countdown, a jobs-page trigger) may still sit in Redis, and a worker drops
-# a message whose name it does not know. Each old name queues its message again
-# under the new name, with the new task's retry and time limits. Remove them in the
-# release after that one, once no worker of the old release is left.
-def _renamed(old_name: str, task) -> None:
-    @shared_task(name=old_name, acks_late=True)
-    def forward(*args, **kwargs) -> str:
-        task.apply_async(args, kwargs)
-        return f"{old_name} is now {task.name}: queued there"
-
-
-_renamed("recommender.tasks.retrain", model_version_train)
-_renamed("recommender.tasks.refresh_recommendations", recommendations_refresh)
-_renamed("recommender.tasks.sync_certhelper", certhelper_sync)
-_renamed("recommender.tasks.login_records_prune", accounts_tasks.login_records_prune)
+# The old names, for messages still queued when a worker is upgraded; they go in the
+# release after this one (jobs.renamed_tasks).
+task_renamed("recommender.tasks.retrain", model_version_train)
+task_renamed("recommender.tasks.refresh_recommendations", recommendations_refresh)
+task_renamed("recommender.tasks.sync_certhelper", certhelper_sync)

@@ -26,14 +26,7 @@ from django.utils import timezone
 from jobs.models import JobKind, JobStatus
 from jobs.services import Counts, job_fails_on_error, job_finish, job_start
 
-from .artifacts import (  # noqa: F401 (importable from here, as before)
-    artifact_load,
-    artifact_move_to_database,
-    artifact_name_new,
-    artifact_serialize,
-    artifact_write,
-    library_versions,
-)
+from .artifacts import artifact_load, artifact_name_new, artifact_serialize, artifact_write, library_versions
 from .exceptions import ModelArtifactError, NotEnoughLabels
 from .ml.certification import with_good_lumisections
 from .ml.crossval import DEFAULT_CONFIDENCE_THRESHOLDS, confidence_thresholds, fit_calibrator

@@ -57,7 +57,7 @@ BEAT_TABLE: tuple[BeatEntry, ...] = (
     BeatEntry(
         key="SYNC_OMS",
         name="OMS sync (every 15 minutes)",
-        task="ingestion.tasks.sync_oms",
+        task="ingestion.tasks.runs_sync",
         # crontab.guru: "*/15 * * * *" = at every 15th minute
         cron="*/15 * * * *",
         expires_s=14 * 60,
@@ -66,7 +66,7 @@ BEAT_TABLE: tuple[BeatEntry, ...] = (
     BeatEntry(
         key="SYNC_CONDITIONS",
         name="Conditions sync: APV mode, primary vertices (hourly)",
-        task="ingestion.tasks.sync_conditions",
+        task="ingestion.tasks.conditions_sync",
         # crontab.guru: "41 * * * *" = at minute 41 of every hour, between the OMS syncs
         cron="41 * * * *",
         expires_s=50 * 60,

@@ -97,6 +97,6 @@ def test_an_environment_override_wins_over_the_admin(settings):
 
     beat_rows_sync()
 
-    oms = PeriodicTask.objects.get(task="ingestion.tasks.sync_oms")
+    oms = PeriodicTask.objects.get(task="ingestion.tasks.runs_sync")
     assert oms.crontab.minute == "*/5" and oms.enabled
     assert not PeriodicTask.objects.get(task="recommender.tasks.model_version_train").enabled

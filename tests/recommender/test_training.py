@@ -7,10 +7,11 @@ import pytest
 from django.test import override_settings
 
 from jobs.models import Job, JobKind, JobStatus
+from recommender.artifacts import artifact_load
 from recommender.exceptions import ArtifactIntegrityError, ArtifactVersionMismatch, NotEnoughLabels
 from recommender.ml.model import Ranker
 from recommender.models import ModelArtifact, ModelVersion, ModelVersionStatus
-from recommender.training import artifact_load, model_version_train
+from recommender.training import model_version_train
 from tests.factories import ModelVersionFactory
 
 from .ml.synthetic import make_labels, make_runs, pair_rows

@@ -63,7 +63,7 @@ def test_a_second_trigger_says_already_running_and_queues_nothing(
     job = _running(kind)
     queued = []
     task = {
-        "oms": ingestion_tasks.sync_oms,
+        "oms": ingestion_tasks.runs_sync,
         "certhelper": recommender_tasks.certhelper_sync,
         "retrain": recommender_tasks.model_version_train,
     }[trigger]

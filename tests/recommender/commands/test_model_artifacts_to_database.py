@@ -1,9 +1,10 @@
 import pytest
 from django.core.management import CommandError, call_command
 
+from recommender.artifacts import artifact_load
 from recommender.ml.model import Ranker
 from recommender.models import ModelArtifact
-from recommender.training import artifact_load, model_version_train
+from recommender.training import model_version_train
 from tests.recommender.ml.synthetic import make_labels, make_runs, pair_rows
 
 pytestmark = pytest.mark.django_db
