@@ -1,6 +1,6 @@
 from rest_framework.permissions import BasePermission
 
-from .roles import is_shifter
+from .roles import is_shift_leader, is_shifter
 
 
 class IsShifter(BasePermission):
@@ -10,3 +10,12 @@ class IsShifter(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         return is_shifter(request.user)
+
+
+class IsShiftLeader(BasePermission):
+    """Shift leaders and admins."""
+
+    message = "Only shift leaders and admins can do this."
+
+    def has_permission(self, request, view) -> bool:
+        return is_shift_leader(request.user)

@@ -117,7 +117,7 @@ def database_prepare(
     manage(env, "migrate", "--verbosity", "0")
     probe = (
         "from ingestion.models import Run; from recommender.models import ModelVersion as M;"
-        "from recommender.exceptions import ModelArtifactError; from recommender.training import artifact_load;\n"
+        "from recommender.exceptions import ModelArtifactError; from recommender.artifacts import artifact_load;\n"
         "a = M.objects.filter(status='active').first()\n"
         "try: ok = int(bool(a and artifact_load(a)))\n"
         "except ModelArtifactError: ok = 0\n"

@@ -30,7 +30,7 @@ from django.core.management import call_command  # noqa: E402
 from ingestion.models import Run  # noqa: E402
 from recommender.models import ModelVersion, ModelVersionStatus, ReferencePair, RunReconstruction  # noqa: E402
 from recommender.recommending import recommendations_for  # noqa: E402
-from recommender.training import model_train  # noqa: E402
+from recommender.training import model_version_train  # noqa: E402
 
 
 def main() -> None:
@@ -48,7 +48,7 @@ def main() -> None:
         print(f"simulated in {time.perf_counter() - started:.0f} s")
     if not ModelVersion.objects.filter(status=ModelVersionStatus.ACTIVE).exists():
         started = time.perf_counter()
-        result = model_train()
+        result = model_version_train()
         print(f"trained in {time.perf_counter() - started:.0f} s: {result.status}")
     print(f"{Run.objects.count()} runs, {ReferencePair.objects.count()} labels")
 

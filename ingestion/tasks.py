@@ -1,4 +1,5 @@
-"""Celery tasks for ingestion: thin. Primitives in, one service call, a short status out.
+"""Celery tasks for ingestion: thin. Primitives in, one service call, a short status out;
+each is named after its service.
 
 Retries only for transient failures (OMS unreachable, 429/5xx, a chunk another
 worker holds), with exponential backoff and jitter; everything else fails loudly
@@ -14,6 +15,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import transaction
 
+from jobs.renamed_tasks import task_renamed
 from jobs.services import JobAlreadyRunning
 
 from .clients import OmsTransientError
@@ -31,7 +33,7 @@ _OMS_TASK = {
 
 
 @shared_task(autoretry_for=(OmsTransientError,), max_retries=5, retry_backoff=30, **_OMS_TASK)
-def sync_oms(run_from: int | None = None, run_to: int | None = None, job_id: int | None = None) -> str:
+def runs_sync(run_from: int | None = None, run_to: int | None = None, job_id: int | None = None) -> str:
     """Incremental OMS sync (beat, every 15 minutes), or a range in one worker."""
     from .services import runs_sync
 
@@ -65,8 +67,8 @@ def _chunk_gave_up(task, exc, task_id, args, kwargs, einfo) -> None:
     on_failure=_chunk_gave_up,
     **_OMS_TASK,
 )
-def sync_oms_chunk(job_id: int, first_run: int, last_run: int) -> str:
-    """One chunk of a backfill queued by `sync_oms --async`."""
+def runs_chunk_sync(job_id: int, first_run: int, last_run: int) -> str:
+    """One chunk of a backfill queued by `manage.py sync_oms --async`."""
     from .services import runs_chunk_sync_for_job
 
     status = runs_chunk_sync_for_job(job_id=job_id, first_run=first_run, last_run=last_run)
@@ -88,7 +90,7 @@ CONDITIONS_BUSY_RETRIES = 30
     time_limit=settings.CELERY_TASK_TIME_LIMIT,
     soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
 )
-def sync_conditions(self, run_from: int | None = None, run_to: int | None = None, job_id: int | None = None) -> str:
+def conditions_sync(self, run_from: int | None = None, run_to: int | None = None, job_id: int | None = None) -> str:
     """APV mode and PV mean from their services for a run range (queued after each
     OMS sync), or the newest CONDITIONS_LOOKBACK_RUNS run numbers (beat, hourly).
     A service down is not retried here: it fails the job with its reason, and the
@@ -110,4 +112,11 @@ def _conditions_after(run_from: int, run_to: int) -> None:
     from .services import conditions_configured
 
     if conditions_configured():
-        transaction.on_commit(lambda: sync_conditions.delay(run_from=run_from, run_to=run_to))
+        transaction.on_commit(lambda: conditions_sync.delay(run_from=run_from, run_to=run_to))
+
+
+# The old names, for messages still queued when a worker is upgraded; they go in the
+# release after this one (jobs.renamed_tasks).
+task_renamed("ingestion.tasks.sync_oms", runs_sync)
+task_renamed("ingestion.tasks.sync_oms_chunk", runs_chunk_sync)
+task_renamed("ingestion.tasks.sync_conditions", conditions_sync)

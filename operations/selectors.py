@@ -75,7 +75,7 @@ _loaded_model_key: tuple[int, str] | None = None
 
 def _model_check() -> Check:
     global _loaded_model_key
-    from recommender.training import artifact_load
+    from recommender.artifacts import artifact_load
 
     version = ModelVersion.objects.filter(status=ModelVersionStatus.ACTIVE).first()
     if version is None:

@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 
 from . import services
+from .artifacts import artifact_load
 from .exceptions import InvalidDeclaration, ModelArtifactError
 from .models import (
     DeclaredReference,
@@ -12,7 +13,7 @@ from .models import (
     ReferencePair,
     RunReconstruction,
 )
-from .training import artifact_load, model_version_activate
+from .training import model_version_activate
 
 
 @admin.register(RunReconstruction)

@@ -14,12 +14,10 @@ from drf_spectacular.utils import (
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import IsShifter
-from accounts.roles import is_shift_leader
+from accounts.permissions import IsShifter, IsShiftLeader
 from ingestion.models import ApvMode, RunClass
 
 from . import ranking_reads, selectors, services
@@ -165,13 +163,6 @@ def _with_one_more_on_post(request, policies: list, extra: type) -> list:
     if request.method == "POST":
         policies.append(extra())
     return policies
-
-
-class IsShiftLeader(BasePermission):
-    message = "Only shift leaders and admins can do this."
-
-    def has_permission(self, request, view) -> bool:
-        return is_shift_leader(request.user)
 
 
 class RecommendationStoreApi(APIView):

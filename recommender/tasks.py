@@ -1,18 +1,20 @@
-"""Celery tasks of the recommender: thin, they call one service and say what happened."""
+"""Celery tasks of the recommender: thin, they call one service and say what happened.
+Each is named after its service."""
 
 from celery import shared_task
 from django.conf import settings
 
 from ingestion.clients import CerthelperTransientError
+from jobs.renamed_tasks import task_renamed
 from jobs.services import JobAlreadyRunning
 
 
 @shared_task(acks_late=True)
-def retrain(force: bool = False) -> str:
-    from .services import model_retrain
+def model_version_train(force: bool = False) -> str:
+    from .training import model_version_train
 
     try:
-        result = model_retrain(force=force)
+        result = model_version_train(force=force)
     except JobAlreadyRunning as exc:
         return f"skipped: {exc}"
     if result.status != "trained":
@@ -22,18 +24,10 @@ def retrain(force: bool = False) -> str:
 
 
 @shared_task(acks_late=True)
-def refresh_recommendations(newest_runs: int = 200) -> str:
+def recommendations_refresh(newest_runs: int = 200) -> str:
     from .services import recommendations_refresh
 
     return f"stored recommendations for {recommendations_refresh(newest_runs=newest_runs)} run reconstructions"
-
-
-@shared_task(acks_late=True)
-def login_records_prune() -> str:
-    """Beat, hourly: drop login-failure counters and known addresses that no longer matter."""
-    from accounts.login import login_records_prune as prune
-
-    return f"{prune()} login records pruned"
 
 
 @shared_task(
@@ -48,7 +42,7 @@ def login_records_prune() -> str:
     time_limit=settings.CELERY_TASK_TIME_LIMIT,
     soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
 )
-def sync_certhelper(force: bool = False, job_id: int | None = None) -> str:
+def certhelper_sync(force: bool = False, job_id: int | None = None) -> str:
     """Certhelper's pairs (beat, daily), imported as labels."""
     from .certhelper_sync import certhelper_sync
 
@@ -57,3 +51,10 @@ def sync_certhelper(force: bool = False, job_id: int | None = None) -> str:
     except JobAlreadyRunning as exc:
         return f"skipped: {exc}"
     return f"job {job.pk} {job.status}: {job.message}"
+
+
+# The old names, for messages still queued when a worker is upgraded; they go in the
+# release after this one (jobs.renamed_tasks).
+task_renamed("recommender.tasks.retrain", model_version_train)
+task_renamed("recommender.tasks.refresh_recommendations", recommendations_refresh)
+task_renamed("recommender.tasks.sync_certhelper", certhelper_sync)

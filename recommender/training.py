@@ -1,6 +1,7 @@
 """Writes of the model life cycle: train, store the artifact, activate.
 
-Retraining (beat -> tasks.retrain -> model_train, or `manage.py train`):
+Retraining (beat -> tasks.model_version_train -> model_version_train, or `manage.py train`),
+recorded as a job of kind training:
 1. labels (Certhelper + shifter feedback) -> fingerprint; unchanged since the last
    version? stop;
 2. fit on all labels but the newest ones, evaluate on the newest prequentially
@@ -22,14 +23,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from .artifacts import (  # noqa: F401 (importable from here, as before)
-    artifact_load,
-    artifact_move_to_database,
-    artifact_name_new,
-    artifact_serialize,
-    artifact_write,
-    library_versions,
-)
+from jobs.models import JobKind, JobStatus
+from jobs.services import Counts, job_fails_on_error, job_finish, job_start
+
+from .artifacts import artifact_load, artifact_name_new, artifact_serialize, artifact_write, library_versions
 from .exceptions import ModelArtifactError, NotEnoughLabels
 from .ml.certification import with_good_lumisections
 from .ml.crossval import DEFAULT_CONFIDENCE_THRESHOLDS, confidence_thresholds, fit_calibrator
@@ -41,7 +38,7 @@ from .selectors import labels_frame, run_features_frame
 
 logger = logging.getLogger(__name__)
 
-REFRESH_TASK = "recommender.tasks.refresh_recommendations"
+REFRESH_TASK = "recommender.tasks.recommendations_refresh"
 
 # The newest labels a new model is judged on: this share of the labelled runs.
 HOLDOUT_FRACTION = 0.1
@@ -79,7 +76,25 @@ def _split_newest(labels: pd.DataFrame, fraction: float) -> tuple[pd.DataFrame, 
     return labels[labels["run_number"] < cut], labels[labels["run_number"] >= cut]
 
 
-def model_train(*, force: bool = False, holdout_fraction: float = HOLDOUT_FRACTION) -> TrainResult:
+def model_version_train(*, force: bool = False, holdout_fraction: float = HOLDOUT_FRACTION) -> TrainResult:
+    """Train a model version (the steps above) as a job of kind training, so shift
+    leaders follow it on the jobs page like a sync. JobAlreadyRunning while another
+    training runs; a failure fails the job with its reason and is raised again."""
+    job = job_start(kind=JobKind.TRAINING, parameters={"force": force})
+    with job_fails_on_error(job.pk):
+        result = _model_version_fit(force=force, holdout_fraction=holdout_fraction)
+    version = result.model_version
+    if result.status == "trained":
+        kept = "activated" if result.activated else "kept as candidate: worse than the active model"
+        job_finish(
+            job_id=job.pk, status=JobStatus.SUCCEEDED, message=f"model #{version.pk} {kept}", counts=Counts(created=1)
+        )
+    else:
+        job_finish(job_id=job.pk, status=JobStatus.SUCCEEDED, message=f"{result.status}: {result.message}")
+    return result
+
+
+def _model_version_fit(*, force: bool, holdout_fraction: float) -> TrainResult:
     labels = labels_frame()
     if labels.empty:
         return TrainResult(status="no_labels", message="no labels to train on")
@@ -186,9 +201,9 @@ def recommendations_refresh_enqueue() -> None:
 
     # By its name, as the beat names it: tasks sit above training (they call it), so
     # training does not import them (recommender.apps registers them at start-up).
-    refresh_recommendations = current_app.tasks[REFRESH_TASK]
+    recommendations_refresh = current_app.tasks[REFRESH_TASK]
     try:
-        refresh_recommendations.delay()
+        recommendations_refresh.delay()
     except OperationalError as exc:
         # The activation (or declaration) stands; the beat's next refresh stores the rankings instead.
         logger.warning("refresh after activation not queued (broker unreachable: %s)", exc)

@@ -229,12 +229,12 @@ def job_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 @shift_leader_required
 def job_trigger(request: HttpRequest, kind: str) -> HttpResponse:
-    from ingestion.tasks import sync_oms as sync_oms_task
+    from ingestion.tasks import runs_sync as runs_sync_task
 
-    from .tasks import retrain as retrain_task
-    from .tasks import sync_certhelper as sync_certhelper_task
+    from .tasks import certhelper_sync as certhelper_sync_task
+    from .tasks import model_version_train as model_version_train_task
 
-    tasks = {"oms": sync_oms_task, "certhelper": sync_certhelper_task, "retrain": retrain_task}
+    tasks = {"oms": runs_sync_task, "certhelper": certhelper_sync_task, "retrain": model_version_train_task}
     if kind not in tasks:
         raise Http404(f"unknown job {kind!r}")
     kinds = {"oms": JobKind.OMS_SYNC, "certhelper": JobKind.CERTHELPER_SYNC, "retrain": JobKind.TRAINING}

@@ -57,7 +57,7 @@ BEAT_TABLE: tuple[BeatEntry, ...] = (
     BeatEntry(
         key="SYNC_OMS",
         name="OMS sync (every 15 minutes)",
-        task="ingestion.tasks.sync_oms",
+        task="ingestion.tasks.runs_sync",
         # crontab.guru: "*/15 * * * *" = at every 15th minute
         cron="*/15 * * * *",
         expires_s=14 * 60,
@@ -66,7 +66,7 @@ BEAT_TABLE: tuple[BeatEntry, ...] = (
     BeatEntry(
         key="SYNC_CONDITIONS",
         name="Conditions sync: APV mode, primary vertices (hourly)",
-        task="ingestion.tasks.sync_conditions",
+        task="ingestion.tasks.conditions_sync",
         # crontab.guru: "41 * * * *" = at minute 41 of every hour, between the OMS syncs
         cron="41 * * * *",
         expires_s=50 * 60,
@@ -77,7 +77,7 @@ BEAT_TABLE: tuple[BeatEntry, ...] = (
     BeatEntry(
         key="REFRESH_RECOMMENDATIONS",
         name="Refresh stored recommendations (every 15 minutes, after the OMS sync)",
-        task="recommender.tasks.refresh_recommendations",
+        task="recommender.tasks.recommendations_refresh",
         # crontab.guru: "5-59/15 * * * *" = every 15th minute from 5 through 59, 5 minutes after each sync
         cron="5-59/15 * * * *",
         expires_s=14 * 60,
@@ -86,7 +86,7 @@ BEAT_TABLE: tuple[BeatEntry, ...] = (
     BeatEntry(
         key="SYNC_CERTHELPER",
         name="Certhelper pairs (daily)",
-        task="recommender.tasks.sync_certhelper",
+        task="recommender.tasks.certhelper_sync",
         # crontab.guru: "17 6 * * *" = at 06:17 UTC; off the hour so it misses other cron jobs
         cron="17 6 * * *",
         expires_s=23 * HOUR,
@@ -96,7 +96,7 @@ BEAT_TABLE: tuple[BeatEntry, ...] = (
     BeatEntry(
         key="RETRAIN",
         name="Retrain the recommender (nightly)",
-        task="recommender.tasks.retrain",
+        task="recommender.tasks.model_version_train",
         # crontab.guru: "30 3 * * *" = at 03:30 UTC, after the night's syncs
         cron="30 3 * * *",
         expires_s=20 * HOUR,
@@ -115,7 +115,7 @@ BEAT_TABLE: tuple[BeatEntry, ...] = (
     BeatEntry(
         key="LOGIN_RECORDS_PRUNE",
         name="Prune login-failure counters (hourly)",
-        task="recommender.tasks.login_records_prune",
+        task="accounts.tasks.login_records_prune",
         # crontab.guru: "37 * * * *" = minute 37 of every hour, away from the syncs and the sweep
         cron="37 * * * *",
         expires_s=50 * 60,

@@ -76,9 +76,9 @@ pids+=($!)
 # Don't wait 15 minutes for beat: sync now, then the newest runs' conditions, then
 # store the new runs' recommendations.
 "$PY" manage.py shell --no-imports -c "
-from ingestion.tasks import sync_conditions, sync_oms
-from recommender.tasks import refresh_recommendations
-(sync_oms.si() | sync_conditions.si() | refresh_recommendations.si()).delay()
+from ingestion.tasks import conditions_sync, runs_sync
+from recommender.tasks import recommendations_refresh
+(runs_sync.si() | conditions_sync.si() | recommendations_refresh.si()).delay()
 "
 echo "local OMS on $OMS_BASE; Celery worker and beat started (logs in $VAR_DIR/log/); broker: ${REDIS_URL:-filesystem under $VAR_DIR}"
 echo "RefRun demo on http://127.0.0.1:$PORT/ (users shifter/shifter, leader/leader, admin/admin); Ctrl-C stops it"

@@ -422,7 +422,7 @@ def _summary(outcomes: list[ChunkOutcome]) -> str:
 
 def runs_backfill_plan(*, run_from: int, run_to: int, chunk_runs: int | None = None) -> tuple[Job, list]:
     """A job and its chunk ranges for workers (`sync_oms --async`). The caller
-    queues one `sync_oms_chunk` per range in transaction.on_commit."""
+    queues one `runs_chunk_sync` task per range in transaction.on_commit."""
     ranges = chunk_ranges(run_from, run_to, chunk_runs)
     job = job_start(
         kind=JobKind.OMS_SYNC,

@@ -34,10 +34,10 @@ def test_an_oms_sync_queues_the_conditions_of_its_range(
 ):
     conditions_settings(settings, fake)
     queued = []
-    monkeypatch.setattr(tasks.sync_conditions, "delay", lambda **kwargs: queued.append(kwargs))
+    monkeypatch.setattr(tasks.conditions_sync, "delay", lambda **kwargs: queued.append(kwargs))
 
     with django_capture_on_commit_callbacks(execute=True):
-        tasks.sync_oms.apply(kwargs={"run_from": FIRST_RUN, "run_to": FIRST_RUN + 11}).get()
+        tasks.runs_sync.apply(kwargs={"run_from": FIRST_RUN, "run_to": FIRST_RUN + 11}).get()
 
     assert queued == [{"run_from": FIRST_RUN, "run_to": FIRST_RUN + 11}]
 
@@ -48,19 +48,19 @@ def test_nothing_is_queued_without_a_conditions_service(
     settings.APV_MODE_URL = ""
     settings.DIALS_CLIENT_ID = ""
     queued = []
-    monkeypatch.setattr(tasks.sync_conditions, "delay", lambda **kwargs: queued.append(kwargs))
+    monkeypatch.setattr(tasks.conditions_sync, "delay", lambda **kwargs: queued.append(kwargs))
 
     with django_capture_on_commit_callbacks(execute=True):
-        tasks.sync_oms.apply(kwargs={"run_from": FIRST_RUN, "run_to": FIRST_RUN + 11}).get()
+        tasks.runs_sync.apply(kwargs={"run_from": FIRST_RUN, "run_to": FIRST_RUN + 11}).get()
 
     assert queued == []
 
 
 def test_the_task_and_the_command_sync_the_range(fake, settings):
     conditions_settings(settings, fake)
-    tasks.sync_oms.apply(kwargs={"run_from": FIRST_RUN, "run_to": FIRST_RUN + 11}).get()
+    tasks.runs_sync.apply(kwargs={"run_from": FIRST_RUN, "run_to": FIRST_RUN + 11}).get()
 
-    status = tasks.sync_conditions.apply(kwargs={"run_from": FIRST_RUN, "run_to": FIRST_RUN + 11}).get()
+    status = tasks.conditions_sync.apply(kwargs={"run_from": FIRST_RUN, "run_to": FIRST_RUN + 11}).get()
     out = io.StringIO()
     call_command("sync_conditions", "--from", FIRST_RUN, "--to", FIRST_RUN + 11, stdout=out)
 
@@ -86,7 +86,7 @@ def test_the_command_wants_both_ends():
 
 def test_the_beat_runs_it_hourly_with_no_range():
     entry = next(e for e in BEAT_TABLE if e.key == "SYNC_CONDITIONS")
-    assert entry.task == "ingestion.tasks.sync_conditions" and entry.cron == "41 * * * *"
+    assert entry.task == "ingestion.tasks.conditions_sync" and entry.cron == "41 * * * *"
 
 
 def test_an_admins_correction_is_kept_over_every_source(rf, admin_ada):
@@ -111,15 +111,15 @@ def test_a_conditions_sync_waits_for_the_one_running(db, settings, monkeypatch):
     job_start(kind=JobKind.CONDITIONS_SYNC, parameters={})
 
     retries = []
-    original = tasks.sync_conditions.retry
+    original = tasks.conditions_sync.retry
 
     def counted(*args, **kwargs):
         retries.append(kwargs.get("countdown"))
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(tasks.sync_conditions, "retry", counted)
+    monkeypatch.setattr(tasks.conditions_sync, "retry", counted)
     # Eager: each retry runs at once; a worker would wait a minute between them.
-    status = tasks.sync_conditions.apply(kwargs={"run_from": 1, "run_to": 2}).get()
+    status = tasks.conditions_sync.apply(kwargs={"run_from": 1, "run_to": 2}).get()
 
     assert status.startswith("skipped: Conditions sync is already running")
     assert retries == [tasks.CONDITIONS_BUSY_RETRY_S] * tasks.CONDITIONS_BUSY_RETRIES
@@ -132,10 +132,10 @@ def test_a_backfill_chunk_queues_the_conditions_of_its_runs(
 
     conditions_settings(settings, fake)
     queued = []
-    monkeypatch.setattr(tasks.sync_conditions, "delay", lambda **kwargs: queued.append(kwargs))
+    monkeypatch.setattr(tasks.conditions_sync, "delay", lambda **kwargs: queued.append(kwargs))
     job, ranges = runs_backfill_plan(run_from=FIRST_RUN, run_to=FIRST_RUN + 11, chunk_runs=100)
 
     with django_capture_on_commit_callbacks(execute=True):
-        tasks.sync_oms_chunk.apply(args=[job.pk, *ranges[0]]).get()
+        tasks.runs_chunk_sync.apply(args=[job.pk, *ranges[0]]).get()
 
     assert queued == [{"run_from": ranges[0][0], "run_to": ranges[0][1]}]

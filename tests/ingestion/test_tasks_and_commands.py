@@ -26,19 +26,19 @@ def fake_oms(settings):
 
 
 def test_it_retries_only_transient_errors_late_acked_with_limits_from_settings():
-    assert tasks.sync_oms.autoretry_for == (OmsTransientError,)
-    assert set(tasks.sync_oms_chunk.autoretry_for) == {OmsTransientError, ChunkBusy}
-    assert recommender_tasks.sync_certhelper.autoretry_for == (CerthelperTransientError,)
-    for task in (tasks.sync_oms, tasks.sync_oms_chunk, recommender_tasks.sync_certhelper):
+    assert tasks.runs_sync.autoretry_for == (OmsTransientError,)
+    assert set(tasks.runs_chunk_sync.autoretry_for) == {OmsTransientError, ChunkBusy}
+    assert recommender_tasks.certhelper_sync.autoretry_for == (CerthelperTransientError,)
+    for task in (tasks.runs_sync, tasks.runs_chunk_sync, recommender_tasks.certhelper_sync):
         assert task.acks_late is True
         assert task.retry_jitter is not None and task.max_retries
         assert task.time_limit == django_settings.CELERY_TASK_TIME_LIMIT
         assert task.soft_time_limit == django_settings.CELERY_TASK_SOFT_TIME_LIMIT
-    assert recommender_tasks.sync_certhelper.retry_backoff >= 3600  # Certhelper: never twice within an hour
+    assert recommender_tasks.certhelper_sync.retry_backoff >= 3600  # Certhelper: never twice within an hour
 
 
 def test_it_syncs_oms_through_the_task(fake_oms):
-    status = tasks.sync_oms.apply(kwargs={"run_from": FIRST_RUN, "run_to": FIRST_RUN + 11}).get()
+    status = tasks.runs_sync.apply(kwargs={"run_from": FIRST_RUN, "run_to": FIRST_RUN + 11}).get()
 
     assert status.startswith("job ") and "succeeded" in status
     assert Run.objects.count() == 12 and Lumisection.objects.count() == 36
@@ -47,7 +47,7 @@ def test_it_syncs_oms_through_the_task(fake_oms):
 def test_it_runs_a_backfill_chunk_through_the_task(fake_oms):
     job, ranges = runs_backfill_plan(run_from=FIRST_RUN, run_to=FIRST_RUN + 11, chunk_runs=100)
 
-    status = tasks.sync_oms_chunk.apply(args=[job.pk, *ranges[0]]).get()
+    status = tasks.runs_chunk_sync.apply(args=[job.pk, *ranges[0]]).get()
 
     job.refresh_from_db()
     assert "12 runs" in status and job.status == JobStatus.SUCCEEDED
@@ -66,10 +66,10 @@ def test_it_counts_a_chunk_whose_retries_ran_out(db):
 def test_it_syncs_certhelper_through_the_task_into_labels(fake_oms):
     from recommender.models import ReferencePair
 
-    status = recommender_tasks.sync_certhelper.apply().get()
+    status = recommender_tasks.certhelper_sync.apply().get()
 
     assert "succeeded" in status and ReferencePair.objects.count() == 1
-    assert "skipped" in recommender_tasks.sync_certhelper.apply().get()
+    assert "skipped" in recommender_tasks.certhelper_sync.apply().get()
     assert fake_oms.counters["certhelper"] == 1
 
 
@@ -84,7 +84,7 @@ def test_it_backfills_from_the_command_with_a_progress_bar(fake_oms):
 
 def test_it_queues_backfill_chunks_only_once_committed(fake_oms, monkeypatch, django_capture_on_commit_callbacks):
     queued = []
-    monkeypatch.setattr(tasks.sync_oms_chunk, "delay", lambda *args: queued.append(args))
+    monkeypatch.setattr(tasks.runs_chunk_sync, "delay", lambda *args: queued.append(args))
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         call_command("sync_oms", "--from", "1", "--to", "250", "--async", "--chunk-runs", "100", stdout=io.StringIO())

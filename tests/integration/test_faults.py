@@ -351,7 +351,7 @@ def sync_start(broker) -> int:
         status=JobStatus.PENDING,
         parameters={"mode": "range", "run_from": FIRST_RUN, "run_to": LAST_RUN},
     )
-    broker.send_task("ingestion.tasks.sync_oms", kwargs={"run_from": FIRST_RUN, "run_to": LAST_RUN, "job_id": job.pk})
+    broker.send_task("ingestion.tasks.runs_sync", kwargs={"run_from": FIRST_RUN, "run_to": LAST_RUN, "job_id": job.pk})
     return job.pk
 
 

@@ -18,7 +18,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from accounts.roles import SHIFTERS
 from recommender.recommending import serving_cache_clear
 from recommender.services import feedback_record, recommendations_store
-from recommender.training import model_train
+from recommender.training import model_version_train
 from tests.factories import RunFactory, RunReconstructionFactory, UserFactory
 from tests.recommender.ml.synthetic import DATASETS, make_labels, make_runs, pair_rows
 
@@ -37,7 +37,7 @@ def world(tmp_path):
     with override_settings(MODEL_DIR=tmp_path / "models"):
         numbers = make_runs(48)
         make_labels(pair_rows(numbers))
-        model_train()
+        model_version_train()
         new = RunFactory(run_number=numbers[-1] + 1, run_class="collisions_pp", duration=3100)
         RunReconstructionFactory(run=new, reconstruction="express", dataset=DATASETS["express"])
         stored = recommendations_store(run_number=new.run_number, reconstruction="express")

@@ -184,7 +184,7 @@ def served(server) -> dict[int, list[int]]:
 def test_it_syncs_exactly_the_servers_runs_and_a_second_sync_changes_nothing(fake_oms, broker, workers):
     workers.start()
 
-    broker.send_task("ingestion.tasks.sync_oms", kwargs={"run_from": FIRST_RUN, "run_to": LAST_RUN})
+    broker.send_task("ingestion.tasks.runs_sync", kwargs={"run_from": FIRST_RUN, "run_to": LAST_RUN})
     wait_for(lambda: finished_jobs().count() == 1, timeout=60, what="the first sync", workers=workers)
 
     first = finished_jobs().get()
@@ -193,7 +193,7 @@ def test_it_syncs_exactly_the_servers_runs_and_a_second_sync_changes_nothing(fak
     assert Lumisection.objects.count() == RUNS * LUMISECTIONS
     snapshot = list(Run.objects.order_by("id").values_list("id", "updated_at"))
 
-    broker.send_task("ingestion.tasks.sync_oms", kwargs={"run_from": FIRST_RUN, "run_to": LAST_RUN})
+    broker.send_task("ingestion.tasks.runs_sync", kwargs={"run_from": FIRST_RUN, "run_to": LAST_RUN})
     wait_for(lambda: finished_jobs().count() == 2, timeout=60, what="the second sync", workers=workers)
 
     second = finished_jobs().last()
@@ -208,7 +208,7 @@ def test_it_finishes_a_backfill_after_a_worker_is_killed_mid_sync(fake_oms, brok
     fake_oms.faults.arm({"fault": "slow", "seconds": 0.03, "count": RUNS, "resource": "lumisections"})
     job, ranges = runs_backfill_plan(run_from=FIRST_RUN, run_to=LAST_RUN, chunk_runs=25)
     for first, last in ranges:
-        broker.send_task("ingestion.tasks.sync_oms_chunk", args=[job.pk, first, last])
+        broker.send_task("ingestion.tasks.runs_chunk_sync", args=[job.pk, first, last])
     worker = workers.start()
 
     # A chunk's runs commit together, so "a third of the runs" can be seen in the moment

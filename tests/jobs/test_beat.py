@@ -76,7 +76,7 @@ def test_the_rows_follow_the_table_after_migrate():
 @pytest.mark.django_db
 def test_it_creates_missing_rows_keeps_admin_edits_and_fixes_task_names(settings):
     PeriodicTask.objects.filter(name=BEAT_TABLE[0].name).delete()
-    certhelper = PeriodicTask.objects.get(task="recommender.tasks.sync_certhelper")
+    certhelper = PeriodicTask.objects.get(task="recommender.tasks.certhelper_sync")
     certhelper.task = "ingestion.tasks.sync_certhelper"  # the name before the sync moved
     certhelper.crontab = CrontabSchedule.objects.create(minute="0", hour="5", timezone="UTC")  # an admin's edit
     certhelper.enabled = False
@@ -85,7 +85,7 @@ def test_it_creates_missing_rows_keeps_admin_edits_and_fixes_task_names(settings
     assert beat_rows_sync() == 1
 
     certhelper.refresh_from_db()
-    assert certhelper.task == "recommender.tasks.sync_certhelper"
+    assert certhelper.task == "recommender.tasks.certhelper_sync"
     assert (certhelper.crontab.minute, certhelper.crontab.hour, certhelper.enabled) == ("0", "5", False)
     assert PeriodicTask.objects.filter(name=BEAT_TABLE[0].name, enabled=True).exists()
 
@@ -93,10 +93,10 @@ def test_it_creates_missing_rows_keeps_admin_edits_and_fixes_task_names(settings
 @pytest.mark.django_db
 def test_an_environment_override_wins_over_the_admin(settings):
     settings.REFRUN_BEAT = beat_table({"REFRUN_BEAT_SYNC_OMS": "*/5 * * * *", "REFRUN_BEAT_RETRAIN": "disable"})
-    PeriodicTask.objects.filter(task="recommender.tasks.retrain").update(enabled=True)
+    PeriodicTask.objects.filter(task="recommender.tasks.model_version_train").update(enabled=True)
 
     beat_rows_sync()
 
-    oms = PeriodicTask.objects.get(task="ingestion.tasks.sync_oms")
+    oms = PeriodicTask.objects.get(task="ingestion.tasks.runs_sync")
     assert oms.crontab.minute == "*/5" and oms.enabled
-    assert not PeriodicTask.objects.get(task="recommender.tasks.retrain").enabled
+    assert not PeriodicTask.objects.get(task="recommender.tasks.model_version_train").enabled

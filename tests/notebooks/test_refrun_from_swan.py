@@ -28,7 +28,8 @@ from accounts.roles import SHIFTERS
 from recommender import ranking_reads, selectors
 from recommender.models import LabelSource, ReferencePair
 from recommender.recommending import serving_cache_clear
-from recommender.services import feedback_record, model_retrain, recommendations_refresh
+from recommender.services import feedback_record, recommendations_refresh
+from recommender.training import model_version_train
 from tests.conftest import REPO_ROOT
 from tests.factories import UserFactory
 
@@ -115,7 +116,7 @@ def demo(tmp_path):
     Group.objects.get_or_create(name=SHIFTERS)  # a transactional test starts without the roles' migration
     with override_settings(MODEL_DIR=tmp_path / "models"):
         call_command("simulate", seed=1, years=[2024], runs=600, lumisections_for_last=0, verbosity=0)
-        model_retrain()
+        model_version_train()
         recommendations_refresh(newest_runs=150)
         sam = UserFactory(username="sam", groups=[SHIFTERS])
         assert _decisions(sam) >= 6

@@ -2,7 +2,7 @@ import pytest
 from django.db import connection
 
 from recommender.models import ModelArtifact, ModelVersionStatus
-from recommender.training import model_train
+from recommender.training import model_version_train
 from tests.recommender.ml.synthetic import make_labels, make_runs, pair_rows
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +48,7 @@ def test_it_is_ready_without_an_active_model_because_persistence_serves(client):
 def test_it_is_ready_with_a_loadable_model_and_not_with_a_tampered_one(client, tmp_path, settings):
     settings.MODEL_DIR = tmp_path
     make_labels(pair_rows(make_runs(40)))
-    version = model_train().model_version
+    version = model_version_train().model_version
     assert version.status == ModelVersionStatus.ACTIVE
 
     ready = client.get("/readyz")

@@ -2,7 +2,7 @@ import pytest
 from django.test import override_settings
 
 from recommender.recommending import serving_cache_clear
-from recommender.training import model_train
+from recommender.training import model_version_train
 from tests.factories import RunFactory, RunReconstructionFactory
 from tests.recommender.ml.synthetic import DATASETS, make_labels, make_runs, pair_rows
 
@@ -15,7 +15,7 @@ def trained(db, tmp_path):
     with override_settings(MODEL_DIR=tmp_path / "models"):
         numbers = make_runs(48)
         make_labels(pair_rows(numbers))
-        model_train()
+        model_version_train()
         new_run = RunFactory(run_number=numbers[-1] + 1, run_class="collisions_pp", duration=3100)
         RunReconstructionFactory(run=new_run, reconstruction="express", dataset=DATASETS["express"])
         yield numbers, new_run.run_number

@@ -3,7 +3,7 @@ from django.test import override_settings
 from django.urls import reverse
 
 from recommender.models import ModelArtifact, ModelVersion, ModelVersionStatus
-from recommender.services import model_retrain
+from recommender.training import model_version_train
 from tests.recommender.ml.synthetic import make_labels, make_runs, pair_rows
 
 pytestmark = pytest.mark.django_db
@@ -13,8 +13,8 @@ pytestmark = pytest.mark.django_db
 def two_versions(tmp_path):
     with override_settings(MODEL_DIR=tmp_path):
         make_labels(pair_rows(make_runs(40)))
-        first = model_retrain().model_version
-        second = model_retrain(force=True).model_version
+        first = model_version_train().model_version
+        second = model_version_train(force=True).model_version
         yield first, second, tmp_path
 
 

@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 from django.test import override_settings
 
-from recommender.exceptions import ArtifactIntegrityError, ArtifactVersionMismatch
+from jobs.models import Job, JobKind, JobStatus
+from recommender.artifacts import artifact_load
+from recommender.exceptions import ArtifactIntegrityError, ArtifactVersionMismatch, NotEnoughLabels
 from recommender.ml.model import Ranker
 from recommender.models import ModelArtifact, ModelVersion, ModelVersionStatus
-from recommender.training import artifact_load, model_train
+from recommender.training import model_version_train
 from tests.factories import ModelVersionFactory
 
 from .ml.synthetic import make_labels, make_runs, pair_rows
@@ -38,7 +40,7 @@ def labelled_history(db):
 
 
 def test_it_writes_an_artifact_and_an_active_model_version(model_dir, labelled_history):
-    result = model_train()
+    result = model_version_train()
     assert result.status == "trained"
     assert result.activated
     version = ModelVersion.objects.get()
@@ -57,7 +59,7 @@ def test_it_writes_an_artifact_and_an_active_model_version(model_dir, labelled_h
 
 def test_it_writes_the_artifact_to_a_file_when_the_store_is_files(model_dir, labelled_history, settings):
     settings.MODEL_STORE = "files"
-    version = model_train().model_version
+    version = model_version_train().model_version
     assert version.store == "files"
     assert (model_dir / version.artifact).exists()
     assert not list(model_dir.glob("*.part"))
@@ -67,16 +69,16 @@ def test_it_writes_the_artifact_to_a_file_when_the_store_is_files(model_dir, lab
 
 def test_it_still_loads_a_file_version_after_switching_to_the_database(model_dir, labelled_history, settings):
     settings.MODEL_STORE = "files"
-    old = model_train().model_version
+    old = model_version_train().model_version
     settings.MODEL_STORE = "database"
-    new = model_train(force=True).model_version
+    new = model_version_train(force=True).model_version
     assert (old.store, new.store) == ("files", "database")
     assert isinstance(artifact_load(old), Ranker)
     assert isinstance(artifact_load(new), Ranker)
 
 
 def test_it_writes_confidence_thresholds_from_the_newest_labels(model_dir, labelled_history):
-    version = model_train().model_version
+    version = model_version_train().model_version
     thresholds = version.evaluation["confidence_thresholds"]
     assert set(thresholds) == {"high", "medium"}
     assert 0.0 <= thresholds["medium"] <= thresholds["high"] <= 1.0
@@ -87,14 +89,14 @@ def test_it_writes_confidence_thresholds_from_the_newest_labels(model_dir, label
 
 
 def test_it_skips_when_the_labels_did_not_change(model_dir, labelled_history):
-    model_train()
-    again = model_train()
+    model_version_train()
+    again = model_version_train()
     assert again.status == "skipped"
     assert ModelVersion.objects.count() == 1
 
 
 def test_it_refuses_a_tampered_artifact(model_dir, labelled_history):
-    version = model_train().model_version
+    version = model_version_train().model_version
     stored = ModelArtifact.objects.get(model_version=version)
     stored.data = bytes(stored.data) + b"tampered"
     stored.save()
@@ -104,7 +106,7 @@ def test_it_refuses_a_tampered_artifact(model_dir, labelled_history):
 
 def test_it_refuses_a_tampered_artifact_file(model_dir, labelled_history, settings):
     settings.MODEL_STORE = "files"
-    version = model_train().model_version
+    version = model_version_train().model_version
     with (model_dir / version.artifact).open("ab") as handle:
         handle.write(b"tampered")
     with pytest.raises(ArtifactIntegrityError):
@@ -112,7 +114,7 @@ def test_it_refuses_a_tampered_artifact_file(model_dir, labelled_history, settin
 
 
 def test_it_refuses_an_artifact_that_is_not_a_ranker(model_dir, labelled_history):
-    version = model_train().model_version
+    version = model_version_train().model_version
     data = pickle.dumps({"not": "a ranker"})
     ModelArtifact.objects.filter(model_version=version).update(data=data)
     version.sha256 = hashlib.sha256(data).hexdigest()
@@ -121,7 +123,7 @@ def test_it_refuses_an_artifact_that_is_not_a_ranker(model_dir, labelled_history
 
 
 def test_it_refuses_an_artifact_from_other_library_versions(model_dir, labelled_history):
-    version = model_train().model_version
+    version = model_version_train().model_version
     version.library_versions = {**version.library_versions, "sklearn": "0.0.1"}
     with pytest.raises(ArtifactVersionMismatch):
         artifact_load(version)
@@ -129,7 +131,7 @@ def test_it_refuses_an_artifact_from_other_library_versions(model_dir, labelled_
 
 def test_it_loads_an_artifact_from_another_patch_release_of_python(model_dir, labelled_history):
     # The container's Debian Python and a developer's pyenv Python differ only in the patch release.
-    version = model_train().model_version
+    version = model_version_train().model_version
     major, minor, _ = version.library_versions["python"].split(".")
     version.library_versions = {**version.library_versions, "python": f"{major}.{minor}.0"}
     assert artifact_load(version) is not None
@@ -146,7 +148,7 @@ def test_it_refuses_a_missing_artifact(model_dir):
 
 
 def test_it_does_not_activate_a_worse_model(model_dir, labelled_history, monkeypatch):
-    first = model_train().model_version
+    first = model_version_train().model_version
     import recommender.training as training
 
     fit = training.fit_ranker
@@ -160,7 +162,7 @@ def test_it_does_not_activate_a_worse_model(model_dir, labelled_history, monkeyp
         )
 
     monkeypatch.setattr(training, "fit_ranker", backwards)
-    result = model_train(force=True)
+    result = model_version_train(force=True)
     assert result.status == "trained"
     assert not result.activated
     assert result.model_version.status == ModelVersionStatus.CANDIDATE
@@ -171,11 +173,30 @@ def test_it_does_not_activate_a_worse_model(model_dir, labelled_history, monkeyp
     assert np.isfinite(figures["persistence"]["all"]["mrr"])
 
 
-def test_it_runs_from_the_celery_task(model_dir, labelled_history):
-    from recommender.tasks import retrain
+def test_it_records_training_as_a_job(model_dir, labelled_history):
+    model_version_train()
+    model_version_train()
 
-    assert retrain().startswith("trained model #")
-    assert retrain().startswith("skipped")
+    first, second = Job.objects.filter(kind=JobKind.TRAINING).order_by("id")
+    assert first.status == JobStatus.SUCCEEDED and first.message.endswith("activated")
+    assert second.status == JobStatus.SUCCEEDED and second.message.startswith("skipped")
+
+
+def test_it_records_a_failed_training_and_reraises(model_dir):
+    make_labels(pair_rows(make_runs(4)))
+
+    with pytest.raises(NotEnoughLabels):
+        model_version_train()
+
+    job = Job.objects.get(kind=JobKind.TRAINING)
+    assert job.status == JobStatus.FAILED and "NotEnoughLabels" in job.message and job.finished_at
+
+
+def test_it_runs_from_the_celery_task(model_dir, labelled_history):
+    from recommender.tasks import model_version_train
+
+    assert model_version_train().startswith("trained model #")
+    assert model_version_train().startswith("skipped")
 
 
 def test_it_queues_the_refresh_once_an_activation_commits(django_capture_on_commit_callbacks, monkeypatch):
@@ -184,7 +205,7 @@ def test_it_queues_the_refresh_once_an_activation_commits(django_capture_on_comm
     from recommender.training import model_version_activate
 
     queued = []
-    monkeypatch.setattr(tasks.refresh_recommendations, "delay", lambda: queued.append("refresh"))
+    monkeypatch.setattr(tasks.recommendations_refresh, "delay", lambda: queued.append("refresh"))
     version = ModelVersionFactory(status=ModelVersionStatus.CANDIDATE)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -203,7 +224,7 @@ def test_it_keeps_the_activation_when_the_broker_is_down(django_capture_on_commi
     def unreachable():
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr(tasks.refresh_recommendations, "delay", unreachable)
+    monkeypatch.setattr(tasks.recommendations_refresh, "delay", unreachable)
     version = ModelVersionFactory(status=ModelVersionStatus.CANDIDATE)
 
     with django_capture_on_commit_callbacks(execute=True):

@@ -311,7 +311,7 @@ def test_retraining_judges_a_new_model_on_certhelper_labels_alone(settings, tmp_
         return real(train_labels, test_labels, *args, **kwargs)
 
     monkeypatch.setattr(training, "prequential_records", spy)
-    training.model_train()
+    training.model_version_train()
 
     assert judged and not judged[0].empty
     assert set(judged[0]["source"]) == {LabelSource.CERTHELPER}

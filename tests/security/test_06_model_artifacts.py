@@ -19,7 +19,7 @@ from recommender.artifacts import artifact_load, library_versions
 from recommender.exceptions import ArtifactIntegrityError, ModelArtifactError
 from recommender.ml.model import Ranker
 from recommender.models import ModelVersion, ModelVersionStatus
-from recommender.training import model_train
+from recommender.training import model_version_train
 from tests.recommender.ml.synthetic import make_labels, make_runs, pair_rows
 
 pytestmark = pytest.mark.django_db
@@ -71,7 +71,7 @@ def trained(db):
     make_labels(pair_rows(make_runs(40)))
 
     def train() -> ModelVersion:
-        return model_train(force=True).model_version
+        return model_version_train(force=True).model_version
 
     return train
 

@@ -14,7 +14,7 @@ from jobs import tasks as jobs_tasks
 from jobs.models import Job, JobKind, JobStatus
 from jobs.services import JobAlreadyRunning, job_start
 from recommender import tasks as recommender_tasks
-from recommender.services import model_retrain
+from recommender.training import model_version_train
 
 pytestmark = pytest.mark.django_db
 
@@ -63,9 +63,9 @@ def test_a_second_trigger_says_already_running_and_queues_nothing(
     job = _running(kind)
     queued = []
     task = {
-        "oms": ingestion_tasks.sync_oms,
-        "certhelper": recommender_tasks.sync_certhelper,
-        "retrain": recommender_tasks.retrain,
+        "oms": ingestion_tasks.runs_sync,
+        "certhelper": recommender_tasks.certhelper_sync,
+        "retrain": recommender_tasks.model_version_train,
     }[trigger]
     monkeypatch.setattr(task, "delay", lambda *a, **k: queued.append(trigger))
     client.force_login(leader_lea)
@@ -82,14 +82,14 @@ def test_a_second_retrain_queued_anyway_does_not_train(monkeypatch):
     running = _running(JobKind.TRAINING)
     import recommender.training as training
 
-    monkeypatch.setattr(training, "model_train", lambda **kwargs: pytest.fail("trained twice at once"))
+    monkeypatch.setattr(training, "labels_frame", lambda **kwargs: pytest.fail("trained twice at once"))
 
-    outcome = recommender_tasks.retrain()
+    outcome = recommender_tasks.model_version_train()
 
     assert f"already running (job #{running.pk})" in outcome
     assert Job.objects.filter(kind=JobKind.TRAINING).count() == 1
     with pytest.raises(JobAlreadyRunning):
-        model_retrain()
+        model_version_train()
 
 
 def test_a_dead_job_does_not_block_the_next_one(settings):

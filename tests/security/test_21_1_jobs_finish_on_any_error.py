@@ -141,15 +141,15 @@ def _oms_sync(tmp_path, error):
 
 
 def _training(tmp_path):
-    from recommender.services import model_retrain
+    from recommender.training import model_version_train
 
-    model_retrain()
+    model_version_train()
 
 
 JOBS = {
     JobKind.OMS_DUMP_IMPORT: ("ingestion.services.dump_import.fills_upsert", _oms_dump_import),
-    JobKind.PAIRS_IMPORT: ("recommender.services.reference_pairs_upsert", _pairs_import),
-    JobKind.TRAINING: ("recommender.training.model_train", _training),
+    JobKind.PAIRS_IMPORT: ("recommender.services.pairs_import.reference_pairs_upsert", _pairs_import),
+    JobKind.TRAINING: ("recommender.training.labels_frame", _training),
     JobKind.OMS_SYNC: (None, _oms_sync),
 }
 ERRORS = [RuntimeError("disk on fire"), RecursionError("maximum recursion depth exceeded"), KeyboardInterrupt()]

@@ -8,7 +8,8 @@ from django.core.management.base import BaseCommand, CommandError
 from accounts.roles import SHIFT_LEADERS, SHIFTERS, role_group
 from demo.simulation.writer import runs_hold_back
 from ingestion.models import Run
-from recommender.services import model_retrain, recommendations_refresh
+from recommender.services import recommendations_refresh
+from recommender.training import model_version_train
 
 # username = password; only ever created with REFRUN_DEMO=true.
 # (username, group, is_staff, is_superuser): shift leaders curate references in the admin.
@@ -64,7 +65,7 @@ class Command(BaseCommand):
                 held = runs_hold_back(count=hold_back_runs)
                 self.stdout.write(f"held back runs {min(held)}-{max(held)}: the local OMS has them for the first sync")
         self.stdout.write(f"loaded: {Run.objects.count()} runs")
-        result = model_retrain()
+        result = model_version_train()
         self.stdout.write(f"model: {result.status} {result.message}".rstrip())
         stored = recommendations_refresh(newest_runs=100)
         self.stdout.write(f"stored recommendations for {stored} run reconstructions")

@@ -43,7 +43,7 @@ class Command(BaseCommand):
             self.stdout.write(f"  {error['reason']}")
 
     def _enqueue(self, run_from: int, run_to: int, chunk_runs: int | None) -> None:
-        from ingestion.tasks import sync_oms_chunk
+        from ingestion.tasks import runs_chunk_sync
 
         try:
             with transaction.atomic():
@@ -51,7 +51,7 @@ class Command(BaseCommand):
 
                 def enqueue():
                     for first, last in ranges:
-                        sync_oms_chunk.delay(job.pk, first, last)
+                        runs_chunk_sync.delay(job.pk, first, last)
 
                 transaction.on_commit(enqueue)
         except (SyncRefused, JobAlreadyRunning) as exc:

@@ -13,7 +13,7 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        from recommender.training import artifact_move_to_database
+        from recommender.artifacts import artifact_move_to_database
 
         refused = []
         for version_id in (

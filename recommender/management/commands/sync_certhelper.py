@@ -21,9 +21,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, force, use_workers, **options):
         if use_workers:
-            from recommender.tasks import sync_certhelper
+            from recommender.tasks import certhelper_sync
 
-            transaction.on_commit(lambda: sync_certhelper.delay(force=force))
+            transaction.on_commit(lambda: certhelper_sync.delay(force=force))
             self.stdout.write("Certhelper sync queued")
             return
         from recommender.certhelper_sync import certhelper_sync

@@ -13,10 +13,10 @@ class Command(BaseCommand):
         parser.add_argument("--force", action="store_true", help="train even if the labels did not change")
 
     def handle(self, *args, **options):
-        from recommender.services import model_retrain
+        from recommender.training import model_version_train
 
         try:
-            result = model_retrain(force=options["force"])
+            result = model_version_train(force=options["force"])
         except (NotEnoughLabels, JobAlreadyRunning) as error:
             raise CommandError(str(error)) from error
         if result.status != "trained":

@@ -8,7 +8,7 @@ from django.test import override_settings
 
 from accounts.roles import SHIFTERS
 from recommender.models import Feedback, LabelSource, ModelVersion, ModelVersionStatus, ReferencePair
-from recommender.services import model_retrain
+from recommender.training import model_version_train
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -21,7 +21,7 @@ def night_shift(tmp_path):
     """A simulated year of runs and labels, a trained model, two shifters."""
     with override_settings(MODEL_DIR=tmp_path / "models"):
         call_command("simulate", seed=7, runs=700, lumisections_for_last=40, verbosity=0)
-        model_retrain()
+        model_version_train()
         yield {
             "sam": UserFactory(username="sam", groups=[SHIFTERS]),
             "tom": UserFactory(username="tom", groups=[SHIFTERS]),
@@ -82,7 +82,7 @@ def test_it_takes_two_shifters_decisions_back_into_training(browser, live_server
     assert Feedback.objects.filter(is_current=True).count() == 2
 
     # The next retrain learns from both decisions.
-    retrained = model_retrain()
+    retrained = model_version_train()
     assert retrained.status == "trained"
     counts = retrained.model_version.label_counts
     assert counts["shifter:positive"] == 2 and counts["shifter:negative"] == 1

@@ -1,9 +1,10 @@
 import pytest
 from django.core.management import CommandError, call_command
 
+from recommender.artifacts import artifact_load
 from recommender.ml.model import Ranker
 from recommender.models import ModelArtifact
-from recommender.training import artifact_load, model_train
+from recommender.training import model_version_train
 from tests.recommender.ml.synthetic import make_labels, make_runs, pair_rows
 
 pytestmark = pytest.mark.django_db
@@ -15,7 +16,7 @@ def file_versions(settings, tmp_path):
     settings.MODEL_DIR = tmp_path
     settings.MODEL_STORE = "files"
     make_labels(pair_rows(make_runs(40)))
-    return model_train().model_version, model_train(force=True).model_version
+    return model_version_train().model_version, model_version_train(force=True).model_version
 
 
 def test_it_moves_file_artifacts_into_the_database(file_versions, settings, tmp_path, capsys):

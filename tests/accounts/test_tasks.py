@@ -1,5 +1,5 @@
-"""The hourly beat task that drops login counters nobody needs any more (recommender's
-own: ingestion's stale-job sweep knows nothing of logins)."""
+"""The hourly beat task that drops login counters nobody needs any more (the accounts
+app's own: the jobs app's stale-job sweep knows nothing of logins)."""
 
 import datetime as dt
 
@@ -7,8 +7,8 @@ import pytest
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
+from accounts import tasks
 from accounts.models import LoginThrottle
-from recommender import tasks
 
 pytestmark = pytest.mark.django_db
 
@@ -24,5 +24,5 @@ def test_it_prunes_counters_whose_window_is_over_and_keeps_live_ones(settings):
 
 
 def test_it_is_on_the_beat_schedule():
-    entry = PeriodicTask.objects.get(task="recommender.tasks.login_records_prune")
+    entry = PeriodicTask.objects.get(task="accounts.tasks.login_records_prune")
     assert entry.enabled and entry.crontab.minute == "37"
