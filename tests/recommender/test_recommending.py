@@ -188,7 +188,7 @@ def test_a_changed_label_replays_the_history_from_the_checkpoint_before_it(monke
 
 @pytest.mark.django_db(databases=[])
 def test_the_reasons_medians_equal_numpys_nanmedian_bit_for_bit():
-    """The one-sort medians replace np.nanmedian in every reason: any difference would
+    """The reasons' medians are np.nanmedian's, as they were: any difference would
     change which features a recommendation names."""
     import warnings
 
@@ -205,18 +205,6 @@ def test_the_reasons_medians_equal_numpys_nanmedian_bit_for_bit():
             warnings.simplefilter("ignore", RuntimeWarning)
             expected = np.nanmedian(block, axis=0)
         assert np.array_equal(_column_medians(block), expected, equal_nan=True)
-
-
-@pytest.mark.django_db(databases=[])
-def test_the_reasons_mode_is_pandas_mode_smallest_first_among_ties():
-    import numpy as np
-    import pandas as pd
-
-    from recommender.recommending import _mode
-
-    for values in (["express"] * 4, ["prompt", "express", "prompt", "express"], ["b", "a", "c", "c"]):
-        array = np.asarray(values, dtype=object)
-        assert _mode(array) == pd.Series(array).mode().iat[0]
 
 
 def test_an_older_runs_history_is_kept_until_a_label_before_it_changes():
