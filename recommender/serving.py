@@ -15,7 +15,6 @@ from django.conf import settings
 
 from .changes import change_counters
 from .ml.certification import with_good_lumisections
-from .ml.dataset import sort_labels
 from .ml.declarations import Conditions, Declaration
 from .ml.features import History, RunTable
 from .ml.model import Ranker
@@ -40,8 +39,6 @@ class _ServingCache:
         self.runs: RunTable | None = None
         self.labels_key = _UNLOADED
         self.labels: pd.DataFrame | None = None
-        self.labels_fingerprint: tuple[int, ...] = ()  # selectors.labels_fingerprint of `labels`
-        self.labels_max_id = 0
         self.history: History | None = None  # of every label in `labels`, replayed when first asked
         self.declarations_key = _UNLOADED
         self.declarations: list[Declaration] = []
@@ -95,35 +92,18 @@ class _ServingCache:
         # a label's run class and dataset come from its run and run reconstruction
         key = self._key("labels", "run_reconstructions", "runs")
         if key != self.labels_key:
-            from .selectors import labels_read
+            from .selectors import labels_frame
 
-            labels = None
-            if self.labels is not None and key[1:] == self.labels_key[1:]:
-                labels = self._labels_added()
-            if labels is None:
-                labels, self.labels_fingerprint, self.labels_max_id = labels_read()
-            if labels is not self.labels:
+            labels = labels_frame()
+            if self.labels is not None and labels.equals(self.labels):
+                # a write to runs or run reconstructions that left every label as it was
+                # (a sync): the history replayed from them still holds
+                labels = self.labels
+            else:
                 self.history = None
             self.labels = labels
             self.labels_key = key
         return self.labels
-
-    def _labels_added(self) -> pd.DataFrame | None:
-        """The labels held and the rows added since, when the table's fingerprint says
-        nothing else changed (the usual change, a shifter's first decision, adds one
-        row); None when a label was removed or changed, for a full read. Every web
-        worker rereads the labels after each change: all of them cost ~50 ms."""
-        from .selectors import labels_fingerprint, labels_read
-
-        added, fingerprint, max_id = labels_read(after_id=self.labels_max_id)
-        expected = tuple(held + new for held, new in zip(self.labels_fingerprint, fingerprint, strict=True))
-        if labels_fingerprint() != expected:
-            return None
-        self.labels_fingerprint, self.labels_max_id = expected, max_id
-        if added.empty:
-            return self.labels
-        merged = pd.concat([self.labels, added], ignore_index=True)
-        return sort_labels(merged.sort_values(["run_number", "label_id"], kind="stable"))
 
     def label_history(self) -> tuple[pd.DataFrame, History]:
         labels = self.labels_current()
