@@ -99,8 +99,8 @@ def test_it_notices_each_change_that_matters_at_once(trained):
     with CaptureQueriesContext(connection) as queries:
         assert recommendations_for(run_number=run_number, reconstruction="express") == first
     read = " ".join(q["sql"] for q in queries.captured_queries)
-    for table in ("ingestion_run\"", "recommender_referencepair", "recommender_modelversion"):
-        assert f"FROM \"{table}" not in read, table
+    for table in ('ingestion_run"', "recommender_referencepair", "recommender_modelversion"):
+        assert f'FROM "{table}' not in read, table
 
     # a changed run
     Run.objects.filter(run_number=run_number).update(duration=1234)
