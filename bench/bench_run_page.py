@@ -29,6 +29,7 @@ import cProfile
 import os
 import random
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -92,15 +93,17 @@ def main() -> None:
     assert client.get("/").status_code == 200
 
     def measure(paths: list[str], profiler: cProfile.Profile | None = None) -> tuple[list[float], list[int], dict]:
-        samples, queries, failures = [], [], {}
+        samples, queries, failures, cpu = [], [], {}, []
         for path in paths:
             with CaptureQueriesContext(connection) as captured:
+                started = time.process_time()
                 seconds, status = timed_get(client, path, profiler)
+                cpu.append(time.process_time() - started)
                 samples.append(seconds)
             queries.append(len(captured))
             if status != 200:
                 failures[path] = status
-        return samples, queries, failures
+        return samples, queries, failures, cpu
 
     before = row_counts()
     profiler = cProfile.Profile() if args.profile else None
@@ -110,10 +113,11 @@ def main() -> None:
     changed = {name: (n, after) for name, after in row_counts().items() if (n := before[name]) != after}
 
     def line(name: str, measured) -> str:
-        samples, queries, failures = measured
+        samples, queries, failures, cpu = measured
+        # CPU time of this process: on a shared machine it moves far less than wall time
         text = (
             f"{name}: median **{median(samples) * 1000:.1f} ms**, p95 {percentile(samples, 95) * 1000:.1f} ms, "
-            f"n {len(samples)}, {median(queries):.0f} SQL queries per page"
+            f"n {len(samples)}, CPU median {median(cpu) * 1000:.1f} ms, {median(queries):.0f} SQL queries per page"
         )
         if failures:
             text += f"; **{len(failures)} not 200** (e.g. {dict(list(failures.items())[:3])})"

@@ -3,9 +3,9 @@ is built from, rewritten by a database trigger whenever that table changes.
 
 The serving cache of `recommender.recommending` must notice a new or changed run, label,
 declared reference or model at once, in every process (gunicorn workers, Celery). An
-aggregate per table (COUNT and MAX(updated_at)) did that for 12 ms a call on SQLite with
-20,000 runs, growing with the tables; reading these few rows costs a fraction of a
-millisecond at any size. Triggers, not calls in the writers, so that no writer can
+aggregate per table (COUNT and MAX(updated_at)) did that at a cost growing with the
+tables; reading these few rows costs the same at any size (BENCHMARKS.md, "change
+counters"). Triggers, not calls in the writers, so that no writer can
 forget: bulk upserts, raw SQL, the admin, deletes and (PostgreSQL) TRUNCATE all count.
 
 Each change writes a value never written before (a sequence on PostgreSQL, a 64-bit

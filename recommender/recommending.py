@@ -9,10 +9,10 @@ pool, a feature table and two predicts (the pool, then the probes of its reasons
 from __future__ import annotations
 
 import math
-from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from . import serving
 from .exceptions import UnknownRunReconstruction
@@ -45,25 +45,8 @@ def _side_by_side(runs: RunTable, run_number: int, reference: int) -> list[SideB
 
 
 def _column_medians(values: np.ndarray) -> np.ndarray:
-    """np.nanmedian(values, axis=0), equal to it, from one sort of the block: nanmedian
-    falls back to a Python loop over the columns as soon as one holds a NaN (1.3 ms a
-    recommendation). The sort puts NaNs last, so each column's middle is at its count
-    of known values; an all-NaN column's median is NaN, as pandas gives."""
-    if not len(values):
-        return np.full(values.shape[1], np.nan)
-    ordered = np.sort(values, axis=0)
-    known = (~np.isnan(values)).sum(axis=0)
-    columns = np.arange(values.shape[1])
-    low = ordered[np.maximum(known - 1, 0) // 2, columns]
-    high = ordered[known // 2, columns]
-    return np.where(known > 0, (low + high) / 2.0, np.nan)
-
-
-def _mode(values: np.ndarray):
-    """The most frequent value, the smallest among ties: pandas' Series.mode().iat[0]."""
-    counts = Counter(values.tolist())
-    most = max(counts.values())
-    return min(value for value, n in counts.items() if n == most)
+    """Each column's median, NaNs left out (NaN for a column of NaNs only)."""
+    return pd.DataFrame(values).median().to_numpy(dtype=float)
 
 
 def _reasons(
@@ -79,7 +62,8 @@ def _reasons(
     columns = ranker.numeric + ranker.categorical
     medians = _column_medians(numeric)
     typical = dict(zip(ranker.numeric, medians.tolist(), strict=True))
-    typical.update({c: _mode(features[c]) for c in ranker.categorical})
+    # the most frequent category, the first in sort order among ties
+    typical.update({c: pd.Series(features[c]).mode().iat[0] for c in ranker.categorical})
     if not rows:
         return []
     n_cols = len(columns)

@@ -47,8 +47,8 @@ logger = logging.getLogger(__name__)
 
 OMS_RUNS = "oms_runs"
 # Runs whose lumisections the prefetch thread may hold ready. Enough to keep it
-# fetching while the writer flushes a batch (3 left it blocked for about 2 s of
-# the 100,000-lumisection benchmark); bounded, as each run holds all its rows.
+# fetching while the writer flushes a batch (3 left it blocked: BENCHMARKS.md,
+# "Ingestion"); bounded, as each run holds all its rows.
 PREFETCH_RUNS = 20
 
 

@@ -9,8 +9,8 @@ def tables_analyze(*, models: Iterable[type]) -> None:
     """Refresh PostgreSQL's planner statistics after a bulk load.
 
     Autovacuum may be off or late (it is off on the CI machine): without this a
-    query just after an import of 100,000 rows can plan a sequential scan (seen:
-    49 ms instead of 1 ms on the runs page).
+    query just after an import of 100,000 rows can plan a sequential scan (seen on
+    the runs page).
     """
     if connection.vendor != "postgresql":
         return

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -33,80 +32,6 @@ SWITCH_LOG_ODDS: float | None = None
 KEEP_PERSISTENCE = 3
 # how many of the newest never-used runs compete, by model score, for the reserved places
 NEW_SLOT_WINDOW = 1
-
-
-# Below this many rows, scores come from the serving predictor (one thread); the evaluation's
-# one big batch goes through the pipeline and uses all cores.
-PARALLEL_PREDICT_ROWS = 20_000
-
-
-class _ServingPredictor:
-    """The fitted pipeline's predict_proba for a few hundred rows, from arrays.
-
-    A recommendation scores a pool of a few hundred candidates, then a few hundred
-    probes for the reasons. Through the pipeline, each call paid for two
-    ColumnTransformers (the pipeline's and the one HistGradientBoosting keeps for its
-    categorical features), their DataFrame validation and joblib's dispatch: about
-    two thirds of the predict. Here both category encodings are folded into one
-    lookup per column, built once per fitted model, and the trees are walked by
-    scikit-learn's own compiled routine in one thread, in the same order and with the
-    same additions, so the probabilities are bit for bit the pipeline's
-    (tests/recommender/ml/test_serving_predict.py).
-    """
-
-    def __init__(self, pipeline: Pipeline, categorical: list[str]) -> None:
-        from sklearn.ensemble._hist_gradient_boosting._predictor import _predict_from_raw_data
-
-        columns, model = pipeline.named_steps["columns"], pipeline.named_steps["model"]
-        if model.n_trees_per_iteration_ != 1:
-            raise ValueError("the serving predictor handles one tree per iteration (binary ranking)")
-        outer = columns.named_transformers_["cat"].categories_ if categorical else []
-        inner = model._preprocessor
-        # The pipeline's encoder gives a value its index among the fitted categories and
-        # -1 when missing or unknown; HistGradientBoosting's own encoder maps that code
-        # to its index among the codes seen in fit, NaN (missing, for the trees) otherwise.
-        inner_categories = inner.named_transformers_["encoder"].categories_ if inner is not None else []
-        self.lookups: list[tuple[dict, float]] = []
-        for j, categories in enumerate(outer):
-            if inner is None:
-                second = {float(i): float(i) for i in range(-1, len(categories))}
-            else:
-                second = {float(v): float(i) for i, v in enumerate(inner_categories[j]) if not np.isnan(v)}
-            table = {v: second.get(float(i), np.nan) for i, v in enumerate(categories) if not pd.isna(v)}
-            self.lookups.append((table, second.get(-1.0, np.nan)))
-        # HistGradientBoosting's encoder puts the categorical columns first.
-        self.categorical_first = inner is not None
-        self.known_cat_bitsets, self.f_idx_map = model._bin_mapper.make_known_categories_bitsets()
-        self.trees = [(p.nodes, p.raw_left_cat_bitsets) for (p,) in model._predictors]
-        self.baseline = model._baseline_prediction
-        self.loss = model._loss
-        self._predict_tree = _predict_from_raw_data
-
-    def encode(self, values: np.ndarray, column: int) -> np.ndarray:
-        table, missing = self.lookups[column]
-        get = table.get
-        # A pool has one or two distinct values per column: look each up once.
-        codes = {value: get(value, missing) for value in set(values.tolist())}
-        return np.fromiter((codes[value] for value in values.tolist()), dtype=float, count=len(values))
-
-    def predict_proba(self, numeric: np.ndarray, categorical: list[np.ndarray]) -> np.ndarray:
-        n = len(numeric)
-        encoded = [self.encode(values, j) for j, values in enumerate(categorical)]
-        blocks = [np.column_stack(encoded)] if encoded else []
-        x = np.hstack([*blocks, numeric] if self.categorical_first else [numeric, *blocks]).astype(float, copy=False)
-        # as HistGradientBoostingClassifier._raw_predict: zeros, plus the baseline, plus each tree in turn
-        raw = np.zeros((n, 1), dtype=self.baseline.dtype, order="F")
-        raw += self.baseline
-        out = np.empty(n, dtype=raw.dtype)
-        for nodes, left_bitsets in self.trees:
-            self._predict_tree(nodes, x, left_bitsets, self.known_cat_bitsets, self.f_idx_map, 1, out)
-            raw[:, 0] += out
-        return self.loss.predict_proba(raw)[:, 1]
-
-
-# One serving predictor per fitted pipeline, kept beside it rather than on the Ranker so
-# that it is never pickled into an artifact.
-_serving_predictors: weakref.WeakKeyDictionary[Pipeline, _ServingPredictor] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -186,21 +111,16 @@ class Ranker:
     def scores(self, features: pd.DataFrame) -> np.ndarray:
         if features.empty:
             return np.zeros(0)
-        if len(features) >= PARALLEL_PREDICT_ROWS:
-            return self.pipeline.predict_proba(features[self.numeric + self.categorical])[:, 1]
-        return self.serving_scores(
-            features[self.numeric].to_numpy(dtype=float), [features[c].to_numpy(dtype=object) for c in self.categorical]
-        )
+        return self.pipeline.predict_proba(features[self.numeric + self.categorical])[:, 1]
 
     def serving_scores(self, numeric: np.ndarray, categorical: list[np.ndarray]) -> np.ndarray:
         """Scores of rows given as arrays: the numeric columns (in `self.numeric` order) and
-        one array per categorical column. Equal to the pipeline's probabilities."""
+        one array per categorical column, through the fitted pipeline as `scores`."""
         if len(numeric) == 0:
             return np.zeros(0)
-        predictor = _serving_predictors.get(self.pipeline)
-        if predictor is None:
-            predictor = _serving_predictors[self.pipeline] = _ServingPredictor(self.pipeline, self.categorical)
-        return predictor.predict_proba(numeric, categorical)
+        columns = dict(zip(self.numeric, numeric.T, strict=True))
+        columns.update(zip(self.categorical, categorical, strict=True))
+        return self.pipeline.predict_proba(pd.DataFrame(columns))[:, 1]
 
     def order(
         self,

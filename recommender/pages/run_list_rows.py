@@ -1,8 +1,8 @@
 """The runs page's table rows, formatted and rendered here rather than in the template.
 
 A page shows 50 runs, two reconstructions each: through Django's template engine, their
-cells' lookups, filters and URL tags took half of the page's time (about 20 ms with
-11,000 runs), more than all its reads. The markup is the one the template had; every
+cells' lookups, filters and URL tags took more of the page's time than all its reads
+(BENCHMARKS.md, "Runs page round"). The markup is the one the template had; every
 value is escaped.
 """
 

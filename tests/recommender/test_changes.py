@@ -8,12 +8,12 @@ import threading
 
 import pytest
 from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
 
 from ingestion.models import Run
-from recommender import serving
 from recommender.changes import COUNTED, change_counters, change_triggers_install
 from recommender.models import DeclaredReference, ModelVersion, ModelVersionStatus
-from recommender.recommending import recommendations_for, serving_cache_clear
+from recommender.recommending import labels_in_use, recommendations_for, serving_cache_clear
 from tests.conftest import IN_CI, REPO_ROOT
 from tests.factories import (
     DeclaredReferenceFactory,
@@ -94,11 +94,13 @@ def _duration_shown(results) -> object:
 def test_it_notices_each_change_that_matters_at_once(trained):
     numbers, run_number = trained
     first = recommendations_for(run_number=run_number, reconstruction="express")
-    runs, labels = serving.cache.runs, serving.cache.labels
 
-    # nothing changed: nothing reloaded
-    assert recommendations_for(run_number=run_number, reconstruction="express") == first
-    assert serving.cache.runs is runs and serving.cache.labels is labels
+    # nothing changed: nothing reloaded (no read of the runs, the labels or the models)
+    with CaptureQueriesContext(connection) as queries:
+        assert recommendations_for(run_number=run_number, reconstruction="express") == first
+    read = " ".join(q["sql"] for q in queries.captured_queries)
+    for table in ('ingestion_run"', "recommender_referencepair", "recommender_modelversion"):
+        assert f'FROM "{table}' not in read, table
 
     # a changed run
     Run.objects.filter(run_number=run_number).update(duration=1234)
@@ -110,22 +112,21 @@ def test_it_notices_each_change_that_matters_at_once(trained):
     assert _duration_shown(recommendations_for(run_number=newer.run_number, reconstruction="express")) == 2000
 
     # a new label
-    labels_before = serving.cache.label_history()[1].n_labels
+    labels_before = len(labels_in_use())
     ReferencePairFactory(
         run_reconstruction=RunReconstructionFactory(run=newer, reconstruction="prompt", dataset=DATASETS["prompt"]),
         reference=RunReconstructionFactory(run__run_number=numbers[0], reconstruction="prompt"),
     )
-    recommendations_for(run_number=run_number, reconstruction="express")
-    assert serving.cache.label_history()[1].n_labels == labels_before + 1
+    assert len(labels_in_use()) == labels_before + 1
 
     # a new declared reference, then the same one ended
     reference = RunReconstructionFactory(run__run_number=numbers[3], reconstruction="express")
     declared = DeclaredReferenceFactory(run_reconstruction=reference, run_class="collisions_pp")
-    recommendations_for(run_number=run_number, reconstruction="express")
-    assert numbers[3] in serving.cache.declared_in_use("collisions_pp")
-    DeclaredReference.objects.filter(pk=declared.pk).update(until_run=run_number)
-    recommendations_for(run_number=run_number, reconstruction="express")
-    assert numbers[3] not in serving.cache.declared_in_use("collisions_pp")
+    first = recommendations_for(run_number=run_number, reconstruction="express")[0]
+    assert (first.reference_run_number, first.reasons[0].feature) == (numbers[3], "rule_declared")
+    DeclaredReference.objects.filter(pk=declared.pk).update(until_run=run_number - 1)
+    first = recommendations_for(run_number=run_number, reconstruction="express")[0]
+    assert first.reasons[0].feature != "rule_declared"
 
     # no active model any more, then one again
     active = ModelVersion.objects.get(status=ModelVersionStatus.ACTIVE)

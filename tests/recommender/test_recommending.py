@@ -64,8 +64,8 @@ def test_it_says_when_the_run_is_unknown(db):
 
 def _history_state(value):
     """What a History knows, as plain values: equal histories compare equal whatever
-    the order their dicts were filled in or which string objects they share (a
-    pickle's bytes depend on both); the caches are left out."""
+    the order their dicts were filled in or which string objects they share; the
+    caches are left out."""
     if hasattr(value, "__dict__"):
         return {k: _history_state(v) for k, v in vars(value).items() if k not in ("_rank_cache", "_order")}
     if isinstance(value, dict):
@@ -75,48 +75,47 @@ def _history_state(value):
     return value.item() if hasattr(value, "item") else value
 
 
-def test_it_rebuilds_an_older_runs_history_from_checkpoints_exactly(monkeypatch):
-    """A run page of an older run starts from the nearest checkpoint; the result
-    must be the history a full replay of the earlier labels gives."""
-    from recommender import recommending, serving
+def _served_histories_are_replays(numbers):
+    """Every run's history as served (a new run's, an older run's) is the one a full
+    replay of the labels before it gives, and the labels served are the database's."""
     from recommender.ml.features import History
     from recommender.selectors import labels_frame
+    from recommender.serving import history_for, labels_in_use
 
+    labels = labels_frame()
+    assert labels_in_use().equals(labels)
+    for target in [*numbers[::3], numbers[-1] + 1]:
+        assert _history_state(recommendations_history(target)) == _history_state(
+            History.from_labels(labels, before_run=target)
+        ), target
+    assert _history_state(history_for(numbers[-1] + 1)) == _history_state(History.from_labels(labels))
+
+
+def recommendations_history(run_number):
+    """The history a recommendation for `run_number` is computed from, read as
+    recommendations_for reads it (the change counters first)."""
+    from recommender import serving
+
+    with serving.cache.lock:
+        serving.cache.revalidate()
+        return serving.history_for(run_number)
+
+
+def test_it_serves_each_run_the_history_of_the_labels_before_it():
     numbers = make_runs(40)
     make_labels(pair_rows(numbers))
-    monkeypatch.setattr(serving, "CHECKPOINT_LABELS", 7)
-    recommending.serving_cache_clear()
-    labels = labels_frame()
-
-    state = _history_state
-
-    for target in numbers[::3]:
-        expected = History.from_labels(labels, before_run=target)
-        assert state(serving.history_for(target)) == state(expected), target
-    assert len(serving.cache.checkpoints) > 3
+    _served_histories_are_replays(numbers)
 
 
-def test_a_changed_label_replays_the_history_from_the_checkpoint_before_it(monkeypatch):
-    """A decision on a new run, a decision on an older run and a replaced decision
-    each keep the checkpoints before the change; the history must still be the one a
-    full replay of every label gives."""
-    from recommender import selectors, serving
-    from recommender.ml.features import History
+def test_it_serves_the_history_of_the_labels_as_they_are_after_each_change():
+    """A decision on a new run, on an older run, a removed decision and a label
+    corrected in place: each is in the very next history served."""
     from recommender.models import ReferencePair
-    from recommender.selectors import labels_frame, labels_read
     from tests.factories import ReferencePairFactory
 
     numbers = make_runs(30)
     make_labels(pair_rows(numbers))
-    monkeypatch.setattr(serving, "CHECKPOINT_LABELS", 7)
-    cache = serving.cache
-    # parts are read after the change counters, as recommendations_for does
-    cache.revalidate()
-    cache.label_history()
-    first = list(cache.checkpoints)
-    assert len(first) > 3
-
-    state = _history_state
+    _served_histories_are_replays(numbers)
 
     newest = numbers[-1] + 1
     RunReconstructionFactory(
@@ -124,6 +123,7 @@ def test_a_changed_label_replays_the_history_from_the_checkpoint_before_it(monke
         reconstruction="express",
         dataset=DATASETS["express"],
     )
+    _served_histories_are_replays(numbers)
 
     def label(run_number: int) -> None:
         """A shifter's decision: one label row, nothing else written."""
@@ -133,62 +133,61 @@ def test_a_changed_label_replays_the_history_from_the_checkpoint_before_it(monke
             source="shifter",  # a run has one Certhelper label at most
         )
 
-    reads = []
-    monkeypatch.setattr(selectors, "labels_read", lambda **kw: reads.append(kw) or labels_read(**kw))
-
-    def cache_reads() -> list[dict]:
-        """How the cache read the labels after a change, checking what it then holds
-        against a full read and a full replay."""
-        reads.clear()
-        cache.revalidate()
-        labels, history = cache.label_history()
-        how = list(reads)
-        assert labels.equals(labels_frame())
-        assert state(history) == state(History.from_labels(labels_frame()))
-        for target in numbers[::4]:
-            expected = History.from_labels(labels_frame(), before_run=target)
-            assert state(cache.history_before(target)) == state(expected), target
-        return how
-
-    assert cache_reads() == [{}]  # the new run (a sync): everything read again
-
-    # A decision on a run after every label: the new row merged, every checkpoint kept.
-    held = ReferencePair.objects.order_by("-id").values_list("id", flat=True).first()
     label(newest)
-    assert cache_reads() == [{"after_id": held}]
-    assert cache.checkpoints[: len(first)] == first
-
-    # A second label on an older run: merged too, the checkpoints before it kept.
-    older = numbers[16]
-    label(older)
-    assert len(cache_reads()) == 1 and reads[0] != {}
-    assert [c for c in cache.checkpoints if c[0] <= older] == [c for c in first if c[0] <= older]
-
-    # A label removed (a shifter's replaced decision): noticed, the labels read again.
-    removed = numbers[5]
-    ReferencePair.objects.filter(run_reconstruction__run__run_number=removed).delete()
-    assert cache_reads()[-1] == {}
-    assert [c for c in cache.checkpoints if c[0] <= removed] == [c for c in first if c[0] <= removed]
-
-    # A label changed in place, as the Certhelper import corrects a reference: the same.
+    _served_histories_are_replays([*numbers, newest])
+    label(numbers[16])
+    _served_histories_are_replays([*numbers, newest])
+    ReferencePair.objects.filter(run_reconstruction__run__run_number=numbers[5]).delete()
+    _served_histories_are_replays([*numbers, newest])
     corrected = ReferencePair.objects.get(
         run_reconstruction__run__run_number=numbers[20], run_reconstruction__reconstruction="express"
     )
     corrected.reference = RunReconstructionFactory(run__run_number=numbers[1], reconstruction="express")
-    ReferencePair.objects.bulk_update([corrected], ["reference"])
-    assert cache_reads()[-1] == {}
+    ReferencePair.objects.bulk_update([corrected], ["reference"])  # as the Certhelper import corrects one
+    _served_histories_are_replays([*numbers, newest])
 
-    # Nothing changed in the labels themselves (a write elsewhere in the counted tables):
-    # the same history object.
-    _, history = cache.label_history()
-    RunFactory(run_number=numbers[-1] + 50)
-    cache.revalidate()
-    assert cache.label_history()[1] is history
+
+def test_a_recommendation_after_a_decision_follows_the_new_label(trained):
+    """The reference a shifter has just used for the group is the next run's rank 1
+    (persistence), in the very next recommendation of this process."""
+    from tests.factories import ReferencePairFactory
+
+    numbers, run_number = trained
+    before = recommendations_for(run_number=run_number, reconstruction="express")
+    assert before[0].reference_run_number == reference_of(numbers[-1])
+    chosen = numbers[-3]
+    ReferencePairFactory(
+        run_reconstruction=RunReconstructionFactory(
+            run=RunFactory(run_number=run_number - 1), reconstruction="express", dataset=DATASETS["express"]
+        ),
+        reference=RunReconstructionFactory(run__run_number=chosen, reconstruction="express"),
+        source="shifter",
+    )
+    after = recommendations_for(run_number=run_number, reconstruction="express")
+    assert after[0].reference_run_number == chosen
+
+
+def test_a_recommendation_after_a_model_activation_comes_from_the_new_model(trained):
+    from recommender.models import ModelVersion
+    from recommender.training import model_train, model_version_activate
+
+    _, run_number = trained
+    first = recommendations_for(run_number=run_number, reconstruction="express")
+    old = first[0].model_version_id
+    model_train(force=True)  # the trained fixture's MODEL_DIR
+    newest = ModelVersion.objects.exclude(pk=old).order_by("-id").first()
+    assert newest is not None
+    model_version_activate(model_version_id=newest.pk)
+    assert {r.model_version_id for r in recommendations_for(run_number=run_number, reconstruction="express")} == {
+        newest.pk
+    }
+    model_version_activate(model_version_id=old)
+    assert {r.model_version_id for r in recommendations_for(run_number=run_number, reconstruction="express")} == {old}
 
 
 @pytest.mark.django_db(databases=[])
 def test_the_reasons_medians_equal_numpys_nanmedian_bit_for_bit():
-    """The one-sort medians replace np.nanmedian in every reason: any difference would
+    """The reasons' medians are np.nanmedian's, as they were: any difference would
     change which features a recommendation names."""
     import warnings
 
@@ -205,41 +204,6 @@ def test_the_reasons_medians_equal_numpys_nanmedian_bit_for_bit():
             warnings.simplefilter("ignore", RuntimeWarning)
             expected = np.nanmedian(block, axis=0)
         assert np.array_equal(_column_medians(block), expected, equal_nan=True)
-
-
-@pytest.mark.django_db(databases=[])
-def test_the_reasons_mode_is_pandas_mode_smallest_first_among_ties():
-    import numpy as np
-    import pandas as pd
-
-    from recommender.recommending import _mode
-
-    for values in (["express"] * 4, ["prompt", "express", "prompt", "express"], ["b", "a", "c", "c"]):
-        array = np.asarray(values, dtype=object)
-        assert _mode(array) == pd.Series(array).mode().iat[0]
-
-
-def test_an_older_runs_history_is_kept_until_a_label_before_it_changes():
-    from recommender import serving
-    from tests.factories import ReferencePairFactory
-
-    numbers = make_runs(30)
-    make_labels(pair_rows(numbers))
-    cache = serving.cache
-    cache.revalidate()
-    older, newer = numbers[10], numbers[25]
-    kept_older, kept_newer = cache.history_before(older), cache.history_before(newer)
-    assert cache.history_before(older) is kept_older
-
-    # a shifter's decision on a run between them: the older run's history stays, the newer one's goes
-    ReferencePairFactory(
-        run_reconstruction=RunReconstructionFactory(run__run_number=numbers[15], reconstruction="express"),
-        reference=RunReconstructionFactory(run__run_number=numbers[0], reconstruction="express"),
-        source="shifter",
-    )
-    cache.revalidate()
-    assert cache.history_before(older) is kept_older
-    assert cache.history_before(newer) is not kept_newer
 
 
 def test_ranks_two_to_five_share_what_rank_one_leaves_in_the_models_order():

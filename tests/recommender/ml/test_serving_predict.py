@@ -1,5 +1,6 @@
-"""The serving shortcut of Ranker.scores gives exactly the pipeline's probabilities,
-unknown and missing categories included."""
+"""Ranker.serving_scores (a recommendation's rows as arrays) gives exactly the fitted
+pipeline's probabilities for the same rows as a frame, unknown and missing categories
+included."""
 
 import numpy as np
 import pandas as pd
@@ -29,3 +30,5 @@ def test_it_scores_exactly_as_the_pipeline():
     serving.loc[1, "reconstruction"] = np.nan
     expected = ranker.pipeline.predict_proba(serving[numeric + categorical])[:, 1]
     assert np.array_equal(ranker.scores(serving), expected)
+    arrays = [serving[c].to_numpy(dtype=object) for c in categorical]
+    assert np.array_equal(ranker.serving_scores(serving[numeric].to_numpy(dtype=float), arrays), expected)
