@@ -169,12 +169,12 @@ def test_a_recommendation_after_a_decision_follows_the_new_label(trained):
 
 def test_a_recommendation_after_a_model_activation_comes_from_the_new_model(trained):
     from recommender.models import ModelVersion
-    from recommender.training import model_train, model_version_activate
+    from recommender.training import model_version_activate, model_version_train
 
     _, run_number = trained
     first = recommendations_for(run_number=run_number, reconstruction="express")
     old = first[0].model_version_id
-    model_train(force=True)  # the trained fixture's MODEL_DIR
+    model_version_train(force=True)  # the trained fixture's MODEL_DIR
     newest = ModelVersion.objects.exclude(pk=old).order_by("-id").first()
     assert newest is not None
     model_version_activate(model_version_id=newest.pk)
