@@ -216,8 +216,8 @@ class RunListCounts:
 def run_list_counts() -> RunListCounts:
     """What every runs page counts: its runs, and how many await a decision per
     reconstruction certified on arrival and in either (the work queue,
-    recommender.queue). Counting took a third of the page (20 ms with 11,000 runs),
-    so they are cached until a run, run reconstruction, label or decision changes
+    recommender.queue). Counting was a third of the page's time (BENCHMARKS.md, "Runs page
+    round"), so they are cached until a run, run reconstruction, label or decision changes
     (their change counters, one small read) or the queue's threshold does."""
 
     changes = changes_key("runs", "run_reconstructions", "labels", "feedback")
