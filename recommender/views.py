@@ -13,12 +13,17 @@ from django.views.decorators.http import require_POST
 from accounts.decorators import shift_leader_required, shifter_required
 from accounts.roles import is_shift_leader
 from ingestion.models import RunClass
-from ingestion.selectors import lumisection_series, run_rows_by_number, tracker_flags_by_run_number
+from ingestion.selectors import (
+    lumisection_series,
+    lumisection_summaries,
+    run_rows_by_number,
+    tracker_flags_by_run_number,
+)
 from jobs.models import JobKind
 from jobs.selectors import job_running, jobs_newest
 
 from . import display, links, policy, ranking_reads, reasons, run_list_rows, selectors, services
-from .charts import Series, line_chart_svg
+from .charts import Series, charted_runs, line_chart_svg, lumisection_runs, tracker_hv_runs
 from .dqm_datasets import dqm_datasets_for
 from .exceptions import InvalidDeclaration, InvalidFeedback, ModelArtifactError
 from .exports import csv_write
@@ -271,6 +276,11 @@ def _run_page(
     run_rows = run_rows_by_number(run_numbers=shown_numbers)
     scale = display.instant_lumi_scale(row[name] for row in run_rows.values() for name in ("init_lumi", "end_lumi"))
     values = {n: display.run_values_shown(run_rows.get(n, {}), scale=scale) for n in shown_numbers}
+    lumisection_shown = lumisection_runs(
+        run_number=run_number,
+        reference_run_number=top.reference_run_number if top else None,
+        summaries=lumisection_summaries(run_numbers=shown_numbers),
+    )
     return render(
         request,
         "recommender/run_detail.html",
@@ -300,7 +310,9 @@ def _run_page(
             "confidence": confidence,
             "decisions": decisions,
             "labels": labels,
-            "charts": _lumisection_charts(run_number, top.reference_run_number if top else None),
+            "charts": _lumisection_charts(*charted) if (charted := charted_runs(lumisection_shown)) else [],
+            "lumisection_notes": [shown_run.note for shown_run in lumisection_shown if shown_run.note],
+            "tracker_hv_runs": tracker_hv_runs(lumisection_shown),
             "bunches": display.colliding_bunches(run),
             "values": values[run_number],
             "side_by_side": _side_by_side_rows(values[run_number], values[top.reference_run_number], scale[1])
