@@ -19,6 +19,7 @@ a missing value never blanks a stored one.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Max
+from django.utils import timezone
 
 from jobs.models import Job, JobKind, JobStatus
 from jobs.services import Counts, job_fails_on_error, job_finish, job_progress, job_start
@@ -79,12 +81,23 @@ def _write(rows: list[dict[str, Any]], *, source: str, outcome: StepOutcome) -> 
         rows.clear()
 
 
+def _unanswered_record(numbers: list[int]) -> None:
+    """Note when the APV mode service knew no mode for these runs (apv_mode_scope then
+    leaves them alone for APV_MODE_RETRY_HOURS). A plain update: the run's values and
+    their sources are untouched."""
+    if numbers:
+        Run.objects.filter(run_number__in=numbers).update(apv_mode_asked_at=timezone.now())
+        numbers.clear()
+
+
 def apv_mode_step(*, source: Any, runs: Sequence[Run], job_id: int) -> StepOutcome:
     """Ask the APV-mode service, one run at a time, about runs with no mode yet (a
-    mode once known is kept: it is never asked again)."""
+    mode once known is kept: it is never asked again). A run it knows no mode for is
+    recorded as asked, so the hourly sync does not ask again at once."""
     outcome = StepOutcome(name="apv_mode")
     todo = [r.run_number for r in runs]
     rows: list[dict[str, Any]] = []
+    unanswered: list[int] = []
     try:
         for index, number in enumerate(todo, start=1):
             outcome.asked += 1
@@ -98,12 +111,16 @@ def apv_mode_step(*, source: Any, runs: Sequence[Run], job_id: int) -> StepOutco
             if mode is not None:
                 outcome.answered += 1
                 rows.append({"run_number": number, "apv_mode": mode})
+            else:
+                unanswered.append(number)
             if index % APV_WRITE_EVERY == 0:
                 _write(rows, source=source.source_name, outcome=outcome)
+                _unanswered_record(unanswered)
                 job_progress(job_id=job_id, done=APV_WRITE_EVERY)
     except (ConditionsTransientError, ConditionsRefused) as exc:
         outcome.stopped = str(exc)
     _write(rows, source=source.source_name, outcome=outcome)
+    _unanswered_record(unanswered)
     job_progress(job_id=job_id, done=len(todo) % APV_WRITE_EVERY if not outcome.stopped else 0)
     outcome.requests = getattr(getattr(source, "client", None), "requests_made", 0)
     return outcome
@@ -148,8 +165,17 @@ def pv_mean_step(*, source: Any, runs: Sequence[Run], job_id: int) -> StepOutcom
 
 
 def apv_mode_scope(runs: Sequence[Run]) -> list[Run]:
-    """Runs with no APV mode yet (once known, a mode is kept), collisions left out."""
-    return [r for r in runs if not r.apv_mode and r.run_class not in APV_SKIPPED_CLASSES]
+    """Runs with no APV mode yet (once known, a mode is kept), collisions left out, and
+    runs the service knew nothing of less than APV_MODE_RETRY_HOURS ago: it learns a
+    run's mode within a day, if ever, and one request a second is all it takes."""
+    retry_after = timezone.now() - dt.timedelta(hours=settings.APV_MODE_RETRY_HOURS)
+    return [
+        r
+        for r in runs
+        if not r.apv_mode
+        and r.run_class not in APV_SKIPPED_CLASSES
+        and (r.apv_mode_asked_at is None or r.apv_mode_asked_at <= retry_after)
+    ]
 
 
 def pv_mean_scope(runs: Sequence[Run]) -> list[Run]:
@@ -231,7 +257,7 @@ def conditions_sync(
     with job_fails_on_error(job.pk):
         runs = list(
             Run.objects.filter(run_number__gte=run_min, run_number__lte=run_max)
-            .only("run_number", "apv_mode", "run_class")
+            .only("run_number", "apv_mode", "apv_mode_asked_at", "run_class")
             .order_by("run_number")
         )
         active = [s for s in steps if s.name in sources or s.configured()]

@@ -1,6 +1,7 @@
 """ingestion.services.conditions_sync over real HTTP to the doubles in demo.fake_conditions:
 values set, a mode once known kept, an admin's value kept, and each source's faults."""
 
+import datetime as dt
 import socket
 
 import pytest
@@ -215,3 +216,27 @@ def test_no_configured_service_is_a_quiet_job(db, settings):
 
 def test_the_steps_are_a_list_a_new_source_joins_with_one_line():
     assert [step.name for step in CONDITIONS_STEPS] == ["apv_mode", "pv_mean", "tracker_certification"]
+
+
+# --- runs the APV mode service does not know ----------------------------------------------
+
+
+def test_a_run_the_apv_service_does_not_know_is_asked_again_only_after_the_retry_window(server, settings):
+    RunFactory(run_number=330004, run_class=RunClass.COSMICS, l1_hlt_mode="cosmics2021")
+    settings.APV_MODE_RETRY_HOURS = 24
+
+    first = conditions_sync(run_min=330000, run_max=330100)
+    assert server.counters["apv"] == 4 and first.status == JobStatus.SUCCEEDED, first.message
+    unknown = Run.objects.get(run_number=330004)
+    assert unknown.apv_mode == "" and unknown.apv_mode_asked_at is not None
+
+    again = conditions_sync(run_min=330000, run_max=330100)
+    assert server.counters["apv"] == 4  # not asked within the window
+    assert again.rows_updated == 0 and again.status == JobStatus.SUCCEEDED
+
+    # A day later the service has learnt the mode; the run is asked again and gets it.
+    Run.objects.filter(run_number=330004).update(apv_mode_asked_at=unknown.apv_mode_asked_at - dt.timedelta(hours=25))
+    server.data.conditions.apv_modes[330004] = "PEAK"
+    later = conditions_sync(run_min=330000, run_max=330100)
+    assert server.counters["apv"] == 5, later.message
+    assert Run.objects.get(run_number=330004).apv_mode == "PEAK"
