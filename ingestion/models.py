@@ -165,6 +165,11 @@ class Run(TimeStampedModel):
         "(asked again only APV_MODE_RETRY_HOURS later)",
     )
     pv_mean = models.FloatField(null=True, blank=True, help_text=help_text(RUN, "pv_mean"))
+    dqmio_datasets = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The DQMIO datasets DIALS lists for the run (the DQM GUI's dataset names), sorted",
+    )
     pileup_mean = models.FloatField(null=True, blank=True, help_text=help_text(RUN, "pileup_mean"))
     run_class = models.CharField(max_length=20, choices=RunClass.choices, blank=True)
     run_class_source = models.CharField(max_length=10, choices=RunClassSource.choices, blank=True)

@@ -117,6 +117,12 @@ def run_eras(*, run_numbers) -> dict[int, tuple[str, str]]:
     return {number: (run_class, era or fill_era or "") for number, run_class, era, fill_era in rows}
 
 
+def run_dqmio_datasets(*, run_numbers) -> dict[int, list[str]]:
+    """Run number -> the DQMIO datasets DIALS lists for it, for the runs that have some."""
+    rows = Run.objects.filter(run_number__in=list(run_numbers)).exclude(dqmio_datasets=[])
+    return {number: list(names) for number, names in rows.values_list("run_number", "dqmio_datasets") if names}
+
+
 def first_run_since(*, start_time) -> int | None:
     """The lowest run number that started at or after `start_time`."""
     return Run.objects.filter(start_time__gte=start_time).aggregate(first=Min("run_number"))["first"]

@@ -6,8 +6,9 @@ The path data takes:
     run-attribute precedence decides (an admin's correction stays) -> job record.
 
 A step is one line in CONDITIONS_STEPS: a name, whether its service is configured,
-how to build its source from settings, and how to apply it. The Run Registry's
-tracker certification (runregistry_sync) is the third line.
+how to build its source from settings, and how to apply it. DIALS serves two (the PV
+means, the DQMIO dataset names); the Run Registry's tracker certification
+(runregistry_sync) is the last line.
 
 Faults. A source that answers nothing usable for one run (or one range) costs that
 run (or range) only: it is an error on the job, and the job is partial. A service
@@ -35,7 +36,7 @@ from jobs.services import Counts, job_fails_on_error, job_finish, job_progress, 
 from ..conditions_clients import ConditionsError, ConditionsRefused, ConditionsTransientError
 from ..models import Run, RunClass
 from ..runregistry_client import RunRegistryClient
-from ..sources import DialsPrimaryVertexSource, HttpApvModeSource
+from ..sources import DialsDatasetSource, DialsPrimaryVertexSource, HttpApvModeSource
 from .runregistry_sync import TrackerCertificationSyncError, tracker_certification_sync
 from .upserts import runs_upsert
 
@@ -164,6 +165,47 @@ def pv_mean_step(*, source: Any, runs: Sequence[Run], job_id: int) -> StepOutcom
     return outcome
 
 
+def dqmio_datasets_step(*, source: Any, runs: Sequence[Run], job_id: int) -> StepOutcome:
+    """Each run's DQMIO datasets from DIALS's run list (the names the DQM GUI files the
+    run under, recommender.dqm_datasets), one paged query per range of run numbers.
+    Asked again each time, as the PV means: prompt datasets arrive after express. A
+    plain update of the names only, and only where DIALS lists some: a run it no
+    longer lists keeps the names it had."""
+    outcome = StepOutcome(name="dqmio_datasets")
+    by_number = {r.run_number: r for r in runs}
+    numbers = sorted(by_number)
+    try:
+        for first, last in _ranges(numbers, DIALS_RANGE_RUNS):
+            in_range = [n for n in numbers if first <= n <= last]
+            outcome.asked += len(in_range)
+            try:
+                names = source.datasets_in_range(first, last)
+            except (ConditionsTransientError, ConditionsRefused):
+                raise
+            except ConditionsError as exc:
+                outcome.error(first, f"runs {first}-{last}: {exc}")
+                continue
+            changed = []
+            for number in in_range:
+                found = names.get(number)
+                if not found:
+                    continue
+                outcome.answered += 1
+                run = by_number[number]
+                if run.dqmio_datasets == found:
+                    outcome.counts += Counts(unchanged=1)
+                    continue
+                run.dqmio_datasets = found
+                changed.append(run)
+            Run.objects.bulk_update(changed, ["dqmio_datasets"])
+            outcome.counts += Counts(updated=len(changed))
+            job_progress(job_id=job_id, done=len(in_range))
+    except (ConditionsTransientError, ConditionsRefused) as exc:
+        outcome.stopped = str(exc)
+    outcome.requests = getattr(getattr(source, "client", None), "requests_made", 0)
+    return outcome
+
+
 def apv_mode_scope(runs: Sequence[Run]) -> list[Run]:
     """Runs with no APV mode yet (once known, a mode is kept), collisions left out, and
     runs the service knew nothing of less than APV_MODE_RETRY_HOURS ago: it learns a
@@ -212,6 +254,13 @@ CONDITIONS_STEPS: tuple[ConditionsStep, ...] = (
         pv_mean_step,
     ),
     ConditionsStep(
+        "dqmio_datasets",
+        lambda: bool(settings.DIALS_API_URL and settings.DIALS_CLIENT_ID),
+        DialsDatasetSource,
+        list,
+        dqmio_datasets_step,
+    ),
+    ConditionsStep(
         "tracker_certification",
         lambda: bool(settings.RUNREGISTRY_API_URL and settings.RUNREGISTRY_CLIENT_ID),
         RunRegistryClient.from_settings,
@@ -257,7 +306,7 @@ def conditions_sync(
     with job_fails_on_error(job.pk):
         runs = list(
             Run.objects.filter(run_number__gte=run_min, run_number__lte=run_max)
-            .only("run_number", "apv_mode", "apv_mode_asked_at", "run_class")
+            .only("run_number", "apv_mode", "apv_mode_asked_at", "run_class", "dqmio_datasets")
             .order_by("run_number")
         )
         active = [s for s in steps if s.name in sources or s.configured()]

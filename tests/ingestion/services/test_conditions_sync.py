@@ -55,7 +55,8 @@ def test_it_sets_the_modes_of_the_runs_that_need_one_and_the_preferred_pv_means(
     assert [got[n][0] for n in COSMICS] == ["PEAK", "DECO", "DECO"]
     assert got[330010] == ("", pytest.approx(21.5, rel=1e-9))  # collisions: not asked for a mode; ZeroBias prompt wins
     assert got[330011][1] == pytest.approx(33.25, rel=1e-9)  # 120 LS, three DIALS pages
-    assert job.rows_updated == 5 and job.progress_done == job.progress_total == 3 + 2
+    # APV: the 3 cosmics; PV means: the 2 collisions; DQMIO names: all 5 (none listed here).
+    assert job.rows_updated == 5 and job.progress_done == job.progress_total == 3 + 2 + 5
     assert server.counters["apv"] == 3
 
 
@@ -215,7 +216,12 @@ def test_no_configured_service_is_a_quiet_job(db, settings):
 
 
 def test_the_steps_are_a_list_a_new_source_joins_with_one_line():
-    assert [step.name for step in CONDITIONS_STEPS] == ["apv_mode", "pv_mean", "tracker_certification"]
+    assert [step.name for step in CONDITIONS_STEPS] == [
+        "apv_mode",
+        "pv_mean",
+        "dqmio_datasets",
+        "tracker_certification",
+    ]
 
 
 # --- runs the APV mode service does not know ----------------------------------------------
