@@ -7,6 +7,8 @@ They speak the HTTP the real clients send (ingestion.conditions_clients):
                                                DIALS per-lumisection 1D histograms, paged by next_token;
                                                needs `Authorization: Bearer <token>` from fake_oms's
                                                token endpoint (any client id and secret)
+    GET /dials/api/v1/run/?run_number__gte=...&run_number__lte=...&dataset__regex=...&page_size=N[&next_token=T]
+                                               DIALS's run list: each run's DQMIO datasets, paged alike
 
 so APV_MODE_URL=http://127.0.0.1:P/apv/getReadOutmode.pl, DIALS_API_URL=http://127.0.0.1:P/dials/api/v1
 and DIALS_TOKEN_URL=<fake_oms's token URL> point RefRun at them.
@@ -14,7 +16,9 @@ and DIALS_TOKEN_URL=<fake_oms's token URL> point RefRun at them.
 What they serve: with `--data DIR`, the shared files (APV modes 2016-2021 from
 apv_mode_runs_2016_2021.csv; PV means 2015-2018 from pv_mean_per_run_2015_2018.csv.gz,
 each (run, stream) row as one DQMIO dataset); otherwise the simulation's values in
-RefRun's database (each run's apv_mode and pv_mean). A PV mean becomes one
+RefRun's database (each run's apv_mode and pv_mean, and for a run with an era its
+express and prompt DQMIO datasets; no shared file lists DQMIO names per run, so with
+`--data` the run list is empty). A PV mean becomes one
 histogram of the PV multiplicity per lumisection (bins of one vertex from -0.5):
 lumisections in pairs with 800 and 1200 entries and means 10% above and a
 compensating amount below the run's value, so the entries-weighted mean over the
@@ -22,9 +26,9 @@ run is the value itself.
 
 Faults come from fake_oms's `POST /_faults` with "resource": "apv" or "dials":
 error_500 / error_429 / slow (transport), reject_tokens (DIALS 401, APV 403),
-malformed_row (a garbled APV body; a DIALS result without its data), short_page
-(a DIALS histogram with fewer bins than it announces), cut_body (the connection
-closes mid-body).
+malformed_row (a garbled APV body; a DIALS histogram without its data, a run-list row
+without its dataset), short_page (a DIALS histogram with fewer bins than it
+announces), cut_body (the connection closes mid-body).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +71,8 @@ class ConditionsData:
     # run -> DQMIO dataset -> mean vertices per event
     pv_means: dict[int, dict[str, float]] = field(default_factory=dict)
     lumisections: dict[int, int] = field(default_factory=dict)
+    # run -> the DQMIO datasets DIALS's run list gives it
+    dqmio_datasets: dict[int, list[str]] = field(default_factory=dict)
     me: str = PV_ME
 
     @classmethod
@@ -102,6 +109,8 @@ class ConditionsData:
                 data.apv_modes[number] = run["apv_mode"]
             if isinstance(run.get("pv_mean"), int | float):
                 data.pv_means[number] = {_dataset("PromptReco/ZeroBias", run.get("era") or ""): float(run["pv_mean"])}
+            if run.get("era"):
+                data.dqmio_datasets[number] = _simulated_dqmio(run)
         return data
 
     def lumisections_of(self, run_number: int) -> int:
@@ -121,6 +130,16 @@ def _dataset(stream: str, era: str) -> str:
     if "Express" in stream:
         return f"/StreamExpress/{era}-Express-v1/DQMIO"
     return f"/ZeroBias/{era}-PromptReco-v1/DQMIO"
+
+
+def _simulated_dqmio(run: dict[str, Any]) -> list[str]:
+    """The express and prompt DQMIO datasets the Tier-0 would write for a simulated run
+    (version 2 of each, so a name from DIALS differs from the era rule's v1)."""
+    era = str(run["era"])
+    era = f"Run{era}" if era[:1].isdigit() else era
+    if run.get("run_class") == "cosmics" or "cosmic" in str(run.get("l1_hlt_mode") or "").lower():
+        return [f"/Cosmics/{era}-PromptReco-v2/DQMIO", f"/StreamExpressCosmics/{era}-Express-v2/DQMIO"]
+    return [f"/StreamExpress/{era}-Express-v2/DQMIO", f"/ZeroBias/{era}-PromptReco-v2/DQMIO"]
 
 
 def ls_histogram(mean: float, index: int, count: int) -> tuple[float, int]:
@@ -161,6 +180,8 @@ def handle(handler: FakeOmsHandler, path: str, query: str) -> None:
         _apv(handler, params)
     elif path.rstrip("/") == f"{DIALS_API}/th1":
         _dials_th1(handler, params)
+    elif path.rstrip("/") == f"{DIALS_API}/run":
+        _dials_run(handler, params)
     else:
         handler._send_json(404, {"detail": f"no such path {path}"})
 
@@ -257,6 +278,58 @@ def _dials_th1(handler: FakeOmsHandler, params: dict[str, list[str]]) -> None:
     body = {"next": next_url, "previous": None, "results": results}
     cut = faults.take({"cut_body"}, resource="dials", run_number=run_eq) is not None
     handler._send_json(200, body, cut=cut)
+
+
+def _dials_run(handler: FakeOmsHandler, params: dict[str, list[str]]) -> None:
+    """DIALS's run list: a row per (run, DQMIO dataset), filtered by run number and
+    `dataset__regex`, paged by next_token as th1/ is."""
+    server = handler.server
+    server.count("dials")
+    if not handler._authorised("dials"):
+        handler._send_json(401, {"detail": "Authentication credentials were not provided or are invalid."})
+        return
+    try:
+        run_eq = _int_param(params, "run_number")
+        run_min = _int_param(params, "run_number__gte")
+        run_max = _int_param(params, "run_number__lte")
+        page_size = min(_int_param(params, "page_size") or DIALS_DEFAULT_PAGE_SIZE, DIALS_MAX_PAGE_SIZE)
+        token = params.get("next_token", [""])[-1]
+        offset = int(token[1:]) if token else 0
+        pattern = re.compile(params.get("dataset__regex", [""])[-1])
+    except (ValueError, re.error) as exc:
+        handler._send_json(400, {"detail": str(exc)})
+        return
+    if page_size < 1 or offset < 0:
+        handler._send_json(400, {"detail": "page_size must be >= 1"})
+        return
+    if handler._transport_fault("dials", run_eq):
+        return
+    conditions = conditions_of(handler)
+    rows = [
+        {
+            "dataset_id": zlib.crc32(name.encode()) % 100000,
+            "dataset": name,
+            "run_number": number,
+            "ls_count": conditions.lumisections_of(number),
+            "ls_completeness": 1.0,
+        }
+        for number in sorted(conditions.dqmio_datasets)
+        if (run_eq is None or number == run_eq)
+        and (run_min is None or number >= run_min)
+        and (run_max is None or number <= run_max)
+        for name in conditions.dqmio_datasets[number]
+        if pattern.search(name)
+    ]
+    results = rows[offset : offset + page_size]
+    if results and server.faults.take({"malformed_row"}, resource="dials", run_number=run_eq):
+        del results[len(results) // 2]["dataset"]
+    next_url = None
+    if offset + len(results) < len(rows):
+        query = {k: v[-1] for k, v in params.items() if k != "next_token"}
+        query["next_token"] = f"o{offset + len(results)}"
+        next_url = f"http://{handler.headers.get('Host', 'localhost')}{DIALS_API}/run/?{urlencode(query)}"
+    cut = server.faults.take({"cut_body"}, resource="dials", run_number=run_eq) is not None
+    handler._send_json(200, {"next": next_url, "previous": None, "results": results}, cut=cut)
 
 
 def _th1(conditions: ConditionsData, run_number: int, dataset: str, index: int) -> dict[str, Any]:

@@ -203,7 +203,18 @@ class FakeOmsData:
 
 # Run fields that are RefRun's or the Run Registry's, not OMS attributes.
 _NOT_OMS_RUN_FIELDS = frozenset(
-    {"id", "created_at", "updated_at", "fill_id", "sources", "run_class_source", "runregistry_class", "significant"}
+    {
+        "id",
+        "created_at",
+        "updated_at",
+        "fill_id",
+        "sources",
+        "run_class_source",
+        "runregistry_class",
+        "significant",
+        "apv_mode_asked_at",
+        "dqmio_datasets",
+    }
 )
 
 

@@ -12,7 +12,8 @@ environment. What it sends, and what this client sends too:
   credentials, with DIALS's `audience`), as `Authorization: Bearer <token>`;
 - the `Workspace: <name>` header (the tracker's workspace holds the tracker MEs);
 - `GET <api>/th1/?me=...&run_number__gte=...&run_number__lte=...&page_size=N`, the
-  per-lumisection 1D histograms; a page is `{"next", "previous", "results"}` and the
+  per-lumisection 1D histograms, and `GET <api>/run/?run_number__gte=...&run_number__lte=...
+  &dataset__regex=...&page_size=N`, the run list (each run's DQMIO datasets); a page is `{"next", "previous", "results"}` and the
   next page is the same query with the `next_token` found in `next` (cmsdials
   re-sends its filters with that token rather than following the URL, and so do we).
 
@@ -313,6 +314,22 @@ class DialsClient:
             raise ConditionsError(f"DIALS {path}: the answer has no results list")
         return page
 
+    def _paged(self, path: str, params: dict[str, Any]) -> Iterator[list[Any]]:
+        """The results of a paged list, a page at a time: the same query again with the
+        `next_token` of `next`, as cmsdials does."""
+        name = path.rstrip("/")
+        seen_tokens: set[str] = set()
+        while True:
+            page = self._get_page(path, params)
+            yield page["results"]
+            token = _next_token(page.get("next"), name)
+            if token is None:
+                return
+            if token in seen_tokens:
+                raise ConditionsError(f"DIALS {name}: the pages loop (a next_token came back)")
+            seen_tokens.add(token)
+            params = {**params, "next_token": token}
+
     def histograms_1d(
         self, *, me: str, run_min: int, run_max: int, page_size: int = DIALS_PAGE_SIZE
     ) -> Iterator[list[Histogram1D]]:
@@ -323,25 +340,55 @@ class DialsClient:
             "run_number__lte": run_max,
             "page_size": page_size,
         }
-        seen_tokens: set[str] = set()
-        while True:
-            page = self._get_page("th1/", params)
-            yield [_histogram(item) for item in page["results"]]
-            token = _next_token(page.get("next"))
-            if token is None:
-                return
-            if token in seen_tokens:
-                raise ConditionsError("DIALS th1: the pages loop (a next_token came back)")
-            seen_tokens.add(token)
-            params = {**params, "next_token": token}
+        for results in self._paged("th1/", params):
+            yield [_histogram(item) for item in results]
+
+    def run_datasets(
+        self, *, run_min: int, run_max: int, page_size: int = DIALS_PAGE_SIZE
+    ) -> Iterator[list[RunDataset]]:
+        """DIALS's run list for runs in [run_min, run_max]: a row per (run, dataset) it
+        holds, a page at a time (cmsdials `RunClient`: `run/` with the run-number and
+        `dataset__regex` filters). Its `dataset` is the DQMIO name itself; the dataset
+        index (`dataset-index/`) splits that name into era, primary dataset and
+        processing version, which the name already gives us."""
+        params: dict[str, Any] = {
+            "run_number__gte": run_min,
+            "run_number__lte": run_max,
+            "dataset__regex": DQMIO_REGEX,
+            "page_size": page_size,
+        }
+        for results in self._paged("run/", params):
+            yield [_run_dataset(item) for item in results]
 
 
-def _next_token(next_url: Any) -> str | None:
+@dataclass(frozen=True, slots=True)
+class RunDataset:
+    """One row of DIALS's run list: a run as one DQMIO dataset holds it."""
+
+    run_number: int
+    dataset: str
+
+
+# DIALS ingests DQMIO files only, but its run list says nothing of the tier: ask for it.
+DQMIO_REGEX = "/DQMIO$"
+
+
+def _run_dataset(item: Any) -> RunDataset:
+    try:
+        row = RunDataset(run_number=int(item["run_number"]), dataset=str(item["dataset"]).strip())
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConditionsError(f"DIALS run: a row without a usable {exc}") from None
+    if not row.dataset:
+        raise ConditionsError(f"DIALS run: run {row.run_number} with an empty dataset name")
+    return row
+
+
+def _next_token(next_url: Any, name: str) -> str | None:
     if not next_url:
         return None
     if not isinstance(next_url, str):
-        raise ConditionsError("DIALS th1: `next` is not a URL")
+        raise ConditionsError(f"DIALS {name}: `next` is not a URL")
     values = parse_qs(urlsplit(next_url).query).get("next_token")
     if not values:
-        raise ConditionsError("DIALS th1: `next` carries no next_token")
+        raise ConditionsError(f"DIALS {name}: `next` carries no next_token")
     return values[0]

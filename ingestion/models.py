@@ -158,7 +158,18 @@ class Run(TimeStampedModel):
         max_length=max_length(RUN, "apv_mode"),
         help_text=help_text(RUN, "apv_mode"),
     )
+    apv_mode_asked_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the APV mode service was last asked about this run and knew no mode "
+        "(asked again only APV_MODE_RETRY_HOURS later)",
+    )
     pv_mean = models.FloatField(null=True, blank=True, help_text=help_text(RUN, "pv_mean"))
+    dqmio_datasets = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The DQMIO datasets DIALS lists for the run (the DQM GUI's dataset names), sorted",
+    )
     pileup_mean = models.FloatField(null=True, blank=True, help_text=help_text(RUN, "pileup_mean"))
     run_class = models.CharField(max_length=20, choices=RunClass.choices, blank=True)
     run_class_source = models.CharField(max_length=10, choices=RunClassSource.choices, blank=True)

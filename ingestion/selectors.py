@@ -3,7 +3,7 @@
 from collections import defaultdict
 from collections.abc import Iterable
 
-from django.db.models import Min, QuerySet
+from django.db.models import Count, Min, Q, QuerySet
 
 from .models import Lumisection, Run, TrackerCertification
 
@@ -36,6 +36,50 @@ def lumisection_series(*, run_numbers: list[int]) -> dict[int, dict[str, list[tu
         series[run_number]["init_lumi"].append((number, init_lumi))
         series[run_number]["pileup"].append((number, pileup))
     return dict(series)
+
+
+# The tracker's HV is on in a lumisection when every partition of the detector is ready.
+STRIP_PARTITIONS = ("tibtid_ready", "tob_ready", "tecp_ready", "tecm_ready")
+PIXEL_PARTITIONS = ("bpix_ready", "fpix_ready")
+
+
+def _all(fields, value) -> Q:
+    return Q(**{f"lumisections__{field}": value for field in fields})
+
+
+def _known(fields) -> Q:
+    return Q(**{f"lumisections__{field}__isnull": False for field in fields})
+
+
+def lumisection_summaries(*, run_numbers) -> dict[int, dict]:
+    """Per run of the mirror: its class and duration, how many lumisections it has, how
+    many carry a luminosity and how many a non-zero one, and of those whose strip (pixel)
+    HV flags are all known, how many have them all on. One query."""
+    rows = (
+        Run.objects.filter(run_number__in=list(run_numbers))
+        .annotate(
+            lumisection_count=Count("lumisections"),
+            lumi_known=Count("lumisections", filter=Q(lumisections__init_lumi__isnull=False)),
+            lumi_positive=Count("lumisections", filter=Q(lumisections__init_lumi__gt=0)),
+            strip_known=Count("lumisections", filter=_known(STRIP_PARTITIONS)),
+            strip_on=Count("lumisections", filter=_all(STRIP_PARTITIONS, True)),
+            pixel_known=Count("lumisections", filter=_known(PIXEL_PARTITIONS)),
+            pixel_on=Count("lumisections", filter=_all(PIXEL_PARTITIONS, True)),
+        )
+        .values(
+            "run_number",
+            "run_class",
+            "duration",
+            "lumisection_count",
+            "lumi_known",
+            "lumi_positive",
+            "strip_known",
+            "strip_on",
+            "pixel_known",
+            "pixel_on",
+        )
+    )
+    return {row["run_number"]: row for row in rows}
 
 
 def run_for_page(*, run_number: int) -> Run | None:
@@ -71,6 +115,12 @@ def run_eras(*, run_numbers) -> dict[int, tuple[str, str]]:
         "run_number", "run_class", "era", "fill__era"
     )
     return {number: (run_class, era or fill_era or "") for number, run_class, era, fill_era in rows}
+
+
+def run_dqmio_datasets(*, run_numbers) -> dict[int, list[str]]:
+    """Run number -> the DQMIO datasets DIALS lists for it, for the runs that have some."""
+    rows = Run.objects.filter(run_number__in=list(run_numbers)).exclude(dqmio_datasets=[])
+    return {number: list(names) for number, names in rows.values_list("run_number", "dqmio_datasets") if names}
 
 
 def first_run_since(*, start_time) -> int | None:

@@ -227,3 +227,20 @@ class DialsPrimaryVertexSource:
             return {}
         means = self.pv_means_in_range(min(numbers), max(numbers))
         return {n: v for n, v in means.items() if n in numbers}
+
+
+class DialsDatasetSource:
+    """The DQMIO datasets of each run from DIALS's run list, queried by run range."""
+
+    source_name = SOURCE_DIALS
+
+    def __init__(self, client: DialsClient | None = None) -> None:
+        self.client = client or DialsClient.from_settings()
+
+    def datasets_in_range(self, run_min: int, run_max: int) -> dict[int, list[str]]:
+        names: dict[int, set[str]] = {}
+        for page in self.client.run_datasets(run_min=run_min, run_max=run_max):
+            for row in page:
+                if run_min <= row.run_number <= run_max:
+                    names.setdefault(row.run_number, set()).add(row.dataset)
+        return {number: sorted(found) for number, found in names.items()}

@@ -8,7 +8,11 @@ run under the DQMIO dataset the Tier-0 wrote:
     /<primary dataset>/<era>-<processing>-v<N>/DQMIO
 
 Where RefRun knows a run's DQMIO name (Certhelper carried them until 2018), it is used.
-Otherwise the era and stream rule builds it:
+Else the name DIALS lists for the run (`Run.dqmio_datasets`, stored by the conditions
+sync from DIALS's run list): of its datasets of the reconstruction's processing
+(Express, PromptReco), the one of the rule's primary dataset below, else the first by
+name (heavy-ion prompt, which the rule does not name). Otherwise the era and stream
+rule builds it:
 
 - primary dataset: express goes through the express stream, `StreamExpress`
   (`StreamExpressCosmics` for cosmics, `StreamHIExpress` for heavy ions); prompt
@@ -35,7 +39,7 @@ import re
 from dataclasses import dataclass
 
 from ingestion.models import RunClass
-from ingestion.selectors import run_eras
+from ingestion.selectors import run_dqmio_datasets, run_eras
 
 from .models import Reconstruction, RunReconstruction
 
@@ -60,7 +64,7 @@ SHORT_ERA = re.compile(r"^\d{4}[A-Z]$")
 @dataclass(frozen=True)
 class DqmDataset:
     name: str  # the DQMIO dataset, "" when none can be known
-    how: str  # "recorded" (a known DQMIO name), "era rule", or why there is none
+    how: str  # "recorded" (a known DQMIO name), "DIALS", "era rule", or why there is none
 
 
 def is_dqmio(name: str | None) -> bool:
@@ -102,8 +106,22 @@ def dqm_dataset_by_rule(
     return DqmDataset(dqmio_name(primary=primary, era=era, reconstruction=reconstruction, version=version), "era rule")
 
 
+def dqm_dataset_from_dials(*, names: list[str], run_class: str, reconstruction: str) -> str:
+    """Of the DQMIO datasets DIALS lists for a run, the one of `reconstruction`, or ""."""
+    processing = PROCESSING.get(reconstruction)
+    if processing is None:
+        return ""
+    candidates = sorted(
+        name for name in names if (match := DQMIO_NAME.match(name.strip())) and match["processing"] == processing
+    )
+    primary = primary_dataset(run_class=run_class, reconstruction=reconstruction)
+    preferred = [name for name in candidates if DQMIO_NAME.match(name)["primary"] == primary]
+    return (preferred or candidates or [""])[0]
+
+
 def dqm_datasets_for(*, run_numbers: list[int], reconstruction: str) -> dict[int, DqmDataset]:
-    """The DQMIO dataset of each run's reconstruction: the recorded one, else the rule's."""
+    """The DQMIO dataset of each run's reconstruction: the recorded one, else DIALS's,
+    else the rule's."""
     recorded = {
         number: dataset.strip()
         for number, dataset in RunReconstruction.objects.filter(
@@ -113,7 +131,16 @@ def dqm_datasets_for(*, run_numbers: list[int], reconstruction: str) -> dict[int
     }
     found = {number: DqmDataset(name, "recorded") for number, name in recorded.items()}
     missing = [n for n in run_numbers if n not in found]
-    for number, (run_class, era) in run_eras(run_numbers=missing).items():
+    classes_eras = run_eras(run_numbers=missing)
+    for number, names in run_dqmio_datasets(run_numbers=missing).items():
+        run_class = classes_eras.get(number, ("", ""))[0]
+        name = dqm_dataset_from_dials(names=names, run_class=run_class, reconstruction=reconstruction)
+        if name:
+            found[number] = DqmDataset(name, "DIALS")
+    missing = [n for n in missing if n not in found]
+    for number, (run_class, era) in classes_eras.items():
+        if number in found:
+            continue
         era = era_name(era)
         primary = primary_dataset(run_class=run_class, reconstruction=reconstruction)
         versions = (

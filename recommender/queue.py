@@ -11,8 +11,10 @@ decision in RefRun and no Certhelper label.
 Open for certification. The Run Registry says so per dataset (state OPEN in the
 TRACKER workspace, stored by ingestion.services.runregistry_sync): where it knows a
 dataset of the run reconstruction, the run is open iff one of them is OPEN (SIGNOFF
-and COMPLETED are done). Where it knows none (no Run Registry configured, or a run
-it has not reached), the fallback rule stands in for it, all of:
+and COMPLETED are done). A run it marks not significant (`Run.significant` false)
+is not certified offline: it is never open, whatever its datasets. Where it knows
+none (no Run Registry configured, or a run it has not reached), the fallback rule
+stands in for it, all of:
 
 - the tracker is in the run: OMS lists TRACKER (strips) or PIXEL among its components
   (a run whose components OMS did not give is not queued);
@@ -76,11 +78,13 @@ def _fallback_open(reconstruction: str) -> Q:
 
 def open_for_certification(reconstruction: str) -> Q:
     """Runs whose `reconstruction` dataset is open for offline certification: the Run
-    Registry's state where it knows the dataset, else the fallback rule."""
+    Registry's state where it knows the dataset, else the fallback rule; never a run
+    the Run Registry marks not significant (unknown significance is no objection)."""
     datasets = runregistry_datasets(reconstruction=reconstruction).filter(run=OuterRef("pk"))
     known = Q(Exists(datasets))
     is_open = Q(Exists(datasets.filter(state=DatasetState.OPEN)))
-    return (known & is_open) | (~known & _fallback_open(reconstruction))
+    significant = Q(significant__isnull=True) | Q(significant=True)
+    return significant & ((known & is_open) | (~known & _fallback_open(reconstruction)))
 
 
 def decided(reconstruction: str) -> Q:

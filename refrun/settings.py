@@ -477,6 +477,8 @@ OMS_SYNC_WRITE_BATCH_LS = envint("OMS_SYNC_WRITE_BATCH_LS", "10000")
 APV_MODE_URL = os.getenv("APV_MODE_URL", "")
 APV_MODE_TIMEOUT_S = envfloat("APV_MODE_TIMEOUT_S", "10")
 APV_MODE_MAX_REQUESTS_PER_S = min(envfloat("APV_MODE_MAX_REQUESTS_PER_S", "1"), 1.0)
+# A run the service knew no mode for is asked again only this many hours later.
+APV_MODE_RETRY_HOURS = envfloat("APV_MODE_RETRY_HOURS", "24")
 # Primary vertices: DIALS per-lumisection 1D histograms of one monitor element, read
 # with a CERN SSO application's client credentials (audience: DIALS's application).
 DIALS_API_URL = os.getenv("DIALS_API_URL", "https://cmsdials-api.web.cern.ch/api/v1")

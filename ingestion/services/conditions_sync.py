@@ -6,8 +6,9 @@ The path data takes:
     run-attribute precedence decides (an admin's correction stays) -> job record.
 
 A step is one line in CONDITIONS_STEPS: a name, whether its service is configured,
-how to build its source from settings, and how to apply it. The Run Registry's
-tracker certification (runregistry_sync) is the third line.
+how to build its source from settings, and how to apply it. DIALS serves two (the PV
+means, the DQMIO dataset names); the Run Registry's tracker certification
+(runregistry_sync) is the last line.
 
 Faults. A source that answers nothing usable for one run (or one range) costs that
 run (or range) only: it is an error on the job, and the job is partial. A service
@@ -19,6 +20,7 @@ a missing value never blanks a stored one.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +28,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Max
+from django.utils import timezone
 
 from jobs.models import Job, JobKind, JobStatus
 from jobs.services import Counts, job_fails_on_error, job_finish, job_progress, job_start
@@ -33,7 +36,7 @@ from jobs.services import Counts, job_fails_on_error, job_finish, job_progress, 
 from ..conditions_clients import ConditionsError, ConditionsRefused, ConditionsTransientError
 from ..models import Run, RunClass
 from ..runregistry_client import RunRegistryClient
-from ..sources import DialsPrimaryVertexSource, HttpApvModeSource
+from ..sources import DialsDatasetSource, DialsPrimaryVertexSource, HttpApvModeSource
 from .runregistry_sync import TrackerCertificationSyncError, tracker_certification_sync
 from .upserts import runs_upsert
 
@@ -79,12 +82,23 @@ def _write(rows: list[dict[str, Any]], *, source: str, outcome: StepOutcome) -> 
         rows.clear()
 
 
+def _unanswered_record(numbers: list[int]) -> None:
+    """Note when the APV mode service knew no mode for these runs (apv_mode_scope then
+    leaves them alone for APV_MODE_RETRY_HOURS). A plain update: the run's values and
+    their sources are untouched."""
+    if numbers:
+        Run.objects.filter(run_number__in=numbers).update(apv_mode_asked_at=timezone.now())
+        numbers.clear()
+
+
 def apv_mode_step(*, source: Any, runs: Sequence[Run], job_id: int) -> StepOutcome:
     """Ask the APV-mode service, one run at a time, about runs with no mode yet (a
-    mode once known is kept: it is never asked again)."""
+    mode once known is kept: it is never asked again). A run it knows no mode for is
+    recorded as asked, so the hourly sync does not ask again at once."""
     outcome = StepOutcome(name="apv_mode")
     todo = [r.run_number for r in runs]
     rows: list[dict[str, Any]] = []
+    unanswered: list[int] = []
     try:
         for index, number in enumerate(todo, start=1):
             outcome.asked += 1
@@ -98,12 +112,16 @@ def apv_mode_step(*, source: Any, runs: Sequence[Run], job_id: int) -> StepOutco
             if mode is not None:
                 outcome.answered += 1
                 rows.append({"run_number": number, "apv_mode": mode})
+            else:
+                unanswered.append(number)
             if index % APV_WRITE_EVERY == 0:
                 _write(rows, source=source.source_name, outcome=outcome)
+                _unanswered_record(unanswered)
                 job_progress(job_id=job_id, done=APV_WRITE_EVERY)
     except (ConditionsTransientError, ConditionsRefused) as exc:
         outcome.stopped = str(exc)
     _write(rows, source=source.source_name, outcome=outcome)
+    _unanswered_record(unanswered)
     job_progress(job_id=job_id, done=len(todo) % APV_WRITE_EVERY if not outcome.stopped else 0)
     outcome.requests = getattr(getattr(source, "client", None), "requests_made", 0)
     return outcome
@@ -147,9 +165,59 @@ def pv_mean_step(*, source: Any, runs: Sequence[Run], job_id: int) -> StepOutcom
     return outcome
 
 
+def dqmio_datasets_step(*, source: Any, runs: Sequence[Run], job_id: int) -> StepOutcome:
+    """Each run's DQMIO datasets from DIALS's run list (the names the DQM GUI files the
+    run under, recommender.dqm_datasets), one paged query per range of run numbers.
+    Asked again each time, as the PV means: prompt datasets arrive after express. A
+    plain update of the names only, and only where DIALS lists some: a run it no
+    longer lists keeps the names it had."""
+    outcome = StepOutcome(name="dqmio_datasets")
+    by_number = {r.run_number: r for r in runs}
+    numbers = sorted(by_number)
+    try:
+        for first, last in _ranges(numbers, DIALS_RANGE_RUNS):
+            in_range = [n for n in numbers if first <= n <= last]
+            outcome.asked += len(in_range)
+            try:
+                names = source.datasets_in_range(first, last)
+            except (ConditionsTransientError, ConditionsRefused):
+                raise
+            except ConditionsError as exc:
+                outcome.error(first, f"runs {first}-{last}: {exc}")
+                continue
+            changed = []
+            for number in in_range:
+                found = names.get(number)
+                if not found:
+                    continue
+                outcome.answered += 1
+                run = by_number[number]
+                if run.dqmio_datasets == found:
+                    outcome.counts += Counts(unchanged=1)
+                    continue
+                run.dqmio_datasets = found
+                changed.append(run)
+            Run.objects.bulk_update(changed, ["dqmio_datasets"])
+            outcome.counts += Counts(updated=len(changed))
+            job_progress(job_id=job_id, done=len(in_range))
+    except (ConditionsTransientError, ConditionsRefused) as exc:
+        outcome.stopped = str(exc)
+    outcome.requests = getattr(getattr(source, "client", None), "requests_made", 0)
+    return outcome
+
+
 def apv_mode_scope(runs: Sequence[Run]) -> list[Run]:
-    """Runs with no APV mode yet (once known, a mode is kept), collisions left out."""
-    return [r for r in runs if not r.apv_mode and r.run_class not in APV_SKIPPED_CLASSES]
+    """Runs with no APV mode yet (once known, a mode is kept), collisions left out, and
+    runs the service knew nothing of less than APV_MODE_RETRY_HOURS ago: it learns a
+    run's mode within a day, if ever, and one request a second is all it takes."""
+    retry_after = timezone.now() - dt.timedelta(hours=settings.APV_MODE_RETRY_HOURS)
+    return [
+        r
+        for r in runs
+        if not r.apv_mode
+        and r.run_class not in APV_SKIPPED_CLASSES
+        and (r.apv_mode_asked_at is None or r.apv_mode_asked_at <= retry_after)
+    ]
 
 
 def pv_mean_scope(runs: Sequence[Run]) -> list[Run]:
@@ -184,6 +252,13 @@ CONDITIONS_STEPS: tuple[ConditionsStep, ...] = (
         DialsPrimaryVertexSource,
         pv_mean_scope,
         pv_mean_step,
+    ),
+    ConditionsStep(
+        "dqmio_datasets",
+        lambda: bool(settings.DIALS_API_URL and settings.DIALS_CLIENT_ID),
+        DialsDatasetSource,
+        list,
+        dqmio_datasets_step,
     ),
     ConditionsStep(
         "tracker_certification",
@@ -231,7 +306,7 @@ def conditions_sync(
     with job_fails_on_error(job.pk):
         runs = list(
             Run.objects.filter(run_number__gte=run_min, run_number__lte=run_max)
-            .only("run_number", "apv_mode", "run_class")
+            .only("run_number", "apv_mode", "apv_mode_asked_at", "run_class", "dqmio_datasets")
             .order_by("run_number")
         )
         active = [s for s in steps if s.name in sources or s.configured()]

@@ -11,7 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from accounts.roles import is_shift_leader
-from ingestion.selectors import lumisection_series, run_rows_by_number, tracker_flags_by_run_number
+from ingestion.selectors import (
+    lumisection_series,
+    lumisection_summaries,
+    run_rows_by_number,
+    tracker_flags_by_run_number,
+)
 
 from .. import policy, ranking_reads, selectors
 from ..dqm_datasets import DqmDataset, dqm_datasets_for
@@ -20,7 +25,7 @@ from ..forms import DeclarationForm
 from ..models import Reconstruction
 from ..results import RecommendationResult
 from . import display, links, reasons
-from .charts import Series, line_chart_svg
+from .charts import LumisectionRun, Series, charted_runs, line_chart_svg, lumisection_runs, tracker_hv_runs
 from .shown import shown_sign
 
 
@@ -69,6 +74,8 @@ class RunPage:
     decisions: list
     labels: list
     charts: list[Chart]
+    lumisection_notes: list[str]  # which run has no per-lumisection data
+    tracker_hv_runs: list[LumisectionRun]  # for runs without beam, in place of the luminosity charts
     bunches: int | None
     values: dict
     side_by_side: list[tuple[str, str, str]]
@@ -221,6 +228,12 @@ def run_page_build(*, run_number: int, reconstruction: str, user) -> RunPage | N
     run_rows = run_rows_by_number(run_numbers=shown_numbers)
     scale = display.instant_lumi_scale(row[name] for row in run_rows.values() for name in ("init_lumi", "end_lumi"))
     values = {n: display.run_values_shown(run_rows.get(n, {}), scale=scale) for n in shown_numbers}
+    lumisection_shown = lumisection_runs(
+        run_number=run_number,
+        reference_run_number=top.reference_run_number if top else None,
+        summaries=lumisection_summaries(run_numbers=shown_numbers),
+    )
+    charted = charted_runs(lumisection_shown)
     return RunPage(
         run=run,
         tracker=selectors.tracker_certification_for_page(run=run, reconstruction=reconstruction),
@@ -243,7 +256,9 @@ def run_page_build(*, run_number: int, reconstruction: str, user) -> RunPage | N
         confidence=confidence,
         decisions=decisions,
         labels=labels,
-        charts=_lumisection_charts(run_number, top.reference_run_number if top else None),
+        charts=_lumisection_charts(*charted) if charted else [],
+        lumisection_notes=[shown_run.note for shown_run in lumisection_shown if shown_run.note],
+        tracker_hv_runs=tracker_hv_runs(lumisection_shown),
         bunches=display.colliding_bunches(run),
         values=values[run_number],
         side_by_side=_side_by_side_rows(values[run_number], values[top.reference_run_number], scale[1]) if top else [],

@@ -98,3 +98,30 @@ def test_with_data_it_serves_the_shared_files(shared_data_dir):
         "/ZeroBias/Commissioning2018-PromptReco-v1/DQMIO",  # the run's era in OMS
         "/StreamExpress/Commissioning2018-Express-v1/DQMIO",
     }
+
+
+def test_dials_run_list_filters_by_run_and_dataset_regex_as_dials_does(server):
+    server.data.conditions.dqmio_datasets = {
+        315104: ["/ZeroBias/Run2018A-PromptReco-v1/DQMIO", "/ZeroBias/Run2018A-v1/RAW"],
+        315200: ["/StreamExpress/Run2018A-Express-v1/DQMIO"],
+    }
+    params = {"run_number__gte": 315000, "run_number__lte": 315150, "dataset__regex": "/DQMIO$"}
+
+    page = requests.get(f"{server.url}{DIALS_API}/run/", params=params, headers=bearer(server), timeout=5).json()
+
+    assert page["next"] is None
+    assert [(r["run_number"], r["dataset"]) for r in page["results"]] == [(315104, ZB)]
+    assert set(page["results"][0]) == {"dataset_id", "dataset", "run_number", "ls_count", "ls_completeness"}
+    assert requests.get(f"{server.url}{DIALS_API}/run/", timeout=5).status_code == 401
+
+
+def test_without_data_the_run_list_gives_each_simulated_run_its_express_and_prompt_dqmio():
+    oms = FakeOmsData()
+    oms.runs = {383000: {"era": "Run2024F", "run_class": "cosmics"}, 383001: {"era": "2024F"}, 383002: {}}
+
+    served = ConditionsData.from_oms_data(oms).dqmio_datasets
+
+    assert served == {
+        383000: ["/Cosmics/Run2024F-PromptReco-v2/DQMIO", "/StreamExpressCosmics/Run2024F-Express-v2/DQMIO"],
+        383001: ["/StreamExpress/Run2024F-Express-v2/DQMIO", "/ZeroBias/Run2024F-PromptReco-v2/DQMIO"],
+    }

@@ -9,7 +9,14 @@ import pandas as pd
 import pytest
 from django.urls import reverse
 
-from recommender.dqm_datasets import DQMIO_NAME, dqm_dataset_by_rule, dqm_datasets_for, era_name
+from recommender.dqm_datasets import (
+    DQMIO_NAME,
+    DqmDataset,
+    dqm_dataset_by_rule,
+    dqm_dataset_from_dials,
+    dqm_datasets_for,
+    era_name,
+)
 from tests.factories import FillFactory, ReferencePairFactory, RunFactory, RunReconstructionFactory
 
 
@@ -139,3 +146,65 @@ def test_a_run_whose_dataset_cannot_be_known_says_so(client, shifter_sam):
     body = client.get(reverse("recommender:run_detail", args=[383100, "express"])).content.decode()
     assert "The DQM GUI links name no dataset: the run&#x27;s era is unknown" in body
     assert "start?runnr=383100;sampletype=offline_data" in body
+
+
+# --- the names DIALS lists (Run.dqmio_datasets) ----------------------------------------------
+
+DIALS_COSMICS = [
+    "/Cosmics/Run2024F-PromptReco-v2/DQMIO",
+    "/MinimumBias/Run2024F-PromptReco-v2/DQMIO",
+    "/StreamExpressCosmics/Run2024F-Express-v3/DQMIO",
+]
+
+
+@pytest.mark.django_db
+def test_dials_names_come_after_the_recorded_one_and_before_the_rule():
+    RunFactory(run_number=383000, era="Run2024F", run_class="cosmics", dqmio_datasets=DIALS_COSMICS)
+    RunReconstructionFactory(
+        run=RunFactory(run_number=383001, era="Run2024F", run_class="cosmics", dqmio_datasets=DIALS_COSMICS),
+        reconstruction="express",
+        dataset="/StreamExpressCosmics/Run2024F-Express-v1/DQMIO",
+    )
+    RunFactory(run_number=383002, era="Run2024F", run_class="cosmics")  # DIALS lists nothing
+    RunFactory(
+        run_number=383003,
+        era="",
+        run_class="heavy_ion",
+        dqmio_datasets=["/HIPhysicsRawPrime0/HIRun2024A-PromptReco-v1/DQMIO"],
+    )
+
+    express = dqm_datasets_for(run_numbers=[383000, 383001, 383002], reconstruction="express")
+    prompt = dqm_datasets_for(run_numbers=[383000, 383003], reconstruction="prompt")
+
+    assert express[383000] == DqmDataset("/StreamExpressCosmics/Run2024F-Express-v3/DQMIO", "DIALS")
+    assert express[383001] == DqmDataset("/StreamExpressCosmics/Run2024F-Express-v1/DQMIO", "recorded")
+    assert express[383002] == DqmDataset("/StreamExpressCosmics/Run2024F-Express-v1/DQMIO", "era rule")
+    # The rule's primary dataset among DIALS's prompt datasets; heavy-ion prompt, which
+    # the rule cannot name, from DIALS alone.
+    assert prompt[383000] == DqmDataset("/Cosmics/Run2024F-PromptReco-v2/DQMIO", "DIALS")
+    assert prompt[383003] == DqmDataset("/HIPhysicsRawPrime0/HIRun2024A-PromptReco-v1/DQMIO", "DIALS")
+
+
+def test_a_run_dials_lists_no_dataset_of_the_reconstruction_for_gets_none_from_it():
+    names = ["/Cosmics/Run2024F-PromptReco-v2/DQMIO"]
+    assert dqm_dataset_from_dials(names=names, run_class="cosmics", reconstruction="express") == ""
+    assert dqm_dataset_from_dials(names=names, run_class="cosmics", reconstruction="rereco") == ""
+
+
+@pytest.mark.django_db
+def test_the_run_page_links_the_name_dials_lists(client, shifter_sam):
+    def reco(number, names):
+        return RunReconstructionFactory(
+            run=RunFactory(run_number=number, era="Run2024F", run_class="cosmics", dqmio_datasets=names),
+            reconstruction="express",
+            dataset="/Express/Cosmics2024/DQM",
+        )
+
+    reference_names = ["/StreamExpressCosmics/Run2024F-Express-v2/DQMIO"]
+    ReferencePairFactory(run_reconstruction=reco(383050, []), reference=reco(383040, reference_names))
+    reco(383100, DIALS_COSMICS)
+    client.force_login(shifter_sam)
+    body = client.get(reverse("recommender:run_detail", args=[383100, "express"])).content.decode()
+    assert "start?runnr=383100;dataset=/StreamExpressCosmics/Run2024F-Express-v3/DQMIO;" in body
+    assert "referenceobj1=other:383040:/StreamExpressCosmics/Run2024F-Express-v2/DQMIO::" in body
+    assert "(from DIALS)" in body

@@ -83,3 +83,18 @@ def test_a_dataset_without_a_state_does_not_count_as_known():
     _certified(run, "")
 
     assert _awaiting() == [380100]  # the fallback rule: tracker in, long enough, a dataset
+
+
+def test_a_run_the_run_registry_marks_not_significant_never_awaits():
+    # Open in the Run Registry, but not significant: not certified offline.
+    opened = RunFactory(run_number=380100, significant=False)
+    _certified(opened, "OPEN")
+    # Unknown to the Run Registry; the fallback rule would take it (newest, tracker in, long).
+    RunFactory(run_number=380300, significant=False)
+    significant = RunFactory(run_number=380101, significant=True)
+    _certified(significant, "OPEN")
+    unknown = RunFactory(run_number=380102, significant=None)
+    _certified(unknown, "OPEN")
+    RunFactory(run_number=380200, significant=None)  # the fallback rule takes it
+
+    assert _awaiting() == [380200, 380102, 380101]

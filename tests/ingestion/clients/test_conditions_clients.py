@@ -103,3 +103,17 @@ def test_dials_renews_an_expired_token_once(server):
 
 def test_the_secret_is_not_in_the_repr(server):
     assert CLIENT_SECRET not in repr(dials(server))
+
+
+def test_it_pages_dials_run_list_of_dqmio_datasets(server):
+    server.data.conditions.dqmio_datasets = {
+        349500 + i: [f"/Cosmics/Run2022A-PromptReco-v{v}/DQMIO" for v in (1, 2)] + ["/Cosmics/Run2022A-v1/RAW"]
+        for i in range(6)
+    }
+    client = dials(server)
+
+    pages = list(client.run_datasets(run_min=349501, run_max=349505, page_size=4))
+
+    assert [len(p) for p in pages] == [4, 4, 2]  # five runs, two DQMIO datasets each; RAW left out
+    assert pages[0][0].run_number == 349501 and pages[0][0].dataset == "/Cosmics/Run2022A-PromptReco-v1/DQMIO"
+    assert client.requests_made == 1 + 3

@@ -1,6 +1,7 @@
 """ingestion.services.conditions_sync over real HTTP to the doubles in demo.fake_conditions:
 values set, a mode once known kept, an admin's value kept, and each source's faults."""
 
+import datetime as dt
 import socket
 
 import pytest
@@ -54,7 +55,8 @@ def test_it_sets_the_modes_of_the_runs_that_need_one_and_the_preferred_pv_means(
     assert [got[n][0] for n in COSMICS] == ["PEAK", "DECO", "DECO"]
     assert got[330010] == ("", pytest.approx(21.5, rel=1e-9))  # collisions: not asked for a mode; ZeroBias prompt wins
     assert got[330011][1] == pytest.approx(33.25, rel=1e-9)  # 120 LS, three DIALS pages
-    assert job.rows_updated == 5 and job.progress_done == job.progress_total == 3 + 2
+    # APV: the 3 cosmics; PV means: the 2 collisions; DQMIO names: all 5 (none listed here).
+    assert job.rows_updated == 5 and job.progress_done == job.progress_total == 3 + 2 + 5
     assert server.counters["apv"] == 3
 
 
@@ -214,4 +216,33 @@ def test_no_configured_service_is_a_quiet_job(db, settings):
 
 
 def test_the_steps_are_a_list_a_new_source_joins_with_one_line():
-    assert [step.name for step in CONDITIONS_STEPS] == ["apv_mode", "pv_mean", "tracker_certification"]
+    assert [step.name for step in CONDITIONS_STEPS] == [
+        "apv_mode",
+        "pv_mean",
+        "dqmio_datasets",
+        "tracker_certification",
+    ]
+
+
+# --- runs the APV mode service does not know ----------------------------------------------
+
+
+def test_a_run_the_apv_service_does_not_know_is_asked_again_only_after_the_retry_window(server, settings):
+    RunFactory(run_number=330004, run_class=RunClass.COSMICS, l1_hlt_mode="cosmics2021")
+    settings.APV_MODE_RETRY_HOURS = 24
+
+    first = conditions_sync(run_min=330000, run_max=330100)
+    assert server.counters["apv"] == 4 and first.status == JobStatus.SUCCEEDED, first.message
+    unknown = Run.objects.get(run_number=330004)
+    assert unknown.apv_mode == "" and unknown.apv_mode_asked_at is not None
+
+    again = conditions_sync(run_min=330000, run_max=330100)
+    assert server.counters["apv"] == 4  # not asked within the window
+    assert again.rows_updated == 0 and again.status == JobStatus.SUCCEEDED
+
+    # A day later the service has learnt the mode; the run is asked again and gets it.
+    Run.objects.filter(run_number=330004).update(apv_mode_asked_at=unknown.apv_mode_asked_at - dt.timedelta(hours=25))
+    server.data.conditions.apv_modes[330004] = "PEAK"
+    later = conditions_sync(run_min=330000, run_max=330100)
+    assert server.counters["apv"] == 5, later.message
+    assert Run.objects.get(run_number=330004).apv_mode == "PEAK"
