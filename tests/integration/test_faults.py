@@ -380,7 +380,7 @@ def wait_for_runs(n: int, workers: Workers) -> None:
 def tasks_ended(workers: Workers) -> int:
     """Sync tasks the workers have finished (succeeded or raised), from their logs."""
     text = "".join(log.read_text() for log in workers.log_dir.glob("worker-*.log"))
-    return len(re.findall(r"Task ingestion\.tasks\.sync_oms\[\S+\] (?:succeeded|raised)", text))
+    return len(re.findall(r"Task ingestion\.tasks\.runs_sync\[\S+\] (?:succeeded|raised)", text))
 
 
 def claims_expired() -> bool:
