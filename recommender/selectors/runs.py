@@ -53,11 +53,10 @@ STATUS_FILTERS = [(status.value, status.label) for status in Status if status !=
 def _status_filter(status: str, reconstruction: str) -> Q:
     recos = [reconstruction] if reconstruction else list(CERTIFIED_ON_ARRIVAL)
     if status == Status.AWAITING:
-        # The work queue (recommender.queue): awaiting the reconstruction, or either one.
-        awaiting = Q()
-        for reco in recos:
-            awaiting |= queue.awaiting(reco)
-        return awaiting
+        members = work_queue().members.get(reconstruction)
+        if members is not None and len(members) <= QUEUE_IDS_IN_QUERY_MAX:
+            return Q(pk__in=members)
+        return _awaiting_rule(recos)
     feedback = Feedback.objects.filter(
         run_reconstruction__run=OuterRef("pk"), run_reconstruction__reconstruction__in=recos, is_current=True
     )
@@ -71,6 +70,14 @@ def _status_filter(status: str, reconstruction: str) -> Q:
     if status == Status.REJECTED:
         return Q(Exists(feedback.filter(decision=Decision.REJECTED)))
     return Q(Exists(certhelper))
+
+
+def _awaiting_rule(recos: list[str]) -> Q:
+    # The work queue (recommender.queue): awaiting the reconstruction, or either one.
+    awaiting = Q()
+    for reco in recos:
+        awaiting |= queue.awaiting(reco)
+    return awaiting
 
 
 def runs_for_certification(
@@ -161,10 +168,7 @@ def reco_rows_for(run_ids: Iterable[int]) -> dict[int, list[RecoRow]]:
         .values_list("run_reconstruction_id", "reference__run_number", "score")
     ):
         tops.setdefault(rr_id, (reference, score))
-    queued = {
-        reco: set(runs_filtered().filter(pk__in=run_ids).filter(queue.awaiting(reco)).values_list("id", flat=True))
-        for reco in CERTIFIED_ON_ARRIVAL
-    }
+    queued = work_queue().members
     by_run: dict[int, dict[str, int]] = defaultdict(dict)
     for pk, (run_id, reco) in reconstructions.items():
         by_run[run_id][reco] = pk
@@ -204,6 +208,18 @@ def runs_awaiting(*, reconstruction: str) -> QuerySet[Run]:
 
 
 AWAITING_CACHE_S = 3600
+# Above this many runs the queue is filtered by its rule, not by the ids: a list this
+# long stays within every database's limit on query parameters.
+QUEUE_IDS_IN_QUERY_MAX = 5000
+
+
+@dataclass(frozen=True)
+class WorkQueue:
+    """Every run of the work queue (recommender.queue), by run id: per reconstruction
+    certified on arrival, and under "" those awaiting either one."""
+
+    members: dict[str, frozenset[int]]
+    runs: int  # every run in the mirror
 
 
 @dataclass(frozen=True)
@@ -213,23 +229,34 @@ class RunListCounts:
     queue: int = 0  # runs awaiting either reconstruction: the landing page's length
 
 
+def work_queue() -> WorkQueue:
+    """The work queue, cached until a run, run reconstruction, label, decision or Run
+    Registry state changes (their change counters, one small read) or the queue's
+    threshold does. Evaluating the rule walks every run of the mirror: the queue is a
+    few dozen of them, so the landing page, its counts and each page's statuses read
+    the members instead (BENCHMARKS.md, "Work queue from one cached read")."""
+    changes = changes_key("runs", "run_reconstructions", "labels", "feedback", "tracker_certifications")
+    key = f"work-queue:{settings.REFRUN_QUEUE_MIN_LUMISECTIONS}:{changes}"
+    return cache.get_or_set(key, _work_queue_compute, AWAITING_CACHE_S)
+
+
+def _work_queue_compute() -> WorkQueue:
+    members = {
+        reco: frozenset(runs_filtered().filter(_awaiting_rule([reco])).values_list("id", flat=True))
+        for reco in CERTIFIED_ON_ARRIVAL
+    }
+    members[""] = frozenset().union(*members.values())
+    return WorkQueue(members=members, runs=ingestion_selectors.runs_count())
+
+
 def run_list_counts() -> RunListCounts:
     """What every runs page counts: its runs, and how many await a decision per
-    reconstruction certified on arrival and in either (the work queue,
-    recommender.queue). Counting was a third of the page's time (BENCHMARKS.md, "Runs page
-    round"), so they are cached until a run, run reconstruction, label or decision changes
-    (their change counters, one small read) or the queue's threshold does."""
-
-    changes = changes_key("runs", "run_reconstructions", "labels", "feedback")
-    key = f"run-list-counts:{settings.REFRUN_QUEUE_MIN_LUMISECTIONS}:{changes}"
-    return cache.get_or_set(key, _run_list_count, AWAITING_CACHE_S)
-
-
-def _run_list_count() -> RunListCounts:
+    reconstruction certified on arrival and in either."""
+    queued = work_queue()
     return RunListCounts(
-        runs=ingestion_selectors.runs_count(),
-        awaiting={reco: runs_awaiting(reconstruction=reco).count() for reco in CERTIFIED_ON_ARRIVAL},
-        queue=runs_awaiting(reconstruction="").count(),
+        runs=queued.runs,
+        awaiting={reco: len(queued.members[reco]) for reco in CERTIFIED_ON_ARRIVAL},
+        queue=len(queued.members[""]),
     )
 
 
@@ -276,6 +303,7 @@ def labels_for(*, run_reconstruction: RunReconstruction | None) -> list[Referenc
         .select_related("reference__run", "recorded_by")
         .order_by("-recorded_at")
     )
+
 
 def _year_of(era: str) -> str:
     found = re.search(r"(20\d\d)", era or "")

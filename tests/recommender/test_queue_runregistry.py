@@ -4,7 +4,7 @@ import pytest
 
 from ingestion.models import TrackerCertification
 from recommender.models import Feedback
-from recommender.selectors import runs_awaiting
+from recommender.selectors import run_list_counts, runs_awaiting
 from tests.factories import ReferencePairFactory, RunFactory, RunReconstructionFactory
 
 pytestmark = pytest.mark.django_db
@@ -98,3 +98,39 @@ def test_a_run_the_run_registry_marks_not_significant_never_awaits():
     RunFactory(run_number=380200, significant=None)  # the fallback rule takes it
 
     assert _awaiting() == [380200, 380102, 380101]
+
+
+def test_a_run_registry_sign_off_leaves_the_queue_and_its_counts_at_once():
+    # The queue is cached (selectors.work_queue); the Run Registry's states are part of its key.
+    run = RunReconstructionFactory(run=RunFactory(run_number=380100), reconstruction="express", dataset=EXPRESS).run
+    certification = _certified(run, "OPEN")
+    assert run_list_counts().awaiting["express"] == 1
+
+    certification.state = "SIGNOFF"
+    certification.save()
+
+    assert _awaiting() == []
+    assert run_list_counts().awaiting["express"] == 0
+
+
+def test_the_cached_queue_lists_what_its_rule_selects(monkeypatch, settings):
+    settings.REFRUN_QUEUE_MIN_LUMISECTIONS = 10
+    RunReconstructionFactory(run=RunFactory(run_number=380100), reconstruction="express", dataset=EXPRESS)
+    _certified(RunFactory(run_number=380101), "OPEN")
+    _certified(
+        RunFactory(run_number=380102), "SIGNOFF", dataset="/PromptReco/Collisions2024G/DQM", reconstruction="prompt"
+    )
+    RunFactory(run_number=380103, last_lumisection_number=3)
+    RunFactory(run_number=380104)
+    from_members = {reco: _awaiting(reco) for reco in ("express", "prompt", "")}
+
+    # Above the limit the rule itself filters: the same runs, in the same order.
+    monkeypatch.setattr("recommender.selectors.runs.QUEUE_IDS_IN_QUERY_MAX", 0)
+    assert {reco: _awaiting(reco) for reco in ("express", "prompt", "")} == from_members
+    # 380102: its prompt dataset signed off; its express one unknown to the Run Registry,
+    # and newer than any express dataset, so the fallback rule takes it.
+    assert from_members == {
+        "express": [380104, 380102, 380101, 380100],
+        "prompt": [380104, 380101, 380100],
+        "": [380104, 380102, 380101, 380100],
+    }
