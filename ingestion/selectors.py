@@ -108,19 +108,17 @@ def run_conditions(*, run_numbers) -> list[tuple[int, str, str, object]]:
     )
 
 
-def run_eras(*, run_numbers) -> dict[int, tuple[str, str]]:
-    """Run number -> (run class, era) of each run of `run_numbers` in the mirror; a run
-    OMS gave no era of its own takes its fill's."""
+def run_dataset_naming(*, run_numbers) -> dict[int, tuple[str, str, list[str]]]:
+    """What names a run's DQM dataset (recommender.dqm_datasets): run number -> (run class,
+    era, the DQMIO datasets DIALS lists for it) of each run
+    of `run_numbers` in the mirror; a run OMS gave no era of its own takes its fill's."""
     rows = Run.objects.filter(run_number__in=list(run_numbers)).values_list(
-        "run_number", "run_class", "era", "fill__era"
+        "run_number", "run_class", "era", "fill__era", "dqmio_datasets"
     )
-    return {number: (run_class, era or fill_era or "") for number, run_class, era, fill_era in rows}
-
-
-def run_dqmio_datasets(*, run_numbers) -> dict[int, list[str]]:
-    """Run number -> the DQMIO datasets DIALS lists for it, for the runs that have some."""
-    rows = Run.objects.filter(run_number__in=list(run_numbers)).exclude(dqmio_datasets=[])
-    return {number: list(names) for number, names in rows.values_list("run_number", "dqmio_datasets") if names}
+    return {
+        number: (run_class, era or fill_era or "", list(names or ()))
+        for number, run_class, era, fill_era, names in rows
+    }
 
 
 def first_run_since(*, start_time) -> int | None:
@@ -202,24 +200,25 @@ def runregistry_datasets(*, reconstruction: str) -> QuerySet[TrackerCertificatio
 def tracker_flags(*, run_ids: Iterable[int]) -> dict[int, dict[str, str | None]]:
     """Per run id, its tracker flags {"pixel", "strip", "tracking"} (None where unknown)
     from the preferred dataset that has any; runs without one are absent."""
-    order = {reco: i for i, reco in enumerate(TRACKER_FLAG_PREFERENCE)}
-    best: dict[int, tuple[int, dict[str, str | None]]] = {}
-    rows = TrackerCertification.objects.filter(run_id__in=list(run_ids)).values_list(
-        "run_id", "reconstruction", "pixel", "strip", "tracking"
-    )
-    for run_id, reco, pixel, strip, tracking in rows:
-        if not (pixel or strip or tracking):
-            continue
-        rank = order.get(reco, len(order))
-        if run_id not in best or rank < best[run_id][0]:
-            best[run_id] = (rank, {"pixel": pixel or None, "strip": strip or None, "tracking": tracking or None})
-    return {run_id: flags for run_id, (_, flags) in best.items()}
+    return _tracker_flags_best(TrackerCertification.objects.filter(run_id__in=list(run_ids)), key="run_id")
 
 
 def tracker_flags_by_run_number(*, run_numbers: Iterable[int]) -> dict[int, dict[str, str | None]]:
     """tracker_flags keyed by run number (the run page's candidate references)."""
-    ids = dict(Run.objects.filter(run_number__in=list(run_numbers)).values_list("pk", "run_number"))
-    return {ids[run_id]: flags for run_id, flags in tracker_flags(run_ids=ids).items()}
+    rows = TrackerCertification.objects.filter(run__run_number__in=list(run_numbers))
+    return _tracker_flags_best(rows, key="run__run_number")
+
+
+def _tracker_flags_best(rows: QuerySet[TrackerCertification], *, key: str) -> dict[int, dict[str, str | None]]:
+    order = {reco: i for i, reco in enumerate(TRACKER_FLAG_PREFERENCE)}
+    best: dict[int, tuple[int, dict[str, str | None]]] = {}
+    for run, reco, pixel, strip, tracking in rows.values_list(key, "reconstruction", "pixel", "strip", "tracking"):
+        if not (pixel or strip or tracking):
+            continue
+        rank = order.get(reco, len(order))
+        if run not in best or rank < best[run][0]:
+            best[run] = (rank, {"pixel": pixel or None, "strip": strip or None, "tracking": tracking or None})
+    return {run: flags for run, (_, flags) in best.items()}
 
 
 def good_lumisections_by_run(*, run_numbers: Iterable[int] | None = None) -> dict[int, int]:

@@ -38,12 +38,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ingestion.models import RunClass
-from ingestion.selectors import run_dqmio_datasets, run_eras
+from django.core.cache import cache
 
+from ingestion.models import RunClass
+from ingestion.selectors import run_dataset_naming
+
+from .changes import changes_key
 from .models import Reconstruction, RunReconstruction
 
 DQMIO_NAME = re.compile(r"^/(?P<primary>[^/]+)/(?P<era>[^/-]+)-(?P<processing>[^/]+)-v(?P<version>\d+)/DQMIO$")
+NAMES_CACHE_S = 3600
 PROCESSING = {Reconstruction.EXPRESS: "Express", Reconstruction.PROMPT: "PromptReco"}
 EXPRESS_STREAMS = {
     RunClass.COLLISIONS_PP: "StreamExpress",
@@ -131,41 +135,63 @@ def dqm_datasets_for(*, run_numbers: list[int], reconstruction: str) -> dict[int
     }
     found = {number: DqmDataset(name, "recorded") for number, name in recorded.items()}
     missing = [n for n in run_numbers if n not in found]
-    classes_eras = run_eras(run_numbers=missing)
-    for number, names in run_dqmio_datasets(run_numbers=missing).items():
-        run_class = classes_eras.get(number, ("", ""))[0]
+    classes_eras = run_dataset_naming(run_numbers=missing)
+    for number, (run_class, _, names) in classes_eras.items():
         name = dqm_dataset_from_dials(names=names, run_class=run_class, reconstruction=reconstruction)
         if name:
             found[number] = DqmDataset(name, "DIALS")
     missing = [n for n in missing if n not in found]
-    for number, (run_class, era) in classes_eras.items():
-        if number in found:
-            continue
-        era = era_name(era)
-        primary = primary_dataset(run_class=run_class, reconstruction=reconstruction)
-        versions = (
-            _version_before(primary=primary, era=era, reconstruction=reconstruction, run_number=number)
-            if primary and era
-            else {}
-        )
+    by_rule = {n: classes_eras[n][:2] for n in missing if n in classes_eras}
+    versions = _versions_before(run_dataset_naming=by_rule, reconstruction=reconstruction)
+    for number, (run_class, era) in by_rule.items():
         found[number] = dqm_dataset_by_rule(
-            run_class=run_class, era=era, reconstruction=reconstruction, versions=versions
+            run_class=run_class, era=era, reconstruction=reconstruction, versions=versions.get(number, {})
         )
     for number in missing:
         found.setdefault(number, DqmDataset("", "RefRun has no OMS record of the run"))
     return found
 
 
-def _version_before(*, primary: str, era: str, reconstruction: str, run_number: int) -> dict[tuple[str, str, str], int]:
+def _versions_before(
+    *, run_dataset_naming: dict[int, tuple[str, str]], reconstruction: str
+) -> dict[int, dict[tuple[str, str, str], int]]:
+    """Per run, the version of its rule's dataset: that of the newest run up to it whose
+    dataset name has the same primary dataset, era and processing."""
+    processing = PROCESSING.get(reconstruction)
+    if processing is None:
+        return {}
+    named = _names_of_processing(reconstruction)
+    versions: dict[int, dict[tuple[str, str, str], int]] = {}
+    for number, (run_class, era) in run_dataset_naming.items():
+        primary, era = primary_dataset(run_class=run_class, reconstruction=reconstruction), era_name(era)
+        newest = [version for run_number, version in named.get((primary, era), ()) if run_number <= number][-1:]
+        if newest and newest[0] is not None:
+            versions[number] = {(primary, era, processing): newest[0]}
+    return versions
+
+
+def _names_of_processing(reconstruction: str) -> dict[tuple[str, str], list[tuple[int, int | None]]]:
+    """The run reconstructions named /<primary>/<era>-<processing>-v…, per (primary, era),
+    in run order, with the version where the name is a DQMIO one. A name match scans
+    every run reconstruction, so it is cached until one of them changes."""
+    key = f"dqm-names:{reconstruction}:{changes_key('run_reconstructions')}"
+    return cache.get_or_set(key, lambda: _names_of_processing_read(reconstruction), NAMES_CACHE_S)
+
+
+def _names_of_processing_read(reconstruction: str) -> dict[tuple[str, str], list[tuple[int, int | None]]]:
     processing = PROCESSING[reconstruction]
-    prefix = f"/{primary}/{era}-{processing}-v"
-    newest = (
-        RunReconstruction.objects.filter(
-            reconstruction=reconstruction, run__run_number__lte=run_number, dataset__startswith=prefix
-        )
-        .order_by("-run__run_number")
-        .values_list("dataset", flat=True)
-        .first()
+    prefix = re.compile(rf"^/(?P<primary>[^/]+)/(?P<era>[^/-]+)-{processing}-v")
+    named: dict[tuple[str, str], list[tuple[int, int | None]]] = {}
+    rows = (
+        RunReconstruction.objects.filter(reconstruction=reconstruction, dataset__contains=f"-{processing}-v")
+        .order_by("run__run_number")
+        .values_list("run__run_number", "dataset")
     )
-    match = DQMIO_NAME.match((newest or "").strip())
-    return {(primary, era, processing): int(match["version"])} if match else {}
+    for run_number, dataset in rows:
+        dataset = dataset.strip()
+        if match := prefix.match(dataset):
+            dqmio = DQMIO_NAME.match(dataset)
+            named.setdefault((match["primary"], match["era"]), []).append(
+                (run_number, int(dqmio["version"]) if dqmio else None)
+            )
+    return named

@@ -65,6 +65,30 @@ def test_the_version_follows_the_newest_earlier_recorded_name_of_the_same_era():
 
 
 @pytest.mark.django_db
+def test_the_run_page_s_six_runs_cost_the_queries_of_one(django_assert_max_num_queries):
+    # A name match scans the run reconstructions: read once, not per run.
+    for number in range(319100, 319106):
+        RunFactory(run_number=number, era="2018C" if number % 2 else "2018D", run_class="collisions_pp")
+    with django_assert_max_num_queries(5) as one:
+        dqm_datasets_for(run_numbers=[319100], reconstruction="prompt")
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        found = dqm_datasets_for(run_numbers=list(range(319100, 319106)), reconstruction="prompt")
+    assert found[319101].name == "/ZeroBias/Run2018C-PromptReco-v1/DQMIO"
+
+
+@pytest.mark.django_db
+def test_the_version_follows_a_name_recorded_since_the_last_page():
+    RunFactory(run_number=319100, era="2018C", run_class="collisions_pp")
+    assert dqm_datasets_for(run_numbers=[319100], reconstruction="prompt")[319100].name.endswith("-v1/DQMIO")
+    RunReconstructionFactory(
+        run=RunFactory(run_number=319000, era="2018C", run_class="collisions_pp"),
+        reconstruction="prompt",
+        dataset="/ZeroBias/Run2018C-PromptReco-v2/DQMIO",
+    )
+    assert dqm_datasets_for(run_numbers=[319100], reconstruction="prompt")[319100].name.endswith("-v2/DQMIO")
+
+
+@pytest.mark.django_db
 def test_a_run_without_its_own_era_takes_its_fills():
     RunFactory(run_number=316000, era="", run_class="collisions_pp", fill=FillFactory(era="2018A"))
     assert dqm_datasets_for(run_numbers=[316000], reconstruction="express")[316000].name == (
