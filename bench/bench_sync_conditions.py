@@ -6,7 +6,8 @@ APV-mode and DIALS doubles (demo.fake_conditions) served by fake_oms on a socket
 A year of Run 3 is about 4,000 runs: here 45% cosmics (asked for their APV mode,
 one request each), 45% collisions (their PV mean from DIALS, one paged `th1/` query
 per 100 run numbers, each run with 50 lumisections of 100-bin histograms) and 10%
-commissioning (both). The database is a fresh SQLite file in a temporary directory
+commissioning (both); every run's express and prompt DQMIO names from DIALS's run list
+(one paged `run/` query per range). The database is a fresh SQLite file in a temporary directory
 (DATABASE_URL to use another; never one you keep). The APV service's one request a
 second is OFF here (it would make the APV step last one second per run: its bound
 in production, stated below); DIALS's rate limit is off too. Everything else is
@@ -60,6 +61,13 @@ def main() -> None:
             conditions.apv_modes[r.run_number] = "PEAK" if r.run_number % 3 else "DECO"
         if r.run_class != RunClass.COSMICS:
             conditions.pv_means[r.run_number] = {"/ZeroBias/Run2024C-PromptReco-v1/DQMIO": 20 + r.run_number % 30}
+        express, prompt = (
+            ("StreamExpressCosmics", "Cosmics") if r.run_class == RunClass.COSMICS else ("StreamExpress", "ZeroBias")
+        )
+        conditions.dqmio_datasets[r.run_number] = [
+            f"/{express}/Run2024C-Express-v1/DQMIO",
+            f"/{prompt}/Run2024C-PromptReco-v1/DQMIO",
+        ]
     server = make_server(FakeOmsData(conditions=conditions))
     thread = server.start_in_thread()
     for name, value in urls(server.url).items():
@@ -92,7 +100,7 @@ def main() -> None:
         f"- Date: {time.strftime('%Y-%m-%d')}; machine: {os.cpu_count()} cores shared, Python {platform.python_version()}",
         f"- Command: `.venv/bin/python bench/bench_sync_conditions.py --runs {args.runs} --write`",
         f"- Job #{job.pk} {job.status}: {job.message}",
-        f"- Requests: {counters.get('apv', 0):,} APV, {counters.get('dials', 0):,} DIALS pages, "
+        f"- Requests: {counters.get('apv', 0):,} APV, {counters.get('dials', 0):,} DIALS pages (PV histograms and run lists), "
         f"{counters.get('token', 0)} token",
         f"- Wall time: {wall:.1f} s ({cpu:.1f} s CPU in this process, the doubles included)",
         f"- **Throughput: {args.runs / wall:,.0f} runs/s** ({args.runs:,} runs in the range)",
