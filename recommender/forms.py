@@ -32,7 +32,7 @@ class FeedbackForm(forms.Form):
     decision = forms.ChoiceField(choices=Decision.choices)
     recommended_run_number = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
     model_version_id = forms.IntegerField(min_value=1, required=False, widget=forms.HiddenInput)
-    # the page's signed record of the references it showed (recommender.pages.shown)
+    # the page's signed record of the references it showed (recommender.shown)
     shown = forms.CharField(max_length=1000, required=False, widget=forms.HiddenInput)
     alternative_run_number = forms.IntegerField(min_value=1, required=False, label="Reference used instead")
     reason = forms.CharField(max_length=500, required=False, widget=forms.TextInput)

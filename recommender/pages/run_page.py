@@ -24,9 +24,9 @@ from ..exceptions import ModelArtifactError
 from ..forms import DeclarationForm
 from ..models import Reconstruction
 from ..results import RecommendationResult
+from ..shown import shown_sign
 from . import display, links, reasons
 from .charts import LumisectionRun, Series, charted_runs, line_chart_svg, lumisection_runs, tracker_hv_runs
-from .shown import shown_sign
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class RunPage:
     recommendations: list[RecommendationResult]
     rows: list[CandidateRow]
     top: RecommendationResult | None
-    shown: str  # the signed record of the references shown (pages.shown), "" with none
+    shown: str  # the signed record of the references shown (recommender.shown), "" with none
     error: str
     state: policy.DecisionState | None  # None before the run reconstruction exists
     may_decide: bool

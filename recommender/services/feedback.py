@@ -10,7 +10,7 @@ from ingestion.models import Run
 from .. import selectors
 from ..exceptions import DecisionClosed, InvalidFeedback, ModelArtifactError
 from ..models import Decision, Feedback, LabelSource, ModelVersion, Reconstruction, ReferencePair, RunReconstruction
-from ..pages.shown import shown_references
+from ..shown import shown_references
 
 
 def _run_reconstruction_ensure(*, run: Run, reconstruction: str) -> RunReconstruction:
@@ -81,7 +81,7 @@ def feedback_record(
     used instead, that one as the positive label.
 
     Only what RefRun showed can be decided on: `recommended_run_number` must be
-    among the references the page's signed record `shown` names (recommender.pages.shown)
+    among the references the page's signed record `shown` names (recommender.shown)
     or, without one, among ranks 1-5 of the stored ranking for this run
     reconstruction and `model_version_id` (or of the ranking recomputed when none
     is stored); the

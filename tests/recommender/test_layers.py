@@ -117,7 +117,6 @@ def test_views_and_api_views_build_no_queryset():
 # page's signed record of what it showed.
 READ_FROM_BELOW = {
     ("recommender.recommending", "recommender.pages.reasons"),
-    ("recommender.services.feedback", "recommender.pages.shown"),
 }
 
 

@@ -18,10 +18,10 @@ from rest_framework.test import APIClient
 
 from recommender.exceptions import InvalidFeedback
 from recommender.models import Feedback, LabelSource, Recommendation, ReferencePair
-from recommender.pages.shown import shown_sign
 from recommender.policy import decision_state
 from recommender.recommending import serving_cache_clear
 from recommender.services import feedback_record, run_reconstruction_reopen
+from recommender.shown import shown_sign
 from tests.factories import (
     ModelVersionFactory,
     ReferencePairFactory,

@@ -15,7 +15,7 @@ PRINTED_KEY = re.search(r'SECRET_KEY = "([^"]+)"', (REPO_ROOT / "refrun" / "sett
 FORGE = f"""
 import django; django.setup()
 from django.core import signing
-from recommender.pages import shown
+from recommender import shown
 from recommender.exceptions import InvalidFeedback
 # Reference 1 was never on the page of run 383839: the forger adds it.
 forged = signing.dumps([383839, "express", 7, [1]], key={PRINTED_KEY!r}, salt=shown._SALT)

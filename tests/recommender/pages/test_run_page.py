@@ -5,7 +5,7 @@ import pytest
 from recommender import services
 from recommender.pages import display
 from recommender.pages.run_page import run_page_build
-from recommender.pages.shown import shown_references
+from recommender.shown import shown_references
 from tests.factories import LumisectionFactory, RunFactory, ranking_shown
 
 pytestmark = pytest.mark.django_db

@@ -13,7 +13,7 @@ import datetime as dt
 
 from django.core import signing
 
-from ..exceptions import InvalidFeedback
+from .exceptions import InvalidFeedback
 
 _SALT = "refrun.recommender.shown"
 # A page left open over a night shift is still decided on; an older one is reloaded.
