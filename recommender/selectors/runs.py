@@ -277,6 +277,7 @@ def labels_for(*, run_reconstruction: RunReconstruction | None) -> list[Referenc
         .order_by("-recorded_at")
     )
 
+
 def _year_of(era: str) -> str:
     found = re.search(r"(20\d\d)", era or "")
     return found.group(1) if found else ""
