@@ -74,34 +74,18 @@ def _o(name: str, description: str, reason: str, *shown: tuple[str, str]) -> Fea
     return Feature(name, OMS, description, reason, side_by_side=shown)
 
 
+# How the descriptions name the scopes (the module's docstring says what they count).
+_GROUP = "this reconstruction type and run class"
+_OTHER_RECO = "another reconstruction type of the run class"
+
 FEATURES: tuple[Feature, ...] = (
     # --- history: the group ---------------------------------------------------------------
-    _h("group_is_last", "current reference of this reconstruction type and run class", "group", formerly="g_is_last"),
-    _h(
-        "group_recency_rank",
-        "how recently it was used for this reconstruction type and run class",
-        "group",
-        formerly="g_recency_rank",
-    ),
-    _h(
-        "group_label_gap",
-        "labels of this reconstruction type and run class since its last use",
-        "group",
-        formerly="g_label_gap",
-    ),
-    _h(
-        "group_run_gap",
-        "runs since its last use for this reconstruction type and run class",
-        "group",
-        formerly="g_run_gap",
-    ),
-    _h("group_count", "how often it was used for this reconstruction type and run class", "group", formerly="g_count"),
-    _h(
-        "group_recent_frac",
-        "share of this reconstruction type and run class's recent labels",
-        "group",
-        formerly="g_recent_frac",
-    ),
+    _h("group_is_last", f"current reference of {_GROUP}", "group", formerly="g_is_last"),
+    _h("group_recency_rank", f"how recently it was used for {_GROUP}", "group", formerly="g_recency_rank"),
+    _h("group_label_gap", f"labels of {_GROUP} since its last use", "group", formerly="g_label_gap"),
+    _h("group_run_gap", f"runs since its last use for {_GROUP}", "group", formerly="g_run_gap"),
+    _h("group_count", f"how often it was used for {_GROUP}", "group", formerly="g_count"),
+    _h("group_recent_frac", f"share of {_GROUP}'s recent labels", "group", formerly="g_recent_frac"),
     # --- history: the run class, every reconstruction type ---------------------------------
     _h("class_is_last", "the newest reference chosen for this run class", "class_use", formerly="k_is_last"),
     _h("class_recency_rank", "how recently it was used for this run class", "class_use", formerly="k_recency_rank"),
@@ -110,13 +94,13 @@ FEATURES: tuple[Feature, ...] = (
     _h("class_recent_frac", "share of the run class's recent labels", "class_use", formerly="k_recent_frac"),
     _h(
         "class_newer_than_group",
-        "chosen for the run class after this reconstruction type's last label",
+        "chosen by another reconstruction type after this group's last label",
         "other_reco",
         formerly="k_newer_than_group",
     ),
     _h(
         "other_reco_current",
-        "current reference of other reconstruction types of the run class",
+        "current reference of other reconstruction types of the class",
         "other_reco",
         formerly="other_last_count",
     ),
@@ -155,7 +139,7 @@ FEATURES: tuple[Feature, ...] = (
     _h("class_first_gap", "runs since its first use for this run class", "class_use", formerly="k_first_gap"),
     _h(
         "class_first_after_group",
-        "first chosen for this run class after this reconstruction type's last label",
+        "first chosen for this run class after this group's last label",
         "other_reco",
         formerly="k_first_after_group",
     ),
@@ -165,21 +149,16 @@ FEATURES: tuple[Feature, ...] = (
         "class_use",
         formerly="k_labels_since_first",
     ),
-    _h(
-        "group_first_gap",
-        "runs since its first use for this reconstruction type and run class",
-        "group",
-        formerly="g_first_gap",
-    ),
+    _h("group_first_gap", f"runs since its first use for {_GROUP}", "group", formerly="g_first_gap"),
     _h(
         "other_reco_switched_to",
-        "another reconstruction type of the run class switched to it since this group's last label",
+        f"{_OTHER_RECO} switched to it since this group's last label",
         "other_reco",
         formerly="sib_switched_to",
     ),
     _h(
         "other_reco_switched_any",
-        "another reconstruction type of the run class switched reference since this group's last label",
+        f"{_OTHER_RECO} switched reference since this group's last label",
         "other_reco",
         formerly="sib_switched_any",
     ),

@@ -49,11 +49,11 @@ def pair_feature_arrays(
     out cost a third of a warm recommendation."""
     n = len(candidates)
     t = target.run_number
-    g = history.group(target)
-    k = history.run_class_uses(target.run_class)
-    a = history.everyone
-    g_ranks = history._ranks(("g", target.group), g)
-    k_ranks = history._ranks(("k", target.run_class), k)
+    group = history.group(target)
+    in_class = history.run_class_uses(target.run_class)
+    anywhere = history.everyone
+    group_ranks = history._ranks(("g", target.group), group)
+    class_ranks = history._ranks(("k", target.run_class), in_class)
     cert_pos = history.certified_pos.get(target.run_class, {})
     cert_list = history.certified.get(target.run_class, [])
     # certified runs before the target (the list is in run order)
@@ -70,53 +70,53 @@ def pair_feature_arrays(
         return np.fromiter((get(c, default) for c in candidates), dtype=float, count=n)
 
     cand = np.asarray(candidates, dtype=float)
-    g_last_run = look(g.last_run)
-    g_last_idx = look(g.last_idx)
-    k_last_run = look(k.last_run)
-    a_last_run = look(a.last_run)
+    group_last_run = look(group.last_run)
+    group_last_idx = look(group.last_idx)
+    class_last_run = look(in_class.last_run)
+    anywhere_last_run = look(anywhere.last_run)
     cpos = look(cert_pos)
     data = {
-        "group_is_last": (cand == (g.last_ref if g.last_ref is not None else -1)).astype(float),
-        "group_recency_rank": look(g_ranks),
-        "group_label_gap": g.n - g_last_idx,
-        "group_run_gap": t - g_last_run,
-        "group_count": look(g.count, 0.0),
-        "group_recent_frac": look(g.recent_count, 0.0) / max(len(g.recent), 1),
-        "class_is_last": (cand == (k.last_ref if k.last_ref is not None else -1)).astype(float),
-        "class_recency_rank": look(k_ranks),
-        "class_run_gap": t - k_last_run,
-        "class_count": look(k.count, 0.0),
-        "class_recent_frac": look(k.recent_count, 0.0) / max(len(k.recent), 1),
-        "class_newer_than_group": k_last_run - (g.last_label_run if g.last_label_run is not None else nan),
+        "group_is_last": (cand == (group.last_ref if group.last_ref is not None else -1)).astype(float),
+        "group_recency_rank": look(group_ranks),
+        "group_label_gap": group.n - group_last_idx,
+        "group_run_gap": t - group_last_run,
+        "group_count": look(group.count, 0.0),
+        "group_recent_frac": look(group.recent_count, 0.0) / max(len(group.recent), 1),
+        "class_is_last": (cand == (in_class.last_ref if in_class.last_ref is not None else -1)).astype(float),
+        "class_recency_rank": look(class_ranks),
+        "class_run_gap": t - class_last_run,
+        "class_count": look(in_class.count, 0.0),
+        "class_recent_frac": look(in_class.recent_count, 0.0) / max(len(in_class.recent), 1),
+        "class_newer_than_group": class_last_run - (group.last_label_run if group.last_label_run is not None else nan),
         "other_reco_current": look(other_last, 0.0),
-        "anywhere_count": look(a.count, 0.0),
-        "anywhere_run_gap": t - a_last_run,
-        "ever_used": (~np.isnan(a_last_run)).astype(float),
+        "anywhere_count": look(anywhere.count, 0.0),
+        "anywhere_run_gap": t - anywhere_last_run,
+        "ever_used": (~np.isnan(anywhere_last_run)).astype(float),
         "cert_rank": np.where(np.isnan(cpos), nan, n_cert_before - 1 - cpos),
         "curated_active": np.fromiter((c in curated for c in candidates), dtype=float, count=n),
         # Relative to the group's current reference: a pointwise model cannot compare
         # rows, and "is this newer than what the group uses now?" is the switch signal.
-        "class_last_minus_current": k_last_run - k.last_run.get(g.last_ref, nan),
-        "class_recent_minus_current": look(k.recent_count, 0.0) - k.recent_count.get(g.last_ref, 0.0),
-        "anywhere_last_minus_current": a_last_run - a.last_run.get(g.last_ref, nan),
-        "target_group_idle_runs": np.full(n, t - g.last_label_run if g.last_label_run is not None else nan),
-        "target_current_ref_age": np.full(n, t - g.last_ref if g.last_ref is not None else nan),
-        "target_group_size": np.full(n, float(g.n)),
+        "class_last_minus_current": class_last_run - in_class.last_run.get(group.last_ref, nan),
+        "class_recent_minus_current": look(in_class.recent_count, 0.0) - in_class.recent_count.get(group.last_ref, 0.0),
+        "anywhere_last_minus_current": anywhere_last_run - anywhere.last_run.get(group.last_ref, nan),
+        "target_group_idle_runs": np.full(n, t - group.last_label_run if group.last_label_run is not None else nan),
+        "target_current_ref_age": np.full(n, t - group.last_ref if group.last_ref is not None else nan),
+        "target_group_size": np.full(n, float(group.n)),
         "run_gap": t - cand,
         "cand_is_later": (cand > t).astype(float),
     }
-    data.update(_other_groups_and_eras(history, target, candidates, g, k, cand, data["ever_used"]))
-    data.update(_run_classes(history, target, candidates, runs, k))
+    data.update(_other_groups_and_eras(history, target, candidates, group, in_class, cand, data["ever_used"]))
+    data.update(_run_classes(history, target, candidates, runs, in_class))
     data["cand_era_pos"] = np.fromiter((history.era_pos.get(c, nan) for c in candidates), dtype=float, count=n)
     data.update(_oms_differences(runs, t, candidates))
-    data.update(_changes_since_current(runs, t, g.last_ref, data))
+    data.update(_changes_since_current(runs, t, group.last_ref, data))
     data["reconstruction"] = np.full(n, target.reconstruction, dtype=object)
     data["run_class"] = np.full(n, target.run_class or "unknown", dtype=object)
     return data
 
 
 def _other_groups_and_eras(
-    history: History, target: Target, candidates: list[int], g: Uses, k: Uses, cand: np.ndarray, ever_used
+    history: History, target: Target, candidates: list[int], group: Uses, in_class: Uses, cand: np.ndarray, ever_used
 ) -> dict[str, np.ndarray]:
     """A new reference usually appears first in another reconstruction type of the class
     (express before prompt), and a new era (dataset name) usually brings one."""
@@ -132,40 +132,40 @@ def _other_groups_and_eras(
             ((float(v == era) if (v := mapping.get(c, "")) else nan) for c in candidates), dtype=float, count=n
         )
 
-    k_first = np.fromiter((k.first_run.get(c, nan) for c in candidates), dtype=float, count=n)
-    k_first_idx = np.fromiter((k.first_idx.get(c, nan) for c in candidates), dtype=float, count=n)
-    g_first = np.fromiter((g.first_run.get(c, nan) for c in candidates), dtype=float, count=n)
-    g_last_label = g.last_label_run if g.last_label_run is not None else nan
+    class_first = np.fromiter((in_class.first_run.get(c, nan) for c in candidates), dtype=float, count=n)
+    class_first_idx = np.fromiter((in_class.first_idx.get(c, nan) for c in candidates), dtype=float, count=n)
+    group_first = np.fromiter((group.first_run.get(c, nan) for c in candidates), dtype=float, count=n)
+    group_last_label = group.last_label_run if group.last_label_run is not None else nan
     # sibling groups: other reconstruction types of the same class that switched after this group's last label
     switched_to: Counter = Counter()
     any_switch = 0.0
     for (reco, cls), uses in history.groups.items():
         if cls != target.run_class or reco == target.reconstruction or uses.switch_run is None:
             continue
-        if g.last_label_run is None or uses.switch_run > g.last_label_run:
+        if group.last_label_run is None or uses.switch_run > group.last_label_run:
             any_switch = 1.0
             switched_to[uses.last_ref] += 1
     # rank among the never-used candidates, newest first (a new reference is most often a recent run)
     never = np.flatnonzero(ever_used == 0)
-    nu_rank = np.full(n, nan)
-    nu_rank[never[np.argsort(-cand[never], kind="stable")]] = np.arange(len(never))
+    never_used_rank = np.full(n, nan)
+    never_used_rank[never[np.argsort(-cand[never], kind="stable")]] = np.arange(len(never))
     return {
-        "class_first_gap": t - k_first,
+        "class_first_gap": t - class_first,
         "class_first_after_group": np.where(
-            np.isnan(k_first) | np.isnan(g_last_label), nan, (k_first > g_last_label).astype(float)
+            np.isnan(class_first) | np.isnan(group_last_label), nan, (class_first > group_last_label).astype(float)
         ),
-        "class_labels_since_first": k.n - k_first_idx,
-        "group_first_gap": t - g_first,
+        "class_labels_since_first": in_class.n - class_first_idx,
+        "group_first_gap": t - group_first,
         "other_reco_switched_to": np.fromiter((switched_to.get(c, 0) for c in candidates), dtype=float, count=n),
         "other_reco_switched_any": np.full(n, any_switch),
-        "never_used_rank": nu_rank,
+        "never_used_rank": never_used_rank,
         "ds_era_same": era_same(history.certified_era),
-        "client_era_same": era_same(k.client_era),
-        "cur_era_same": np.full(n, float(era == g.last_era) if era and g.last_era else nan),
+        "client_era_same": era_same(in_class.client_era),
+        "cur_era_same": np.full(n, float(era == group.last_era) if era and group.last_era else nan),
     }
 
 
-def _run_classes(history: History, target: Target, candidates: list[int], runs: RunTable, k: Uses) -> dict:
+def _run_classes(history: History, target: Target, candidates: list[int], runs: RunTable, in_class: Uses) -> dict:
     """The candidate's run class (as its labels said, else OMS's) against the run's, and
     whether this class took references from the candidate's class before."""
     n = len(candidates)
@@ -174,7 +174,7 @@ def _run_classes(history: History, target: Target, candidates: list[int], runs: 
         return history.certified_class.get(run) or runs.run_class(run)
 
     classes = [class_of(c) for c in candidates]
-    lenders = {c for ref in k.last_run if (c := class_of(ref)) and c != target.run_class}
+    lenders = {c for ref in in_class.last_run if (c := class_of(ref)) and c != target.run_class}
     own = target.run_class or ""
     return {
         "same_class": np.fromiter(((float(c == own) if c and own else np.nan) for c in classes), dtype=float, count=n),
