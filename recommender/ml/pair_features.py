@@ -136,7 +136,7 @@ def _other_groups_and_eras(
     class_first_idx = np.fromiter((in_class.first_idx.get(c, nan) for c in candidates), dtype=float, count=n)
     group_first = np.fromiter((group.first_run.get(c, nan) for c in candidates), dtype=float, count=n)
     group_last_label = group.last_label_run if group.last_label_run is not None else nan
-    # sibling groups: other reconstruction types of the same class that switched after this group's last label
+    # the other reco groups: other reconstruction types of the same class that switched after this group's last label
     switched_to: Counter = Counter()
     any_switch = 0.0
     for (reco, cls), uses in history.groups.items():
