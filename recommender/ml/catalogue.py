@@ -60,10 +60,27 @@ class Feature:
     block: str  # HISTORY, OMS or CATEGORICAL
     description: str  # what it measures, stored with each reason
     reason: str  # its REASON_KINDS entry
-    # The run values shown side by side for run and reference when the feature compares
-    # them: (run table column, label), in the order the pages show them.
+    # The run values shown side by side for run and reference that say what the feature
+    # measures (the values its reason quotes): (run table column, label).
     side_by_side: tuple[tuple[str, str], ...] = ()
     formerly: str = ""  # its name in models trained and reasons stored before the rename
+
+
+# The run values shown side by side for run and reference: (run table column, label).
+# How long, how many bunches, how bright:
+_DURATION = ("duration", "Duration (s)")
+_BUNCHES = ("bunches_colliding", "Colliding bunches")
+_INIT_LUMI = ("init_lumi", "Initial inst. luminosity")
+_END_LUMI = ("end_lumi", "End inst. luminosity")
+_RECORDED_LUMI = ("recorded_lumi", "Recorded luminosity (pb^-1)")
+# the conditions a reference must share:
+_APV_MODE = ("apv_mode", "APV mode")
+_ENERGY = ("energy", "Beam energy (GeV)")
+_B_FIELD = ("b_field", "B field (T)")
+_ERA = ("era", "Era")
+# pileup: DQM's primary vertices, else the lumisections' mean pileup; and the length in lumisections
+_PV_MEAN, _PILEUP = ("pv_mean", "Primary vertices (mean)"), ("pileup", "Pileup (mean)")
+_LS_COUNT = ("ls_count", "Lumisections")
 
 
 def _h(name: str, description: str, reason: str, *, formerly: str = "") -> Feature:
@@ -173,42 +190,30 @@ FEATURES: tuple[Feature, ...] = (
     # what makes a good new reference: among the first certified runs of its era
     _h("cand_era_pos", "among the first certified runs of its era", "era_start"),
     # --- OMS/DQM values: the candidate against the run ----------------------------------------
-    _o("d_log_duration", "duration", "duration", ("duration", "Duration (s)")),
-    _o("d_bunches", "colliding bunches", "bunches", ("bunches_colliding", "Colliding bunches")),
-    _o("d_log_init_lumi", "initial luminosity", "lumi", ("init_lumi", "Initial inst. luminosity")),
-    _o("d_log_end_lumi", "end luminosity", "lumi", ("end_lumi", "End inst. luminosity")),
-    _o("apv_same", "APV mode", "apv", ("apv_mode", "APV mode")),
-    # DQM's primary vertices, else the lumisections' pileup
-    _o(
-        "d_pv",
-        "primary vertices / pileup",
-        "lumi",
-        ("pv_mean", "Primary vertices (mean)"),
-        ("pileup", "Pileup (mean)"),
-    ),
-    _o("d_energy", "beam energy", "energy", ("energy", "Beam energy (GeV)")),
-    _o("b_field_same", "B-field state", "b_field", ("b_field", "B field (T)")),
-    _o("era_same", "era", "era", ("era", "Era")),
+    _o("d_log_duration", "duration", "duration", _DURATION),
+    _o("d_bunches", "colliding bunches", "bunches", _BUNCHES),
+    _o("d_log_init_lumi", "initial luminosity", "lumi", _INIT_LUMI),
+    _o("d_log_end_lumi", "end luminosity", "lumi", _END_LUMI),
+    _o("apv_same", "APV mode", "apv", _APV_MODE),
+    _o("d_pv", "primary vertices / pileup", "lumi", _PV_MEAN, _PILEUP),
+    _o("d_energy", "beam energy", "energy", _ENERGY),
+    _o("b_field_same", "B-field state", "b_field", _B_FIELD),
+    _o("era_same", "era", "era", _ERA),
     _o("time_gap_days", "time between the runs", "time_gap"),
-    _o("cand_log_ls", "reference's lumisection count", "size", ("ls_count", "Lumisections")),
-    _o(
-        "cand_log_recorded_lumi",
-        "reference's recorded luminosity",
-        "lumi",
-        ("recorded_lumi", "Recorded luminosity (pb^-1)"),
-    ),
-    _o("cand_log_duration", "reference's duration", "duration"),
-    _o("target_log_duration", "run's duration", "about_the_run"),
-    _o("target_bunches", "run's colliding bunches", "about_the_run"),
+    _o("cand_log_ls", "reference's lumisection count", "size", _LS_COUNT),
+    _o("cand_log_recorded_lumi", "reference's recorded luminosity", "lumi", _RECORDED_LUMI),
+    _o("cand_log_duration", "reference's duration", "duration", _DURATION),
+    _o("target_log_duration", "run's duration", "about_the_run", _DURATION),
+    _o("target_bunches", "run's colliding bunches", "about_the_run", _BUNCHES),
     # condition changes between the run and the group's current reference
-    _o("cur_b_same", "B-field state of the run against the current reference", "b_field"),
-    _o("cur_apv_same", "APV mode of the run against the current reference", "apv"),
-    _o("cur_d_bunches", "colliding bunches of the run against the current reference", "bunches"),
-    _o("cur_d_log_duration", "duration of the run against the current reference", "duration"),
-    _o("cand_vs_cur_d_log_duration", "duration: closer than the current reference", "duration"),
-    _o("cand_vs_cur_d_bunches", "colliding bunches: closer than the current reference", "bunches"),
+    _o("cur_b_same", "B-field state of the run against the current reference", "b_field", _B_FIELD),
+    _o("cur_apv_same", "APV mode of the run against the current reference", "apv", _APV_MODE),
+    _o("cur_d_bunches", "colliding bunches of the run against the current reference", "bunches", _BUNCHES),
+    _o("cur_d_log_duration", "duration of the run against the current reference", "duration", _DURATION),
+    _o("cand_vs_cur_d_log_duration", "duration: closer than the current reference", "duration", _DURATION),
+    _o("cand_vs_cur_d_bunches", "colliding bunches: closer than the current reference", "bunches", _BUNCHES),
     # what makes a good reference: long against the other candidates, certified good
-    _o("cand_ls_pct", "longer than most candidates (lumisections)", "size"),
+    _o("cand_ls_pct", "longer than most candidates (lumisections)", "size", _LS_COUNT),
     _o("cand_good_frac", "share of its lumisections certified good", "certified_good"),
     # --- categories ---------------------------------------------------------------------------
     Feature("reconstruction", CATEGORICAL, "reconstruction type", "about_the_run"),
