@@ -73,8 +73,9 @@ def real_pairs(every: int) -> dict:
     from recommender.ml.candidates import candidate_pool
     from recommender.ml.dataset import labels_from_pair_rows, run_classes_of
     from recommender.ml.evaluation import prequential_records, summary
-    from recommender.ml.features import RunTable, pair_features
     from recommender.ml.model import fit_ranker, walk
+    from recommender.ml.pair_features import pair_features
+    from recommender.ml.run_table import RunTable
     from recommender.selectors import run_features_frame
 
     frame = run_features_frame()
@@ -161,7 +162,7 @@ def scaling_child(model: dict) -> dict:
     from recommender.ml.baselines import PredecessorRanker
     from recommender.ml.candidates import candidate_pool
     from recommender.ml.dataset import label_run_class
-    from recommender.ml.features import Target
+    from recommender.ml.run_table import Target
     from recommender.models import ModelVersion, ModelVersionStatus, ReferencePair, RunReconstruction
 
     if not ModelVersion.objects.filter(status=ModelVersionStatus.ACTIVE, sha256=model["sha256"]).exists():

@@ -2,7 +2,7 @@ from django import forms
 
 from ingestion.models import ApvMode, RunClass
 
-from .ml.features import B_FIELD_ON_T
+from .ml.run_table import B_FIELD_ON_T
 from .models import Decision, Reconstruction
 from .selectors import STATUS_FILTERS
 

@@ -16,13 +16,16 @@ import pandas as pd
 
 from . import serving
 from .exceptions import UnknownRunReconstruction
+from .ml import catalogue
 from .ml.baselines import persistence_ranking
 from .ml.candidates import candidate_pool
+from .ml.catalogue import SIDE_BY_SIDE
 from .ml.dataset import label_run_class
 from .ml.declarations import Conditions, Declaration, conditions_differ, declared_for, stale_use
-from .ml.features import FEATURE_DESCRIPTIONS, SIDE_BY_SIDE, RunTable, Target, pair_feature_arrays
 from .ml.model import Ranker
 from .ml.needs_reference import new_conditions
+from .ml.pair_features import pair_feature_arrays
+from .ml.run_table import RunTable, Target
 from .models import RunReconstruction
 from .pages import reasons as reason_words
 from .results import Reason, RecommendationResult, SideBySide
@@ -96,7 +99,7 @@ def _reasons(
         best = np.argsort(-np.abs(effects))[:REASONS_PER_RECOMMENDATION]
         out.append(
             [
-                Reason(columns[j], FEATURE_DESCRIPTIONS.get(columns[j], columns[j]), round(float(effects[j]), 4))
+                Reason(columns[j], catalogue.description(columns[j]), round(float(effects[j]), 4))
                 for j in best
                 if abs(effects[j]) > 1e-6
             ]
@@ -143,7 +146,7 @@ def recommendations_for(*, run_number: int, reconstruction: str, limit: int = 5)
                 score=float("nan"),
                 reasons=[
                     *_rule_reasons(i, ref, declared, persistence, target),
-                    Reason("g_recency_rank", "most recently used for this group (no model active)", 0.0),
+                    Reason("group_recency_rank", "most recently used for this group (no model active)", 0.0),
                 ],
                 side_by_side=_side_by_side(runs, run_number, ref),
             )
@@ -197,9 +200,9 @@ def _rule_reasons(
     if declared is not None and reference == declared.reference:
         scope = reason_words.declaration_scope_words(declared)
         text = reason_words.declared_reason_text(scope=scope, from_run=declared.from_run, note=declared.note)
-        return [Reason("rule_declared", text, 0.0)]
+        return [Reason(reason_words.RULE_DECLARED, text, 0.0)]
     if persistence and reference == persistence[0]:
-        return [Reason("rule_persistence", reason_words.persistence_reason_text(), 0.0)]
+        return [Reason(reason_words.RULE_PERSISTENCE, reason_words.persistence_reason_text(), 0.0)]
     return []
 
 

@@ -16,9 +16,10 @@ from django.conf import settings
 from .changes import change_counters
 from .ml.certification import with_good_lumisections
 from .ml.declarations import Conditions, Declaration
-from .ml.features import History, RunTable
+from .ml.history import History
 from .ml.model import Ranker
 from .ml.needs_reference import run_conditions
+from .ml.run_table import RunTable
 from .models import ModelVersion, ModelVersionStatus
 
 # The key of a part not loaded yet: equal to no key the counters can give.

@@ -31,8 +31,8 @@ from .exceptions import ModelArtifactError, NotEnoughLabels
 from .ml.certification import with_good_lumisections
 from .ml.crossval import DEFAULT_CONFIDENCE_THRESHOLDS, confidence_thresholds, fit_calibrator
 from .ml.evaluation import prequential_records, summary
-from .ml.features import RunTable
 from .ml.model import Ranker, fit_ranker
+from .ml.run_table import RunTable
 from .models import LabelSource, ModelVersion, ModelVersionStatus
 from .selectors import labels_frame, run_features_frame
 

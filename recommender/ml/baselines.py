@@ -16,7 +16,8 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from .features import History, RunTable, Target
+from .history import History
+from .run_table import RunTable, Target
 
 RANDOM_STATE = 0
 PREDECESSOR_COLUMNS = ["energy", "b_field", "hlt_physics_rate", "run_number", "fill_number"]

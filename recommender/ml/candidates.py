@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .features import B_FIELD_ON_T, History, RunTable, Target
+from .history import History
+from .run_table import B_FIELD_ON_T, RunTable, Target
 
 RECENT_CERTIFIED = 100
 RECENT_ANY_CLASS = 30

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from .features import B_FIELD_ON_T
+from .run_table import B_FIELD_ON_T
 
 # Beam energies of one configuration agree within this share (6.8 TeV runs read 6799-6800).
 ENERGY_TOLERANCE = 0.02

@@ -19,8 +19,9 @@ import pandas as pd
 
 from .baselines import PredecessorRanker, persistence_ranking
 from .candidates import candidate_pool
-from .features import RunTable, Target, pair_features
 from .model import Ranker, walk
+from .pair_features import pair_features
+from .run_table import RunTable, Target
 
 TOP_K = (1, 3, 5)
 SLICES = ("all", "switch", "new")
@@ -243,7 +244,7 @@ def evaluation_report(
     compare_without_oms: bool = False,
 ) -> dict:
     """Fit on train, score test; figures for the `evaluate` command."""
-    from .features import CATEGORICAL_COLUMNS, HISTORY_COLUMNS
+    from .catalogue import CATEGORICAL_COLUMNS, HISTORY_COLUMNS
     from .model import fit_ranker
 
     runs = RunTable(run_features)

@@ -10,8 +10,11 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from .candidates import HARD_RULES, candidate_pool
-from .features import FEATURE_COLUMNS, HISTORY_COLUMNS, OMS_COLUMNS, History, RunTable, Target, pair_features
+from .catalogue import FEATURE_COLUMNS, HISTORY_COLUMNS, OMS_COLUMNS, current_names
+from .history import History
+from .pair_features import pair_features
 from .pipeline import RANDOM_STATE, build_pipeline
+from .run_table import RunTable, Target
 
 # Never-used candidates far down the certified list are easy negatives; keep a sample
 # of them (reweighted) so a fit over ~10,000 labels stays within seconds.
@@ -107,19 +110,34 @@ class Ranker:
     # isotonic map raw score -> probability of being the shifter's reference, fitted out of period
     calibrator: object | None = None
     meta: dict = field(default_factory=dict)
+    # The names the pipeline was fitted with where they are not `numeric + categorical`: a
+    # model pickled before its features were renamed (recommender.ml.catalogue, `formerly`)
+    # is given today's columns under the names it knows.
+    fitted_columns: list[str] | None = None
+
+    def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        fitted = state.get("fitted_columns") or [*state["numeric"], *state["categorical"]]
+        state["numeric"] = current_names(state["numeric"])
+        state["categorical"] = current_names(state["categorical"])
+        state["fitted_columns"] = None if fitted == [*state["numeric"], *state["categorical"]] else fitted
+        self.__dict__.update(state)
 
     def scores(self, features: pd.DataFrame) -> np.ndarray:
         if features.empty:
             return np.zeros(0)
-        return self.pipeline.predict_proba(features[self.numeric + self.categorical])[:, 1]
+        frame = features[self.numeric + self.categorical]
+        if self.fitted_columns is not None:
+            frame = frame.set_axis(self.fitted_columns, axis=1)
+        return self.pipeline.predict_proba(frame)[:, 1]
 
     def serving_scores(self, numeric: np.ndarray, categorical: list[np.ndarray]) -> np.ndarray:
         """Scores of rows given as arrays: the numeric columns (in `self.numeric` order) and
         one array per categorical column, through the fitted pipeline as `scores`."""
         if len(numeric) == 0:
             return np.zeros(0)
-        columns = dict(zip(self.numeric, numeric.T, strict=True))
-        columns.update(zip(self.categorical, categorical, strict=True))
+        names = self.fitted_columns or [*self.numeric, *self.categorical]
+        columns = dict(zip(names, [*numeric.T, *categorical], strict=True))
         return self.pipeline.predict_proba(pd.DataFrame(columns))[:, 1]
 
     def order(

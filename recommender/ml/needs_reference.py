@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from .baselines import persistence_ranking
 from .declarations import Conditions, conditions_differ
-from .features import RunTable, Target
 from .model import walk
+from .run_table import RunTable, Target
 
 # A flag that no switch of its group follows within this many of the group's runs is false.
 FOLLOW_WINDOW = 20

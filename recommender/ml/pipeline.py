@@ -12,7 +12,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder
 
-from .features import CATEGORICAL_COLUMNS, HISTORY_COLUMNS, OMS_COLUMNS
+from .catalogue import CATEGORICAL_COLUMNS, HISTORY_COLUMNS, OMS_COLUMNS
 
 RANDOM_STATE = 0
 

@@ -1,22 +1,23 @@
 """The model's reasons in a shifter's words, and a confidence word for the first choice.
 
 A `Reason` says which feature moved a candidate's score and by how much; the
-sentence is made from the feature's *kind* (found by name pattern, so features
-the model gains or renames still land in the right kind) and from the facts a
-shifter can check: the label history (`ranking_reads.reference_facts`) and the run
-and reference values side by side. A feature of no known kind gets a plain
-fallback sentence built from its description.
+sentence is made from the feature's *reason kind*, which its catalogue entry names
+(recommender.ml.catalogue; a reason stored under a feature's former name finds it
+too), and from the facts a shifter can check: the label history
+(`ranking_reads.reference_facts`) and the run and reference values side by side.
+A name the catalogue does not know is an error, not a guess.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from django.utils import timezone
+
+from ..ml import catalogue
 
 MAX_SENTENCES = 3
 # An effect is negligible below this (scores are probabilities) or below this share of
@@ -61,36 +62,19 @@ class Context:
     now: dt.datetime | None = None
 
 
-# Feature-name patterns -> kind. Order matters: the first match wins.
-KINDS: list[tuple[str, re.Pattern]] = [
-    # A rule holds rank 1 (a leaders' declaration, persistence): its description is the sentence.
-    ("rule", re.compile(r"^rule_")),
-    ("curated", re.compile(r"curated")),
-    ("run_class", re.compile(r"^(same_class|lender_class)$")),
-    ("certified_good", re.compile(r"good_frac")),
-    ("era_start", re.compile(r"era_pos")),
-    ("sibling", re.compile(r"^(sib_|k_newer_than_group|k_first_after_group|other_last)")),
-    ("group", re.compile(r"^(g_|target_current_ref|k_last_minus_current|a_last_minus_current)")),
-    ("about_the_run", re.compile(r"^target_|^reconstruction$|^run_class$")),
-    ("never_used", re.compile(r"^(nu_|ever_used|cert_rank)")),
-    ("class_use", re.compile(r"^(k_|a_)")),
-    ("apv", re.compile(r"apv")),
-    ("b_field", re.compile(r"(^|_)b(_field)?_same$|b_field")),
-    ("era", re.compile(r"era")),
-    ("bunches", re.compile(r"bunches")),
-    ("duration", re.compile(r"duration")),
-    ("lumi", re.compile(r"lumi|_pv$|^d_pv|pileup")),
-    ("energy", re.compile(r"energy")),
-    ("time_gap", re.compile(r"time_gap|run_gap|cand_is_later")),
-    ("size", re.compile(r"^cand_log_ls|^cand_ls_pct")),
-]
+# The reasons of the rule that holds rank 1 (a leaders' declaration, persistence), not
+# of a model feature: their description is the sentence (recommender.recommending).
+RULE_DECLARED = "rule_declared"
+RULE_PERSISTENCE = "rule_persistence"
+RULES = frozenset({RULE_DECLARED, RULE_PERSISTENCE})
 
 
 def kind_of(feature: str) -> str:
-    for kind, pattern in KINDS:
-        if pattern.search(feature):
-            return kind
-    return "unknown"
+    """ "rule" for a rule's reason, else the feature's reason kind (catalogue.UnknownFeature
+    for a name that is neither)."""
+    if feature in RULES:
+        return "rule"
+    return catalogue.reason_kind(feature)
 
 
 # A run older than this is looked at after the fact (a re-check, the demo's past
@@ -194,7 +178,7 @@ def _sentence(kind: str, feature: str, description: str, effect: float, context:
         if facts.group_runs:
             return f"used for {facts.group_runs} {_group_words(context)} runs, last for run {facts.group_last_run}"
         return f"never used for {_group_words(context)} so far"
-    if kind == "sibling":
+    if kind == "other_reco":
         if facts is not None and facts.other_reco_first_use:
             reco, when = min(facts.other_reco_first_use.items(), key=lambda item: item[1])
             reco_words = RECONSTRUCTION_WORDS.get(reco, reco)
@@ -274,8 +258,7 @@ def _sentence(kind: str, feature: str, description: str, effect: float, context:
         return "taken shortly before the run" if effect > 0 else "taken long before the run"
     if kind == "about_the_run":
         return None  # describes the run, not the reference: nothing to tell the shifter about this choice
-    # A feature this module does not know yet (the model gained one): say what it measures.
-    return f"{description} {'speaks for' if effect > 0 else 'speaks against'} it"
+    raise ValueError(f"no sentence for reason kind {kind!r} (feature {feature!r})")
 
 
 def sentences(*, reasons: Sequence, context: Context, model_used: bool = True) -> list[Sentence]:
@@ -298,7 +281,7 @@ def sentences(*, reasons: Sequence, context: Context, model_used: bool = True) -
         if abs(reason.effect) < NEGLIGIBLE_EFFECT or abs(reason.effect) < NEGLIGIBLE_SHARE * largest:
             continue
         kind = kind_of(reason.feature)
-        if kind in seen_kinds and kind != "unknown":
+        if kind in seen_kinds:
             continue
         text = _sentence(kind, reason.feature, reason.description, reason.effect, context)
         seen_kinds.add(kind)

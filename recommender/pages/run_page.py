@@ -198,7 +198,7 @@ def run_page_build(*, run_number: int, reconstruction: str, user) -> RunPage | N
             score=top.score,
             evaluation=model_version.evaluation if model_version else None,
             conditions_known=conditions_known,
-            declared=bool(top.reasons) and top.reasons[0].feature == "rule_declared",
+            declared=bool(top.reasons) and top.reasons[0].feature == reasons.RULE_DECLARED,
         )
         if top
         else None

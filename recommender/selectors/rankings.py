@@ -4,8 +4,8 @@ and the refresh itself read them, with the side-by-side values of each reference
 from ingestion import selectors as ingestion_selectors
 from ingestion.models import LUMISECTION_SECONDS
 
+from ..ml.catalogue import SIDE_BY_SIDE
 from ..ml.dataset import run_feature_values, side_by_side_value
-from ..ml.features import SIDE_BY_SIDE
 from ..models import ModelVersion, Recommendation, ReferencePair, RunReconstruction
 from ..results import Reason, RecommendationResult, SideBySide
 

@@ -39,7 +39,7 @@ def test_it_recommends_with_reasons_and_side_by_side_values(trained):
 
 def test_it_keeps_persistences_pick_at_rank_one_when_serving(trained):
     from recommender.ml.baselines import persistence_ranking
-    from recommender.ml.features import Target
+    from recommender.ml.run_table import Target
     from recommender.serving import history_for as _history_for
 
     _, run_number = trained
@@ -78,7 +78,7 @@ def _history_state(value):
 def _served_histories_are_replays(numbers):
     """Every run's history as served (a new run's, an older run's) is the one a full
     replay of the labels before it gives, and the labels served are the database's."""
-    from recommender.ml.features import History
+    from recommender.ml.history import History
     from recommender.selectors import labels_frame
     from recommender.serving import history_for, labels_in_use
 

@@ -10,10 +10,10 @@ from pathlib import Path
 from django.core.management.base import CommandError, CommandParser
 
 from recommender.management.offline_evaluation import PAIRS_HELP, OfflineEvaluationCommand
-from recommender.ml import crossval
+from recommender.ml import crossval, crossval_summary
 from recommender.ml.dataset import run_classes_of
-from recommender.ml.features import RunTable
 from recommender.ml.pipeline import build_pipeline
+from recommender.ml.run_table import RunTable
 
 
 def _cache_key(labels, runs) -> str:
@@ -21,7 +21,16 @@ def _cache_key(labels, runs) -> str:
     digest = hashlib.sha256()
     digest.update(pickle.dumps((labels, runs), protocol=5))
     ml = Path(crossval.__file__).parent
-    for name in ("candidates.py", "features.py", "baselines.py", "model.py", "crossval.py"):
+    for name in (
+        "candidates.py",
+        "catalogue.py",
+        "run_table.py",
+        "history.py",
+        "pair_features.py",
+        "baselines.py",
+        "model.py",
+        "crossval.py",
+    ):
         digest.update((ml / name).read_bytes())
     return digest.hexdigest()[:16]
 
@@ -120,5 +129,5 @@ class Command(OfflineEvaluationCommand):
         if options["json"]:
             self.stdout.write(json.dumps(report, default=float))
         else:
-            self.stdout.write(crossval.format_cross_validation(report))
+            self.stdout.write(crossval_summary.format_cross_validation(report))
             self.stdout.write(f"\n{report['seconds']} s")

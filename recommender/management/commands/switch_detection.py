@@ -8,8 +8,8 @@ from django.core.management.base import CommandError
 from recommender.management.offline_evaluation import PAIRS_HELP, OfflineEvaluationCommand
 from recommender.ml.crossval import FOLDS
 from recommender.ml.dataset import run_classes_of
-from recommender.ml.features import RunTable
 from recommender.ml.needs_reference import FOLLOW_WINDOW, switch_detection
+from recommender.ml.run_table import RunTable
 
 
 class Command(OfflineEvaluationCommand):

@@ -1,7 +1,8 @@
 import pytest
 
 from recommender.ml.baselines import PredecessorRanker, persistence_ranking
-from recommender.ml.features import History, RunTable, Target
+from recommender.ml.history import History
+from recommender.ml.run_table import RunTable, Target
 
 from .helpers import COSMICS, PP, PP_PROMPT, labels, runs_frame
 

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from recommender.ml.candidates import HARD_RULES, RuleContext, breaks_rule, candidate_pool, rule_violations
-from recommender.ml.features import History, RunTable, Target
+from recommender.ml.history import History
+from recommender.ml.run_table import RunTable, Target
 
 from .helpers import COSMICS, PP, labels, runs_frame
 
@@ -131,7 +132,7 @@ def test_it_keeps_a_reference_borrowed_from_another_class_and_ranks_it_by_persis
             return np.where(np.asarray(pool) == 201, 0.6, 0.2)
 
     from recommender.ml.baselines import persistence_ranking
-    from recommender.ml.features import pair_features
+    from recommender.ml.pair_features import pair_features
 
     features = pair_features(history, target, pool, runs)
     ranked, _ = Prefers201().order(pool, features, persistence=persistence_ranking(history, target))

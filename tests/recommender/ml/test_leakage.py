@@ -4,8 +4,10 @@ import pandas as pd
 import pytest
 
 from recommender.ml.candidates import candidate_pool
-from recommender.ml.features import History, RunTable, Target, pair_features
+from recommender.ml.history import History
 from recommender.ml.model import walk
+from recommender.ml.pair_features import pair_features
+from recommender.ml.run_table import RunTable, Target
 
 from .helpers import PP, PP_PROMPT, labels, runs_frame
 

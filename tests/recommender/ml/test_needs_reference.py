@@ -5,8 +5,8 @@ import math
 import pytest
 
 from recommender.ml.declarations import Conditions, Declaration, declared_for, stale_use
-from recommender.ml.features import RunTable, Target
 from recommender.ml.needs_reference import new_conditions, switch_detection
+from recommender.ml.run_table import RunTable, Target
 
 from .helpers import COSMICS, PP, labels, runs_frame
 

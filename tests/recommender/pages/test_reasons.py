@@ -2,10 +2,12 @@ import datetime as dt
 
 import pytest
 
-from recommender.ml.features import FEATURE_COLUMNS, FEATURE_DESCRIPTIONS
+from recommender.ml import catalogue
+from recommender.ml.catalogue import FEATURE_COLUMNS
 from recommender.pages.reasons import (
     DEFAULT_CONFIDENCE_THRESHOLDS,
     MAX_SENTENCES,
+    RULE_DECLARED,
     Context,
     confidence_for,
     kind_of,
@@ -46,11 +48,11 @@ def _context(facts=None, side_by_side=None) -> Context:
 
 
 def _reason(feature: str, effect: float) -> Reason:
-    return Reason(feature, FEATURE_DESCRIPTIONS.get(feature, feature), effect)
+    return Reason(feature, catalogue.description(feature), effect)
 
 
 def test_it_says_the_current_reference_in_the_shifters_words():
-    out = sentences(reasons=[_reason("g_is_last", 0.4), _reason("g_recency_rank", 0.2)], context=_context())
+    out = sentences(reasons=[_reason("group_is_last", 0.4), _reason("group_recency_rank", 0.2)], context=_context())
     assert [s.text for s in out] == ["current reference for cosmics express since run 376959 (used for 342 runs)"]
     assert out[0].supports
 
@@ -67,22 +69,22 @@ def test_it_offers_a_never_used_reference_for_new_conditions():
         current_since_run=None,
         first_certified_at=NOW - dt.timedelta(days=2, hours=3),
     )
-    out = sentences(reasons=[_reason("nu_rank", 0.3)], context=_context(facts))
+    out = sentences(reasons=[_reason("never_used_rank", 0.3)], context=_context(facts))
     assert out[0].text == "certified 2 days ago and never used: a candidate for the new conditions"
 
 
 def test_it_says_when_another_reconstruction_switched_to_it():
     facts = _facts(is_group_current=False, other_reco_first_use={"prompt": NOW - dt.timedelta(hours=30)})
-    out = sentences(reasons=[_reason("sib_switched_to", 0.2)], context=_context(facts))
+    out = sentences(reasons=[_reason("other_reco_switched_to", 0.2)], context=_context(facts))
     assert out[0].text == "the prompt reconstruction switched to it yesterday"
 
 
 def test_it_gives_at_most_three_and_drops_negligible_contributions():
     reasons = [
-        _reason("g_is_last", 0.5),
+        _reason("group_is_last", 0.5),
         _reason("apv_same", 0.2),
         _reason("d_log_duration", 0.15),
-        _reason("sib_switched_to", 0.12),
+        _reason("other_reco_switched_to", 0.12),
         _reason("curated_active", 0.004),  # below the absolute floor
     ]
     context = _context(side_by_side={"apv_mode": ("DECO", "PEAK"), "duration": (3600.0, 3400.0)})
@@ -92,22 +94,40 @@ def test_it_gives_at_most_three_and_drops_negligible_contributions():
     assert out[1].text == "different APV mode (PEAK, the run DECO)"
     assert out[2].text == "similar duration (3400 s; the run 3600 s)"
     # Relative to the strongest reason, 0.03 of 0.5 is negligible too.
-    assert sentences(reasons=[_reason("g_is_last", 0.5), _reason("apv_same", 0.03)], context=context)[1:] == []
+    assert sentences(reasons=[_reason("group_is_last", 0.5), _reason("apv_same", 0.03)], context=context)[1:] == []
 
 
-def test_it_falls_back_to_the_description_for_a_feature_it_does_not_know():
-    out = sentences(reasons=[Reason("z_new_feature_of_h9", "gain of the strip readout", -0.2)], context=_context())
-    assert out[0].text == "gain of the strip readout speaks against it"
-    assert not out[0].supports
+def test_it_refuses_a_feature_the_catalogue_does_not_know():
+    with pytest.raises(catalogue.UnknownFeature):
+        sentences(reasons=[Reason("z_new_feature_of_h9", "gain of the strip readout", -0.2)], context=_context())
+
+
+def test_it_says_a_reason_stored_under_a_features_former_name_as_under_its_name():
+    stored = Reason("g_is_last", "current reference of this reconstruction type and run class", 0.4)
+    assert kind_of("g_is_last") == kind_of("group_is_last") == "group"
+    assert [s.text for s in sentences(reasons=[stored], context=_context())] == [
+        "current reference for cosmics express since run 376959 (used for 342 runs)"
+    ]
+
+
+def test_it_puts_the_rule_that_holds_rank_one_first_in_its_own_words():
+    reasons = [_reason("group_is_last", 0.4), Reason(RULE_DECLARED, "declared by the shift leaders", 0.0)]
+    out = sentences(reasons=reasons, context=_context())
+    assert (out[0].text, out[0].rule) == ("declared by the shift leaders", True)
 
 
 @pytest.mark.parametrize("feature", FEATURE_COLUMNS)
-def test_it_knows_the_kind_of_every_current_feature(feature):
-    assert kind_of(feature) != "unknown"
+@pytest.mark.parametrize("effect", [0.3, -0.3])
+def test_it_has_a_sentence_or_a_deliberate_silence_for_every_feature(feature, effect):
+    # A kind without a branch in reasons._sentence raises; None is a kind's chosen silence.
+    out = sentences(reasons=[_reason(feature, effect)], context=_context())
+    assert all(s.text for s in out)
 
 
 def test_it_says_the_group_history_for_the_persistence_fallback():
-    out = sentences(reasons=[Reason("g_recency_rank", "most recently used", 0.0)], context=_context(), model_used=False)
+    out = sentences(
+        reasons=[Reason("group_recency_rank", "most recently used", 0.0)], context=_context(), model_used=False
+    )
     assert out[0].text.startswith("current reference for cosmics express")
 
 
@@ -141,7 +161,7 @@ def test_it_counts_time_from_the_run_when_the_run_is_not_new():
     old_run = NOW - dt.timedelta(days=400)
     facts = _facts(group_runs=0, is_group_current=False, first_certified_at=old_run - dt.timedelta(days=3, hours=1))
     context = Context("cosmics", "express", facts, {}, run_start=old_run, now=NOW)
-    out = sentences(reasons=[_reason("nu_rank", 0.3)], context=context)
+    out = sentences(reasons=[_reason("never_used_rank", 0.3)], context=context)
     assert out[0].text == "certified 3 days before the run and never used: a candidate for the new conditions"
     far = Context("cosmics", "express", facts, {"duration": (190.0, 133557.0)}, run_start=old_run, now=NOW)
     assert (
@@ -151,7 +171,7 @@ def test_it_counts_time_from_the_run_when_the_run_is_not_new():
 
 def test_it_tells_an_old_switch_of_another_reconstruction_from_a_new_one():
     facts = _facts(is_group_current=False, other_reco_first_use={"prompt": NOW - dt.timedelta(days=40)})
-    out = sentences(reasons=[_reason("sib_switched_to", 0.2)], context=_context(facts))
+    out = sentences(reasons=[_reason("other_reco_switched_to", 0.2)], context=_context(facts))
     assert out[0].text == "also the prompt reference, first used 40 days ago"
 
 

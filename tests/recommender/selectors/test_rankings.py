@@ -3,8 +3,9 @@ side-by-side values the same whichever way they are read."""
 
 import pytest
 
+from recommender.ml.catalogue import SIDE_BY_SIDE
 from recommender.ml.dataset import side_by_side_value
-from recommender.ml.features import SIDE_BY_SIDE, RunTable
+from recommender.ml.run_table import RunTable
 from recommender.models import Recommendation
 from recommender.results import Reason
 from recommender.selectors import (
