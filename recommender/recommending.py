@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import serving
+from . import rule_reasons, serving
 from .exceptions import UnknownRunReconstruction
 from .ml import catalogue
 from .ml.baselines import persistence_ranking
@@ -27,7 +27,6 @@ from .ml.needs_reference import new_conditions
 from .ml.pair_features import pair_feature_arrays
 from .ml.run_table import RunTable, Target
 from .models import RunReconstruction
-from .pages import reasons as reason_words
 from .results import Reason, RecommendationResult, SideBySide
 from .serving import labels_in_use, serving_cache_clear  # noqa: F401 (importable from here, as before)
 
@@ -198,11 +197,11 @@ def _rule_reasons(
     if position != 0:
         return []
     if declared is not None and reference == declared.reference:
-        scope = reason_words.declaration_scope_words(declared)
-        text = reason_words.declared_reason_text(scope=scope, from_run=declared.from_run, note=declared.note)
-        return [Reason(reason_words.RULE_DECLARED, text, 0.0)]
+        scope = rule_reasons.declaration_scope_words(declared)
+        text = rule_reasons.declared_reason_text(scope=scope, from_run=declared.from_run, note=declared.note)
+        return [Reason(rule_reasons.RULE_DECLARED, text, 0.0)]
     if persistence and reference == persistence[0]:
-        return [Reason(reason_words.RULE_PERSISTENCE, reason_words.persistence_reason_text(), 0.0)]
+        return [Reason(rule_reasons.RULE_PERSISTENCE, rule_reasons.persistence_reason_text(), 0.0)]
     return []
 
 

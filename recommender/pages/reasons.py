@@ -18,6 +18,11 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from ..ml import catalogue
+from ..rule_reasons import (
+    RECONSTRUCTION_WORDS,
+    RULES,
+    RUN_CLASS_WORDS,
+)
 
 MAX_SENTENCES = 3
 # An effect is negligible below this (scores are probabilities) or below this share of
@@ -32,15 +37,6 @@ NEGLIGIBLE_SHARE = 0.1
 # Without them: high from 0.8 (four in five such first choices are used), medium
 # from 0.5 (more often right than not), low below.
 DEFAULT_CONFIDENCE_THRESHOLDS = {"high": 0.8, "medium": 0.5}
-
-RECONSTRUCTION_WORDS = {"express": "express", "prompt": "prompt", "rereco": "ReReco", "rerecoul": "ReReco UL"}
-RUN_CLASS_WORDS = {
-    "collisions_pp": "pp collisions",
-    "heavy_ion": "heavy-ion",
-    "cosmics": "cosmics",
-    "commissioning": "commissioning",
-    "special": "special",
-}
 
 
 @dataclass(frozen=True)
@@ -60,13 +56,6 @@ class Context:
     side_by_side: Mapping[str, tuple[object, object]]  # name -> (run value, reference value)
     run_start: dt.datetime | None = None
     now: dt.datetime | None = None
-
-
-# The reasons of the rule that holds rank 1 (a leaders' declaration, persistence), not
-# of a model feature: their description is the sentence (recommender.recommending).
-RULE_DECLARED = "rule_declared"
-RULE_PERSISTENCE = "rule_persistence"
-RULES = frozenset({RULE_DECLARED, RULE_PERSISTENCE})
 
 
 def kind_of(feature: str) -> str:
@@ -132,36 +121,6 @@ def _field_words(value: object) -> str:
     if not isinstance(value, int | float) or math.isnan(value):
         return "unknown"
     return f"{value:.1f} T" if value >= 1.0 else "0 T"
-
-
-def _energy_words(gev: float) -> str:
-    return f"{gev / 1000:.3g} TeV" if gev >= 1000 else f"{gev:.0f} GeV"
-
-
-def declaration_scope_words(declaration) -> str:
-    """A declaration's scope (a DeclaredReference or its plain Declaration) as the Twiki's
-    rows say it: "cosmics, express, DECO, 3.8 T"."""
-    parts = [RUN_CLASS_WORDS.get(declaration.run_class, declaration.run_class or "any run class")]
-    if declaration.reconstruction:
-        parts.append(RECONSTRUCTION_WORDS.get(declaration.reconstruction, declaration.reconstruction))
-    if declaration.apv_mode:
-        parts.append(declaration.apv_mode)
-    if declaration.b_field_on is not None:
-        parts.append("3.8 T" if declaration.b_field_on else "0 T")
-    if declaration.beam:
-        parts.append(declaration.beam.lower())
-    if declaration.beam_energy is not None:
-        parts.append(_energy_words(declaration.beam_energy))
-    return ", ".join(parts)
-
-
-def declared_reason_text(*, scope: str, from_run: int, note: str) -> str:
-    quoted = f": “{note}”" if note else ""
-    return f"declared by the shift leaders for {scope} since run {from_run}{quoted}"
-
-
-def persistence_reason_text() -> str:
-    return "rank 1 because it is the reference in use: only a shift leaders' declaration changes it"
 
 
 def _sentence(kind: str, feature: str, description: str, effect: float, context: Context) -> str | None:

@@ -12,7 +12,7 @@ from ingestion.models import RunClass
 from .. import ranking_reads, selectors
 from ..forms import DeclarationForm
 from ..models import Reconstruction
-from . import reasons
+from ..rule_reasons import RUN_CLASS_WORDS, declaration_scope_words
 from .timeline import timeline_svg
 
 REFERENCE_EXPORT_FIELDS = [
@@ -86,7 +86,7 @@ def needed_rows() -> list[NeededRow]:
         rows.append(
             NeededRow(
                 g.run_class,
-                reasons.RUN_CLASS_WORDS.get(g.run_class, g.run_class),
+                RUN_CLASS_WORDS.get(g.run_class, g.run_class),
                 g.reconstruction,
                 g.reference_in_use,
                 g.new,
@@ -104,7 +104,7 @@ def _declaration_rows() -> list[DeclarationRow]:
     rows = []
     for declaration in selectors.declared_references():
         instead = stale.get(declaration.pk)
-        scope = reasons.declaration_scope_words(declaration)
+        scope = declaration_scope_words(declaration)
         rows.append(DeclarationRow(declaration, scope, instead[0] if instead else None, instead[1] if instead else 0))
     return rows
 

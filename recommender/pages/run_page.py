@@ -24,6 +24,7 @@ from ..exceptions import ModelArtifactError
 from ..forms import DeclarationForm
 from ..models import Reconstruction
 from ..results import RecommendationResult
+from ..rule_reasons import RULE_DECLARED
 from ..shown import shown_sign
 from . import display, links, reasons
 from .charts import LumisectionRun, Series, charted_runs, line_chart_svg, lumisection_runs, tracker_hv_runs
@@ -198,7 +199,7 @@ def run_page_build(*, run_number: int, reconstruction: str, user) -> RunPage | N
             score=top.score,
             evaluation=model_version.evaluation if model_version else None,
             conditions_known=conditions_known,
-            declared=bool(top.reasons) and top.reasons[0].feature == reasons.RULE_DECLARED,
+            declared=bool(top.reasons) and top.reasons[0].feature == RULE_DECLARED,
         )
         if top
         else None

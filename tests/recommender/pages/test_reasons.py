@@ -7,7 +7,6 @@ from recommender.ml.catalogue import FEATURE_COLUMNS
 from recommender.pages.reasons import (
     DEFAULT_CONFIDENCE_THRESHOLDS,
     MAX_SENTENCES,
-    RULE_DECLARED,
     Context,
     confidence_for,
     kind_of,
@@ -15,6 +14,7 @@ from recommender.pages.reasons import (
 )
 from recommender.ranking_reads import ReferenceFacts
 from recommender.recommending import Reason
+from recommender.rule_reasons import RULE_DECLARED
 
 NOW = dt.datetime(2024, 6, 10, 12, tzinfo=dt.UTC)
 
