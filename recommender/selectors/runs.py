@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 from django.db import models
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, Q, QuerySet
 
 from ingestion import selectors as ingestion_selectors
 from ingestion.models import Run
@@ -21,7 +21,6 @@ from ..changes import changes_key
 from ..models import (
     Decision,
     Feedback,
-    LabelSource,
     ModelVersionStatus,
     Recommendation,
     Reconstruction,
@@ -58,14 +57,7 @@ def _status_filter(status: str, reconstruction: str) -> Q:
         for reco in recos:
             awaiting |= queue.awaiting(reco)
         return awaiting
-    feedback = Feedback.objects.filter(
-        run_reconstruction__run=OuterRef("pk"), run_reconstruction__reconstruction__in=recos, is_current=True
-    )
-    certhelper = ReferencePair.objects.filter(
-        run_reconstruction__run=OuterRef("pk"),
-        run_reconstruction__reconstruction__in=recos,
-        source=LabelSource.CERTHELPER,
-    )
+    feedback, certhelper = queue.decisions_of_run(recos)
     if status == Status.ACCEPTED:
         return Q(Exists(feedback.filter(decision=Decision.ACCEPTED)))
     if status == Status.REJECTED:
@@ -276,6 +268,7 @@ def labels_for(*, run_reconstruction: RunReconstruction | None) -> list[Referenc
         .select_related("reference__run", "recorded_by")
         .order_by("-recorded_at")
     )
+
 
 def _year_of(era: str) -> str:
     found = re.search(r"(20\d\d)", era or "")
