@@ -35,7 +35,7 @@ from typing import Any
 import requests
 from django.conf import settings
 
-from .http import ServiceClient, Transport, json_of, require_200, service_settings
+from .http import Authorised, ServiceClient, Transport, json_of, require_200, service_settings
 from .parsers.common import RowInvalid, to_required_int
 from .quantities import FILL, LUMISECTION, RUN, oms_fields
 from .sso_tokens import BearerToken, SsoAccount
@@ -111,31 +111,19 @@ class OmsClient(ServiceClient):
         client_secret: str,
         audience: str,
         api_version: str = "v1",
-        verify: bool | str = True,
-        timeout_s: float = 30.0,
         max_requests_per_s: float | None = 2.0,
         max_retries: int = 4,
-        backoff_base_s: float = 0.5,
-        backoff_cap_s: float = 30.0,
-        session: requests.Session | None = None,
-        sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        **transport_options: Any,
     ) -> None:
+        """`transport_options` go to ingestion.http.Transport (timeout_s, verify,
+        backoff_base_s, backoff_cap_s, session, sleep)."""
         self.base_url = f"{api_url.rstrip('/')}/{api_version.strip('/')}"
         self.client_id = client_id
+        # Only OMS's client ever waited for what a 429/5xx's Retry-After asks; it still does.
+        transport_options.update(max_requests_per_s=max_requests_per_s, max_retries=max_retries, clock=clock)
         self.transport = Transport(
-            service="OMS",
-            transient_error=OmsTransientError,
-            timeout_s=timeout_s,
-            max_retries=max_retries,
-            verify=verify,
-            max_requests_per_s=max_requests_per_s,
-            backoff_base_s=backoff_base_s,
-            backoff_cap_s=backoff_cap_s,
-            honour_retry_after=True,
-            session=session,
-            sleep=sleep,
-            clock=clock,
+            service="OMS", transient_error=OmsTransientError, honour_retry_after=True, **transport_options
         )
         self.token = BearerToken(
             SsoAccount("OMS", "OMS", "OMS_API_AUDIENCE", token_url, client_id, client_secret, audience),
@@ -144,6 +132,8 @@ class OmsClient(ServiceClient):
             margin_s=TOKEN_EXPIRY_MARGIN_S,
             clock=clock,
         )
+        refused_hint = f"is client {client_id} authorised for OMS?"
+        self.authorised = Authorised(self.transport, self.token, (401,), OmsError, refused_hint)
 
     def __repr__(self) -> str:  # never show the secret or the token
         return f"OmsClient(base_url={self.base_url!r}, client_id={self.client_id!r})"
@@ -163,17 +153,8 @@ class OmsClient(ServiceClient):
 
     def _get_json(self, resource: str, params: dict[str, Any]) -> dict[str, Any]:
         what = f"OMS {resource}"
-        response = self.transport.send_with_token(
-            "GET",
-            f"{self.base_url}/{resource}/",
-            token=self.token,
-            what=what,
-            headers={"Accept": "application/json"},
-            params=params,
-            refused_statuses=(401,),
-            refused_error=OmsError,
-            refused_hint=f"is client {self.client_id} authorised for OMS?",
-        )
+        url = f"{self.base_url}/{resource}/"
+        response = self.authorised.send("GET", url, what=what, headers={"Accept": "application/json"}, params=params)
         require_200(response, what=what, error=OmsError)
         page = json_of(response, what=what, error=OmsError)
         if not isinstance(page, dict) or not isinstance(page.get("data"), list):

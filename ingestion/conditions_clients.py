@@ -33,7 +33,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
 
-from .http import ServiceClient, Transport, json_of, service_settings
+from .http import Authorised, ServiceClient, Transport, json_of, service_settings
 from .sso_tokens import BearerToken, SsoAccount
 
 logger = logging.getLogger(__name__)
@@ -181,6 +181,8 @@ class DialsClient(ServiceClient):
             refused=ConditionsRefused,
             margin_s=TOKEN_EXPIRY_MARGIN_S,
         )
+        refused_hint = f"is client {client_id} granted API access in workspace {workspace!r}?"
+        self.authorised = Authorised(transport, self.token, (401, 403), ConditionsRefused, refused_hint)
 
     def __repr__(self) -> str:  # never the secret or the token
         return f"DialsClient(api_url={self.api_url!r}, client_id={self.client_id!r})"
@@ -198,17 +200,14 @@ class DialsClient(ServiceClient):
 
     def _get_page(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
         what = f"DIALS {path}"
-        response = self.transport.send_with_token(
+        response = self.authorised.send(
             "GET",
             f"{self.api_url}/{path}",
-            token=self.token,
             what=what,
+            # Retries are named by the service, as every DIALS call's are.
             retries_what=self.transport.service,
             headers={"Accept": "application/json", "Workspace": self.workspace},
             params=params,
-            refused_statuses=(401, 403),
-            refused_error=ConditionsRefused,
-            refused_hint=f"is client {self.client_id} granted API access in workspace {self.workspace!r}?",
         )
         if response.status_code != 200:
             raise ConditionsError(f"{what}: HTTP {response.status_code}")

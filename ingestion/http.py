@@ -82,8 +82,8 @@ class Transport:
 
     service: str
     transient_error: type[Exception]
-    timeout_s: float
     max_retries: int
+    timeout_s: float = 30.0
     verify: bool | str = True
     max_requests_per_s: InitVar[float | None] = None
     backoff_base_s: float = 0.5
@@ -138,34 +138,44 @@ class Transport:
             self.sleep(delay)
             attempt += 1
 
-    def send_with_token(
+
+@dataclass(frozen=True)
+class Authorised:
+    """A client's requests with its bearer token. A refusal (`refused_statuses`) is
+    tried once more with a fresh token: a cached one may have been revoked early.
+    Refused again raises `refused_error` as `<what>: HTTP <status> even with a fresh
+    token; <refused_hint>`."""
+
+    transport: Transport
+    token: BearerToken
+    refused_statuses: tuple[int, ...]
+    refused_error: type[Exception]
+    refused_hint: str
+
+    def send(
         self,
         method: str,
         url: str,
         *,
-        token: BearerToken,
         what: str,
         headers: dict[str, str],
-        refused_statuses: tuple[int, ...],
-        refused_error: type[Exception],
-        refused_hint: str,
         retries_what: str | None = None,
         **kwargs: Any,
     ) -> requests.Response:
-        """`send` with `Authorization: Bearer <token>`. A refusal (`refused_statuses`)
-        is tried once more with a fresh token: a cached one may have been revoked early.
-        Refused again raises `refused_error` as `<what>: HTTP <status> even with a fresh
-        token; <refused_hint>`. Retries name the call `retries_what` (default `what`)."""
+        """`Transport.send` with `Authorization: Bearer <token>`; its retries name the
+        call `retries_what` (default `what`)."""
         renewed = False
         while True:
-            bearer = {"Authorization": f"Bearer {token.get()}"}
-            response = self.send(method, url, what=retries_what or what, headers={**headers, **bearer}, **kwargs)
-            if response.status_code not in refused_statuses:
+            with_token = {**headers, "Authorization": f"Bearer {self.token.get()}"}
+            response = self.transport.send(method, url, what=retries_what or what, headers=with_token, **kwargs)
+            if response.status_code not in self.refused_statuses:
                 return response
             if renewed:
-                raise refused_error(f"{what}: HTTP {response.status_code} even with a fresh token; {refused_hint}")
-            logger.info("%s: HTTP %d, renewing the %s token once", what, response.status_code, self.service)
-            token.get(renew=True)
+                raise self.refused_error(
+                    f"{what}: HTTP {response.status_code} even with a fresh token; {self.refused_hint}"
+                )
+            logger.info("%s: HTTP %d, renewing the %s token once", what, response.status_code, self.transport.service)
+            self.token.get(renew=True)
             renewed = True
 
 

@@ -26,13 +26,10 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-import requests
-
-from .http import ServiceClient, Transport, json_of, require_200, service_settings
+from .http import Authorised, ServiceClient, Transport, json_of, require_200, service_settings
 from .sso_tokens import BearerToken, SsoAccount
 
 logger = logging.getLogger(__name__)
@@ -60,29 +57,23 @@ class RunRegistryClient(ServiceClient):
         client_id: str = "",
         client_secret: str = "",
         audience: str = "cmsrunregistry-sso-proxy",
-        timeout_s: float = 30.0,
-        verify: bool | str = True,
         max_retries: int = 3,
-        backoff_base_s: float = 0.5,
         page_size: int = PAGE_SIZE,
-        sleep: Callable[[float], None] = time.sleep,
-        session: requests.Session | None = None,
+        **transport_options: Any,
     ) -> None:
+        """`transport_options` go to ingestion.http.Transport (timeout_s, verify,
+        backoff_base_s, session, sleep)."""
         self.api_url = api_url.rstrip("/")
         self.client_id = client_id
         self.page_size = page_size
+        # As the Run Registry's own client: 5xx retried (a 429 is not), after 0.5, 1, 2 ... s.
         self.transport = Transport(
             service="Run Registry",
             transient_error=RunRegistryTransientError,
-            timeout_s=timeout_s,
             max_retries=max_retries,
-            verify=verify,
-            backoff_base_s=backoff_base_s,
-            # The Run Registry's own client retries 5xx only, after 0.5, 1, 2 ... s.
             retry_status=lambda status: status >= 500,
             jitter=False,
-            session=session,
-            sleep=sleep,
+            **transport_options,
         )
         self.token = BearerToken(
             SsoAccount(
@@ -92,6 +83,8 @@ class RunRegistryClient(ServiceClient):
             error=RunRegistryError,
             margin_s=TOKEN_EXPIRY_MARGIN_S,
         )
+        refused_hint = f"is client {client_id} authorised for the Run Registry?"
+        self.authorised = Authorised(self.transport, self.token, (401, 403), RunRegistryError, refused_hint)
 
     def __repr__(self) -> str:  # never show the secret or the token
         return f"RunRegistryClient(api_url={self.api_url!r}, client_id={self.client_id!r})"
@@ -110,17 +103,9 @@ class RunRegistryClient(ServiceClient):
     # --- transport ----------------------------------------------------
 
     def _post_json(self, path: str, body: dict[str, Any], *, what: str) -> Any:
-        response = self.transport.send_with_token(
-            "POST",
-            f"{self.api_url}{path}",
-            token=self.token,
-            what=what,
-            headers={"Content-type": "application/json"},
-            data=json.dumps(body),
-            refused_statuses=(401, 403),
-            refused_error=RunRegistryError,
-            refused_hint=f"is client {self.client_id} authorised for the Run Registry?",
-        )
+        url = f"{self.api_url}{path}"
+        headers = {"Content-type": "application/json"}
+        response = self.authorised.send("POST", url, what=what, headers=headers, data=json.dumps(body))
         require_200(response, what=what, error=RunRegistryError)
         answer = json_of(response, what=what, error=RunRegistryError)
         if isinstance(answer, dict) and "err" in answer:
