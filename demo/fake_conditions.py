@@ -38,6 +38,7 @@ import json
 import math
 import re
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -228,26 +229,83 @@ def _int_param(params: dict[str, list[str]], name: str) -> int | None:
     return int(value) if value not in ("", None) else None
 
 
-def _dials_th1(handler: FakeOmsHandler, params: dict[str, list[str]]) -> None:
-    server = handler.server
-    server.count("dials")
+@dataclass(frozen=True, slots=True)
+class _DialsQuery:
+    """What every DIALS list reads from its query: the run-number filters and the page."""
+
+    run_eq: int | None
+    run_min: int | None
+    run_max: int | None
+    page_size: int
+    offset: int
+    dataset_pattern: re.Pattern[str]
+
+    def wants(self, run_number: int) -> bool:
+        return (
+            (self.run_eq is None or run_number == self.run_eq)
+            and (self.run_min is None or run_number >= self.run_min)
+            and (self.run_max is None or run_number <= self.run_max)
+        )
+
+
+def _dials_query(handler: FakeOmsHandler, params: dict[str, list[str]]) -> _DialsQuery | None:
+    """The query of a DIALS list, after what every list answers first: 401 without a
+    token, 400 for a query it cannot read, then any armed transport fault. None when
+    that answer is sent already."""
+    handler.server.count("dials")
     if not handler._authorised("dials"):
         handler._send_json(401, {"detail": "Authentication credentials were not provided or are invalid."})
-        return
+        return None
     try:
-        run_eq = _int_param(params, "run_number")
-        run_min = _int_param(params, "run_number__gte")
-        run_max = _int_param(params, "run_number__lte")
-        page_size = min(_int_param(params, "page_size") or DIALS_DEFAULT_PAGE_SIZE, DIALS_MAX_PAGE_SIZE)
         token = params.get("next_token", [""])[-1]
-        offset = int(token[1:]) if token else 0
-    except ValueError as exc:
+        query = _DialsQuery(
+            run_eq=_int_param(params, "run_number"),
+            run_min=_int_param(params, "run_number__gte"),
+            run_max=_int_param(params, "run_number__lte"),
+            page_size=min(_int_param(params, "page_size") or DIALS_DEFAULT_PAGE_SIZE, DIALS_MAX_PAGE_SIZE),
+            offset=int(token[1:]) if token else 0,
+            dataset_pattern=re.compile(params.get("dataset__regex", [""])[-1]),
+        )
+    except (ValueError, re.error) as exc:
         handler._send_json(400, {"detail": str(exc)})
-        return
-    if page_size < 1 or offset < 0:
+        return None
+    if query.page_size < 1 or query.offset < 0:
         handler._send_json(400, {"detail": "page_size must be >= 1"})
-        return
-    if handler._transport_fault("dials", run_eq):
+        return None
+    if handler._transport_fault("dials", query.run_eq):
+        return None
+    return query
+
+
+def _send_dials_page(
+    handler: FakeOmsHandler,
+    params: dict[str, list[str]],
+    query: _DialsQuery,
+    rows: list[Any],
+    *,
+    path: str,
+    render: Callable[[Any], dict[str, Any]],
+    damage: Callable[[list[dict[str, Any]]], None],
+) -> None:
+    """The page of `rows` the query asks for, each row rendered, as DIALS pages: `next`
+    is the same query with the next page's `next_token`. `damage` applies the armed
+    faults of this list to a page that is not empty."""
+    page = rows[query.offset : query.offset + query.page_size]
+    results = [render(row) for row in page]
+    if results:
+        damage(results)
+    next_url = None
+    if query.offset + len(page) < len(rows):
+        next_query = {k: v[-1] for k, v in params.items() if k != "next_token"}
+        next_query["next_token"] = f"o{query.offset + len(page)}"
+        next_url = f"http://{handler.headers.get('Host', 'localhost')}{DIALS_API}/{path}?{urlencode(next_query)}"
+    cut = handler.server.faults.take({"cut_body"}, resource="dials", run_number=query.run_eq) is not None
+    handler._send_json(200, {"next": next_url, "previous": None, "results": results}, cut=cut)
+
+
+def _dials_th1(handler: FakeOmsHandler, params: dict[str, list[str]]) -> None:
+    query = _dials_query(handler, params)
+    if query is None:
         return
     conditions = conditions_of(handler)
     me = params.get("me", [""])[-1]
@@ -255,54 +313,31 @@ def _dials_th1(handler: FakeOmsHandler, params: dict[str, list[str]]) -> None:
     keys: list[tuple[int, str, int]] = []
     if not me or me == conditions.me:
         for number in sorted(conditions.pv_means):
-            if run_eq is not None and number != run_eq:
-                continue
-            if (run_min is not None and number < run_min) or (run_max is not None and number > run_max):
+            if not query.wants(number):
                 continue
             for name in sorted(conditions.pv_means[number]):
                 if dataset and name != dataset:
                     continue
                 keys.extend((number, name, ls) for ls in range(conditions.lumisections_of(number)))
-    page = keys[offset : offset + page_size]
-    results = [_th1(conditions, number, name, ls) for number, name, ls in page]
-    faults = server.faults
-    if results and faults.take({"malformed_row"}, resource="dials", run_number=run_eq):
-        del results[len(results) // 2]["data"]
-    if results and faults.take({"short_page"}, resource="dials", run_number=run_eq):
-        results[-1]["data"] = results[-1]["data"][: PV_BINS // 2]
-    next_url = None
-    if offset + len(page) < len(keys):
-        query = {k: v[-1] for k, v in params.items() if k != "next_token"}
-        query["next_token"] = f"o{offset + len(page)}"
-        next_url = f"http://{handler.headers.get('Host', 'localhost')}{DIALS_API}/th1/?{urlencode(query)}"
-    body = {"next": next_url, "previous": None, "results": results}
-    cut = faults.take({"cut_body"}, resource="dials", run_number=run_eq) is not None
-    handler._send_json(200, body, cut=cut)
+
+    def damage(results: list[dict[str, Any]]) -> None:
+        faults = handler.server.faults
+        if faults.take({"malformed_row"}, resource="dials", run_number=query.run_eq):
+            del results[len(results) // 2]["data"]
+        if faults.take({"short_page"}, resource="dials", run_number=query.run_eq):
+            results[-1]["data"] = results[-1]["data"][: PV_BINS // 2]
+
+    def render(key: tuple[int, str, int]) -> dict[str, Any]:
+        return _th1(conditions, *key)
+
+    _send_dials_page(handler, params, query, keys, path="th1/", render=render, damage=damage)
 
 
 def _dials_run(handler: FakeOmsHandler, params: dict[str, list[str]]) -> None:
     """DIALS's run list: a row per (run, DQMIO dataset), filtered by run number and
     `dataset__regex`, paged by next_token as th1/ is."""
-    server = handler.server
-    server.count("dials")
-    if not handler._authorised("dials"):
-        handler._send_json(401, {"detail": "Authentication credentials were not provided or are invalid."})
-        return
-    try:
-        run_eq = _int_param(params, "run_number")
-        run_min = _int_param(params, "run_number__gte")
-        run_max = _int_param(params, "run_number__lte")
-        page_size = min(_int_param(params, "page_size") or DIALS_DEFAULT_PAGE_SIZE, DIALS_MAX_PAGE_SIZE)
-        token = params.get("next_token", [""])[-1]
-        offset = int(token[1:]) if token else 0
-        pattern = re.compile(params.get("dataset__regex", [""])[-1])
-    except (ValueError, re.error) as exc:
-        handler._send_json(400, {"detail": str(exc)})
-        return
-    if page_size < 1 or offset < 0:
-        handler._send_json(400, {"detail": "page_size must be >= 1"})
-        return
-    if handler._transport_fault("dials", run_eq):
+    query = _dials_query(handler, params)
+    if query is None:
         return
     conditions = conditions_of(handler)
     rows = [
@@ -314,22 +349,16 @@ def _dials_run(handler: FakeOmsHandler, params: dict[str, list[str]]) -> None:
             "ls_completeness": 1.0,
         }
         for number in sorted(conditions.dqmio_datasets)
-        if (run_eq is None or number == run_eq)
-        and (run_min is None or number >= run_min)
-        and (run_max is None or number <= run_max)
+        if query.wants(number)
         for name in conditions.dqmio_datasets[number]
-        if pattern.search(name)
+        if query.dataset_pattern.search(name)
     ]
-    results = rows[offset : offset + page_size]
-    if results and server.faults.take({"malformed_row"}, resource="dials", run_number=run_eq):
-        del results[len(results) // 2]["dataset"]
-    next_url = None
-    if offset + len(results) < len(rows):
-        query = {k: v[-1] for k, v in params.items() if k != "next_token"}
-        query["next_token"] = f"o{offset + len(results)}"
-        next_url = f"http://{handler.headers.get('Host', 'localhost')}{DIALS_API}/run/?{urlencode(query)}"
-    cut = server.faults.take({"cut_body"}, resource="dials", run_number=run_eq) is not None
-    handler._send_json(200, {"next": next_url, "previous": None, "results": results}, cut=cut)
+
+    def damage(results: list[dict[str, Any]]) -> None:
+        if handler.server.faults.take({"malformed_row"}, resource="dials", run_number=query.run_eq):
+            del results[len(results) // 2]["dataset"]
+
+    _send_dials_page(handler, params, query, rows, path="run/", render=dict, damage=damage)
 
 
 def _th1(conditions: ConditionsData, run_number: int, dataset: str, index: int) -> dict[str, Any]:

@@ -20,13 +20,13 @@ service (a claim in the database), not here, because it must hold across
 processes.
 
 Neither the client secret nor the token is ever logged or put in an exception.
+The transport, the retries and the token cache are the ones every service client
+shares (ingestion.http, ingestion.sso_tokens); what is OMS's own is here.
 """
 
 from __future__ import annotations
 
 import logging
-import random
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -35,9 +35,10 @@ from typing import Any
 import requests
 from django.conf import settings
 
+from .http import Authorised, ServiceClient, Transport, json_of, require_200, service_settings
 from .parsers.common import RowInvalid, to_required_int
 from .quantities import FILL, LUMISECTION, RUN, oms_fields
-from .sso_tokens import client_credentials_token, token_renewal_time
+from .sso_tokens import BearerToken, SsoAccount
 
 logger = logging.getLogger(__name__)
 
@@ -85,42 +86,6 @@ class OmsRow:
     units: dict[str, str] = field(default_factory=dict)
 
 
-class RateLimiter:
-    """At most `per_second` calls per second from this client: each call waits
-    until 1/per_second has passed since the previous one. None or 0 disables it."""
-
-    def __init__(
-        self,
-        per_second: float | None,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.min_interval = 1.0 / per_second if per_second else 0.0
-        self._clock = clock
-        self._sleep = sleep
-        self._next_at = 0.0
-        self._lock = threading.Lock()
-
-    def wait(self) -> None:
-        if not self.min_interval:
-            return
-        with self._lock:
-            now = self._clock()
-            delay = self._next_at - now
-            self._next_at = max(now, self._next_at) + self.min_interval
-        if delay > 0:
-            self._sleep(delay)
-
-
-def backoff_delay(attempt: int, *, base: float, cap: float) -> float:
-    """Exponential backoff with full jitter: uniform in [0, min(cap, base*2^attempt)].
-
-    Jitter spreads the retries of several workers hit by the same outage.
-    """
-    return random.uniform(0.0, min(cap, base * (2**attempt)))
-
-
 def _units_of(item: dict[str, Any]) -> dict[str, str]:
     meta = item.get("meta")
     row_meta = meta.get("row") if isinstance(meta, dict) else None
@@ -133,7 +98,7 @@ def _units_of(item: dict[str, Any]) -> dict[str, str]:
     return units
 
 
-class OmsClient:
+class OmsClient(ServiceClient):
     """The OMS aggregation API. One instance per process; not shared across threads
     for paging (the rate limiter and token cache are thread-safe)."""
 
@@ -146,34 +111,29 @@ class OmsClient:
         client_secret: str,
         audience: str,
         api_version: str = "v1",
-        verify: bool | str = True,
-        timeout_s: float = 30.0,
         max_requests_per_s: float | None = 2.0,
         max_retries: int = 4,
-        backoff_base_s: float = 0.5,
-        backoff_cap_s: float = 30.0,
-        session: requests.Session | None = None,
-        sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        **transport_options: Any,
     ) -> None:
+        """`transport_options` go to ingestion.http.Transport (timeout_s, verify,
+        backoff_base_s, backoff_cap_s, session, sleep)."""
         self.base_url = f"{api_url.rstrip('/')}/{api_version.strip('/')}"
-        self.token_url = token_url
         self.client_id = client_id
-        self._client_secret = client_secret
-        self.audience = audience
-        self.verify = verify
-        self.timeout_s = timeout_s
-        self.max_retries = max_retries
-        self.backoff_base_s = backoff_base_s
-        self.backoff_cap_s = backoff_cap_s
-        self.session = session or requests.Session()
-        self.rate_limiter = RateLimiter(max_requests_per_s, clock=clock, sleep=sleep)
-        self._sleep = sleep
-        self._clock = clock
-        self._token: str | None = None
-        self._token_valid_until = 0.0
-        self._token_lock = threading.Lock()
-        self.requests_made = 0  # for logs and benchmarks
+        # Only OMS's client ever waited for what a 429/5xx's Retry-After asks; it still does.
+        transport_options.update(max_requests_per_s=max_requests_per_s, max_retries=max_retries, clock=clock)
+        self.transport = Transport(
+            service="OMS", transient_error=OmsTransientError, honour_retry_after=True, **transport_options
+        )
+        self.token = BearerToken(
+            SsoAccount("OMS", "OMS", "OMS_API_AUDIENCE", token_url, client_id, client_secret, audience),
+            post=lambda form: self.transport.send("POST", token_url, what="OMS token", data=form),
+            error=OmsError,
+            margin_s=TOKEN_EXPIRY_MARGIN_S,
+            clock=clock,
+        )
+        refused_hint = f"is client {client_id} authorised for OMS?"
+        self.authorised = Authorised(self.transport, self.token, (401,), OmsError, refused_hint)
 
     def __repr__(self) -> str:  # never show the secret or the token
         return f"OmsClient(base_url={self.base_url!r}, client_id={self.client_id!r})"
@@ -181,109 +141,22 @@ class OmsClient:
     @classmethod
     def from_settings(cls, **overrides: Any) -> OmsClient:
         options: dict[str, Any] = {
-            "api_url": settings.OMS_API_URL,
+            **service_settings("OMS", audience_setting="OMS_API_AUDIENCE"),
             "api_version": settings.OMS_API_VERSION,
-            "token_url": settings.OMS_TOKEN_URL,
-            "client_id": settings.OMS_CLIENT_ID,
-            "client_secret": settings.OMS_CLIENT_SECRET,
-            "audience": settings.OMS_API_AUDIENCE,
-            "verify": settings.OMS_CA_BUNDLE,
-            "timeout_s": settings.OMS_TIMEOUT_S,
             "max_requests_per_s": settings.OMS_MAX_REQUESTS_PER_S or None,
             "max_retries": settings.OMS_MAX_RETRIES,
         }
         options.update(overrides)
         return cls(**options)
 
-    # --- token -----------------------------------------------------------------
-
-    def _token_for_call(self, *, renew: bool = False) -> str:
-        with self._token_lock:
-            if renew or self._token is None or self._clock() >= self._token_valid_until:
-                self._fetch_token()
-            assert self._token is not None
-            return self._token
-
-    def _fetch_token(self) -> None:
-        self._token, expires_in = client_credentials_token(
-            post=lambda form: self._send("POST", self.token_url, what="OMS token", data=form),
-            token_url=self.token_url,
-            client_id=self.client_id,
-            client_secret=self._client_secret,
-            audience=self.audience,
-            service="OMS",
-            settings_prefix="OMS",
-            audience_setting="OMS_API_AUDIENCE",
-            error=OmsError,
-        )
-        self._token_valid_until = token_renewal_time(
-            now=self._clock(), expires_in=expires_in, margin_s=TOKEN_EXPIRY_MARGIN_S
-        )
-        logger.info("OMS token obtained for client %s, valid %.0f s", self.client_id, expires_in)
-
-    # --- transport ---------------------------------------------------------------
-
-    def _send(self, method: str, url: str, *, what: str, **kwargs: Any) -> requests.Response:
-        """One request, retried on transient failures; returns any non-transient response."""
-        attempt = 0
-        while True:
-            self.rate_limiter.wait()
-            self.requests_made += 1
-            problem: str
-            try:
-                response = self.session.request(
-                    method, url, timeout=self.timeout_s, verify=self.verify, allow_redirects=False, **kwargs
-                )
-                if response.status_code == 429 or response.status_code >= 500:
-                    problem = f"HTTP {response.status_code}"
-                    retry_after = _retry_after_s(response)
-                else:
-                    # Read the whole body now, so a body cut short is retried here.
-                    _ = response.content
-                    return response
-            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
-                problem = type(exc).__name__
-                retry_after = None
-            if attempt >= self.max_retries:
-                raise OmsTransientError(f"{what}: {problem} after {attempt + 1} attempts ({_safe_url(url)})")
-            delay = backoff_delay(attempt, base=self.backoff_base_s, cap=self.backoff_cap_s)
-            if retry_after is not None:
-                delay = max(delay, min(retry_after, self.backoff_cap_s))
-            logger.warning(
-                "%s: %s (%s), retry %d/%d in %.2f s",
-                what,
-                problem,
-                _safe_url(url),
-                attempt + 1,
-                self.max_retries,
-                delay,
-            )
-            self._sleep(delay)
-            attempt += 1
+    # --- transport ----------------------------------------------------
 
     def _get_json(self, resource: str, params: dict[str, Any]) -> dict[str, Any]:
-        url = f"{self.base_url}/{resource}/"
         what = f"OMS {resource}"
-        renewed = False
-        while True:
-            headers = {"Authorization": f"Bearer {self._token_for_call()}", "Accept": "application/json"}
-            response = self._send("GET", url, what=what, params=params, headers=headers)
-            if response.status_code == 401 and not renewed:
-                logger.info("%s: HTTP 401, renewing the OMS token once", what)
-                self._token_for_call(renew=True)
-                renewed = True
-                continue
-            break
-        if response.status_code == 401:
-            raise OmsError(f"{what}: HTTP 401 even with a fresh token; is client {self.client_id} authorised for OMS?")
-        if 300 <= response.status_code < 400:
-            raise OmsError(f"{what}: redirected (HTTP {response.status_code}), which means the SSO login page")
-        if response.status_code != 200:
-            raise OmsError(f"{what}: HTTP {response.status_code}: {response.text[:200]}")
-        try:
-            page = response.json()
-        except (ValueError, RecursionError):
-            raise OmsError(f"{what}: the answer is not JSON ({len(response.content)} bytes)") from None
+        url = f"{self.base_url}/{resource}/"
+        response = self.authorised.send("GET", url, what=what, headers={"Accept": "application/json"}, params=params)
+        require_200(response, what=what, error=OmsError)
+        page = json_of(response, what=what, error=OmsError)
         if not isinstance(page, dict) or not isinstance(page.get("data"), list):
             raise OmsError(f"{what}: the answer has no data list")
         return page
@@ -321,7 +194,7 @@ class OmsClient:
             data = page["data"]
             total = _total_of(page)
             if len(data) < page_size and total is not None and offset + len(data) < total:
-                if short_retries >= self.max_retries:
+                if short_retries >= self.transport.max_retries:
                     raise OmsTransientError(
                         f"OMS {resource}: page at offset {offset} ended early "
                         f"({len(data)} rows where {total - offset} were announced)"
@@ -333,7 +206,7 @@ class OmsClient:
                     len(data),
                     min(page_size, total - offset),
                 )
-                self._sleep(backoff_delay(short_retries, base=self.backoff_base_s, cap=self.backoff_cap_s))
+                self.transport.sleep(self.transport.backoff(short_retries))
                 short_retries += 1
                 continue
             short_retries = 0
@@ -481,16 +354,3 @@ def _total_of(page: dict[str, Any]) -> int | None:
         return int(total) if total is not None else None
     except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
         return None
-
-
-def _retry_after_s(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _safe_url(url: str) -> str:
-    """The URL without any query (never carries secrets, but keeps logs short)."""
-    return url.split("?", 1)[0]

@@ -26,18 +26,15 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
-import requests
 from django.conf import settings
 
-from .clients import RateLimiter, backoff_delay
-from .sso_tokens import client_credentials_token, token_renewal_time
+from .http import Authorised, ServiceClient, Transport, json_of, service_settings
+from .sso_tokens import BearerToken, SsoAccount
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +42,8 @@ APV_MODES = ("DECO", "PEAK")
 # Certhelper's parse of the getReadOutmode body: the run echoed, then its mode.
 _APV_ANSWER = re.compile(r'\[\s*\[\s*"(?P<run>\d+)"\s*,\s*"(?P<mode>[A-Za-z?]*)"\s*\]\s*\]')
 _EMPTY_ANSWER = re.compile(r"^\s*\[\s*\]\s*$")
+
+T = TypeVar("T")
 
 DIALS_PAGE_SIZE = 500
 TOKEN_EXPIRY_MARGIN_S = 60.0
@@ -63,81 +62,31 @@ class ConditionsRefused(ConditionsError):
     further request would be refused too."""
 
 
-class _Transport:
-    """One request with a timeout, TLS verification, no redirects, a rate limit and retries."""
-
-    def __init__(
-        self,
-        *,
-        service: str,
-        timeout_s: float,
-        max_requests_per_s: float | None,
-        max_retries: int,
-        verify: bool | str = True,
-        backoff_base_s: float = 0.5,
-        backoff_cap_s: float = 30.0,
-        session: requests.Session | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.service = service
-        self.timeout_s = timeout_s
-        self.max_retries = max_retries
-        self.verify = verify
-        self.backoff_base_s = backoff_base_s
-        self.backoff_cap_s = backoff_cap_s
-        self.session = session or requests.Session()
-        self.rate_limiter = RateLimiter(max_requests_per_s, sleep=sleep)
-        self._sleep = sleep
-        self.requests_made = 0
-
-    def send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        attempt = 0
-        while True:
-            self.rate_limiter.wait()
-            self.requests_made += 1
-            try:
-                response = self.session.request(
-                    method, url, timeout=self.timeout_s, verify=self.verify, allow_redirects=False, **kwargs
-                )
-                if response.status_code == 429 or response.status_code >= 500:
-                    problem = f"HTTP {response.status_code}"
-                else:
-                    _ = response.content  # a body cut short is retried here
-                    return response
-            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
-                problem = type(exc).__name__
-            if attempt >= self.max_retries:
-                raise ConditionsTransientError(
-                    f"{self.service}: {problem} after {attempt + 1} attempts ({url.split('?', 1)[0]})"
-                )
-            delay = backoff_delay(attempt, base=self.backoff_base_s, cap=self.backoff_cap_s)
-            logger.warning("%s: %s, retry %d/%d in %.2f s", self.service, problem, attempt + 1, self.max_retries, delay)
-            self._sleep(delay)
-            attempt += 1
+def _transport(service: str, options: dict[str, Any]) -> Transport:
+    """A conditions client's transport: every service retries CONDITIONS_MAX_RETRIES times
+    unless told otherwise, and a request rate of 0 is no limit."""
+    options = {"max_retries": settings.CONDITIONS_MAX_RETRIES, **options}
+    options["max_requests_per_s"] = options.get("max_requests_per_s") or None
+    return Transport(service=service, transient_error=ConditionsTransientError, **options)
 
 
-class ApvModeClient:
+class ApvModeClient(ServiceClient):
     """The getReadOutmode service: one run per request."""
 
-    def __init__(self, *, url: str, transport: _Transport) -> None:
+    def __init__(self, *, url: str, transport: Transport) -> None:
         self.url = url
         self.transport = transport
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> ApvModeClient:
         options: dict[str, Any] = {
-            "service": "APV mode service",
+            "url": settings.APV_MODE_URL,
             "timeout_s": settings.APV_MODE_TIMEOUT_S,
-            "max_requests_per_s": settings.APV_MODE_MAX_REQUESTS_PER_S or None,
-            "max_retries": settings.CONDITIONS_MAX_RETRIES,
+            "max_requests_per_s": settings.APV_MODE_MAX_REQUESTS_PER_S,
+            **overrides,
         }
-        options.update(overrides)
-        url = options.pop("url", settings.APV_MODE_URL)
-        return cls(url=url, transport=_Transport(**options))
-
-    @property
-    def requests_made(self) -> int:
-        return self.transport.requests_made
+        url = options.pop("url")
+        return cls(url=url, transport=_transport("APV mode service", options))
 
     def apv_mode(self, run_number: int) -> str | None:
         """ "DECO" or "PEAK", or None when the service does not know the run."""
@@ -203,7 +152,11 @@ def _histogram(item: Any) -> Histogram1D:
     return histogram
 
 
-class DialsClient:
+# What of DialsClient.from_settings's options is the client's own; the rest is its transport's.
+DIALS_ACCOUNT_OPTIONS = ("api_url", "token_url", "client_id", "client_secret", "audience", "workspace")
+
+
+class DialsClient(ServiceClient):
     """The DIALS API: client-credentials token, then paged lists."""
 
     def __init__(
@@ -215,113 +168,70 @@ class DialsClient:
         client_secret: str,
         audience: str,
         workspace: str,
-        transport: _Transport,
+        transport: Transport,
     ) -> None:
         self.api_url = api_url.rstrip("/")
-        self.token_url = token_url
         self.client_id = client_id
-        self._client_secret = client_secret
-        self.audience = audience
         self.workspace = workspace
         self.transport = transport
-        self._token: str | None = None
-        self._token_valid_until = 0.0
-        self._lock = threading.Lock()
+        self.token = BearerToken(
+            SsoAccount("DIALS", "DIALS", "DIALS_AUDIENCE", token_url, client_id, client_secret, audience),
+            post=lambda form: transport.send("POST", token_url, data=form, headers={"Accept": "application/json"}),
+            error=ConditionsError,
+            refused=ConditionsRefused,
+            margin_s=TOKEN_EXPIRY_MARGIN_S,
+        )
+        refused_hint = f"is client {client_id} granted API access in workspace {workspace!r}?"
+        self.authorised = Authorised(transport, self.token, (401, 403), ConditionsRefused, refused_hint)
 
     def __repr__(self) -> str:  # never the secret or the token
         return f"DialsClient(api_url={self.api_url!r}, client_id={self.client_id!r})"
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> DialsClient:
-        transport_options: dict[str, Any] = {
-            "service": "DIALS",
-            "timeout_s": settings.DIALS_TIMEOUT_S,
-            "max_requests_per_s": settings.DIALS_MAX_REQUESTS_PER_S or None,
-            "max_retries": settings.CONDITIONS_MAX_RETRIES,
-            "verify": settings.DIALS_CA_BUNDLE,
-        }
         options: dict[str, Any] = {
-            "api_url": settings.DIALS_API_URL,
-            "token_url": settings.DIALS_TOKEN_URL,
-            "client_id": settings.DIALS_CLIENT_ID,
-            "client_secret": settings.DIALS_CLIENT_SECRET,
-            "audience": settings.DIALS_AUDIENCE,
+            **service_settings("DIALS", audience_setting="DIALS_AUDIENCE"),
             "workspace": settings.DIALS_WORKSPACE,
+            "max_requests_per_s": settings.DIALS_MAX_REQUESTS_PER_S,
+            **overrides,
         }
-        for key in list(overrides):
-            if key in options:
-                options[key] = overrides.pop(key)
-        transport_options.update(overrides)
-        return cls(**options, transport=_Transport(**transport_options))
-
-    @property
-    def requests_made(self) -> int:
-        return self.transport.requests_made
-
-    def _bearer(self, *, renew: bool = False) -> str:
-        with self._lock:
-            if renew or self._token is None or time.monotonic() >= self._token_valid_until:
-                self._fetch_token()
-            assert self._token is not None
-            return self._token
-
-    def _fetch_token(self) -> None:
-        self._token, expires_in = client_credentials_token(
-            post=lambda form: self.transport.send(
-                "POST", self.token_url, data=form, headers={"Accept": "application/json"}
-            ),
-            token_url=self.token_url,
-            client_id=self.client_id,
-            client_secret=self._client_secret,
-            audience=self.audience,
-            service="DIALS",
-            settings_prefix="DIALS",
-            audience_setting="DIALS_AUDIENCE",
-            error=ConditionsError,
-            refused=ConditionsRefused,
-        )
-        self._token_valid_until = token_renewal_time(
-            now=time.monotonic(), expires_in=expires_in, margin_s=TOKEN_EXPIRY_MARGIN_S
-        )
+        account = {key: options.pop(key) for key in DIALS_ACCOUNT_OPTIONS}
+        return cls(**account, transport=_transport("DIALS", options))
 
     def _get_page(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
-        url = f"{self.api_url}/{path}"
-        renewed = False
-        while True:
-            headers = {
-                "Authorization": f"Bearer {self._bearer()}",
-                "Accept": "application/json",
-                "Workspace": self.workspace,
-            }
-            response = self.transport.send("GET", url, params=params, headers=headers)
-            if response.status_code in (401, 403) and not renewed:
-                self._bearer(renew=True)
-                renewed = True
-                continue
-            break
-        if response.status_code in (401, 403):
-            raise ConditionsRefused(
-                f"DIALS {path}: HTTP {response.status_code} even with a fresh token; "
-                f"is client {self.client_id} granted API access in workspace {self.workspace!r}?"
-            )
+        what = f"DIALS {path}"
+        response = self.authorised.send(
+            "GET",
+            f"{self.api_url}/{path}",
+            what=what,
+            # Retries are named by the service, as every DIALS call's are.
+            retries_what=self.transport.service,
+            headers={"Accept": "application/json", "Workspace": self.workspace},
+            params=params,
+        )
         if response.status_code != 200:
-            raise ConditionsError(f"DIALS {path}: HTTP {response.status_code}")
-        try:
-            page = response.json()
-        except (ValueError, RecursionError):
-            raise ConditionsError(f"DIALS {path}: the answer is not JSON ({len(response.content)} bytes)") from None
+            raise ConditionsError(f"{what}: HTTP {response.status_code}")
+        page = json_of(response, what=what, error=ConditionsError)
         if not isinstance(page, dict) or not isinstance(page.get("results"), list):
-            raise ConditionsError(f"DIALS {path}: the answer has no results list")
+            raise ConditionsError(f"{what}: the answer has no results list")
         return page
 
-    def _paged(self, path: str, params: dict[str, Any]) -> Iterator[list[Any]]:
-        """The results of a paged list, a page at a time: the same query again with the
-        `next_token` of `next`, as cmsdials does."""
+    def _paged(
+        self, path: str, parse: Callable[[Any], T], *, run_min: int, run_max: int, page_size: int, **filters: Any
+    ) -> Iterator[list[T]]:
+        """The rows of a paged list of runs in [run_min, run_max], each read by `parse`, a
+        page at a time: the same query again with the `next_token` of `next`, as cmsdials does."""
+        params: dict[str, Any] = {
+            **filters,
+            "run_number__gte": run_min,
+            "run_number__lte": run_max,
+            "page_size": page_size,
+        }
         name = path.rstrip("/")
         seen_tokens: set[str] = set()
         while True:
             page = self._get_page(path, params)
-            yield page["results"]
+            yield [parse(item) for item in page["results"]]
             token = _next_token(page.get("next"), name)
             if token is None:
                 return
@@ -334,14 +244,7 @@ class DialsClient:
         self, *, me: str, run_min: int, run_max: int, page_size: int = DIALS_PAGE_SIZE
     ) -> Iterator[list[Histogram1D]]:
         """The per-lumisection histograms of `me` for runs in [run_min, run_max], a page at a time."""
-        params: dict[str, Any] = {
-            "me": me,
-            "run_number__gte": run_min,
-            "run_number__lte": run_max,
-            "page_size": page_size,
-        }
-        for results in self._paged("th1/", params):
-            yield [_histogram(item) for item in results]
+        return self._paged("th1/", _histogram, run_min=run_min, run_max=run_max, page_size=page_size, me=me)
 
     def run_datasets(
         self, *, run_min: int, run_max: int, page_size: int = DIALS_PAGE_SIZE
@@ -351,14 +254,9 @@ class DialsClient:
         `dataset__regex` filters). Its `dataset` is the DQMIO name itself; the dataset
         index (`dataset-index/`) splits that name into era, primary dataset and
         processing version, which the name already gives us."""
-        params: dict[str, Any] = {
-            "run_number__gte": run_min,
-            "run_number__lte": run_max,
-            "dataset__regex": DQMIO_REGEX,
-            "page_size": page_size,
-        }
-        for results in self._paged("run/", params):
-            yield [_run_dataset(item) for item in results]
+        return self._paged(
+            "run/", _run_dataset, run_min=run_min, run_max=run_max, page_size=page_size, dataset__regex=DQMIO_REGEX
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,13 +26,11 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-import requests
-
-from .sso_tokens import client_credentials_token, token_renewal_time
+from .http import Authorised, ServiceClient, Transport, json_of, require_200, service_settings
+from .sso_tokens import BearerToken, SsoAccount
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +48,7 @@ class RunRegistryTransientError(RunRegistryError):
     """Down, timing out or answering 5xx after the client's retries."""
 
 
-class RunRegistryClient:
+class RunRegistryClient(ServiceClient):
     def __init__(
         self,
         *,
@@ -59,29 +57,34 @@ class RunRegistryClient:
         client_id: str = "",
         client_secret: str = "",
         audience: str = "cmsrunregistry-sso-proxy",
-        timeout_s: float = 30.0,
-        verify: bool | str = True,
         max_retries: int = 3,
-        backoff_base_s: float = 0.5,
         page_size: int = PAGE_SIZE,
-        sleep: Callable[[float], None] = time.sleep,
-        session: requests.Session | None = None,
+        **transport_options: Any,
     ) -> None:
+        """`transport_options` go to ingestion.http.Transport (timeout_s, verify,
+        backoff_base_s, session, sleep)."""
         self.api_url = api_url.rstrip("/")
-        self.token_url = token_url
         self.client_id = client_id
-        self._client_secret = client_secret
-        self.audience = audience
-        self.timeout_s = timeout_s
-        self.verify = verify
-        self.max_retries = max_retries
-        self.backoff_base_s = backoff_base_s
         self.page_size = page_size
-        self._sleep = sleep
-        self.session = session or requests.Session()
-        self._token: str | None = None
-        self._token_valid_until = 0.0
-        self.requests_made = 0
+        # As the Run Registry's own client: 5xx retried (a 429 is not), after 0.5, 1, 2 ... s.
+        self.transport = Transport(
+            service="Run Registry",
+            transient_error=RunRegistryTransientError,
+            max_retries=max_retries,
+            retry_status=lambda status: status >= 500,
+            jitter=False,
+            **transport_options,
+        )
+        self.token = BearerToken(
+            SsoAccount(
+                "Run Registry", "RUNREGISTRY", "RUNREGISTRY_AUDIENCE", token_url, client_id, client_secret, audience
+            ),
+            post=lambda form: self.transport.send("POST", token_url, what="Run Registry token", data=form),
+            error=RunRegistryError,
+            margin_s=TOKEN_EXPIRY_MARGIN_S,
+        )
+        refused_hint = f"is client {client_id} authorised for the Run Registry?"
+        self.authorised = Authorised(self.transport, self.token, (401, 403), RunRegistryError, refused_hint)
 
     def __repr__(self) -> str:  # never show the secret or the token
         return f"RunRegistryClient(api_url={self.api_url!r}, client_id={self.client_id!r})"
@@ -91,89 +94,20 @@ class RunRegistryClient:
         from django.conf import settings
 
         options: dict[str, Any] = {
-            "api_url": settings.RUNREGISTRY_API_URL,
-            "token_url": settings.RUNREGISTRY_TOKEN_URL,
-            "client_id": settings.RUNREGISTRY_CLIENT_ID,
-            "client_secret": settings.RUNREGISTRY_CLIENT_SECRET,
-            "audience": settings.RUNREGISTRY_AUDIENCE,
-            "timeout_s": settings.RUNREGISTRY_TIMEOUT_S,
-            "verify": settings.RUNREGISTRY_CA_BUNDLE,
+            **service_settings("RUNREGISTRY", audience_setting="RUNREGISTRY_AUDIENCE"),
             "max_retries": settings.RUNREGISTRY_MAX_RETRIES,
         }
         options.update(overrides)
         return cls(**options)
 
-    # --- token -------------------------------------------------------------------
-
-    def _token_for_call(self, *, renew: bool = False) -> str:
-        if renew or self._token is None or time.monotonic() >= self._token_valid_until:
-            self._fetch_token()
-        assert self._token is not None
-        return self._token
-
-    def _fetch_token(self) -> None:
-        self._token, expires_in = client_credentials_token(
-            post=lambda form: self._send("POST", self.token_url, what="Run Registry token", data=form),
-            token_url=self.token_url,
-            client_id=self.client_id,
-            client_secret=self._client_secret,
-            audience=self.audience,
-            service="Run Registry",
-            settings_prefix="RUNREGISTRY",
-            audience_setting="RUNREGISTRY_AUDIENCE",
-            error=RunRegistryError,
-        )
-        self._token_valid_until = token_renewal_time(
-            now=time.monotonic(), expires_in=expires_in, margin_s=TOKEN_EXPIRY_MARGIN_S
-        )
-
-    # --- transport ---------------------------------------------------------------
-
-    def _send(self, method: str, url: str, *, what: str, **kwargs: Any) -> requests.Response:
-        attempt = 0
-        while True:
-            self.requests_made += 1
-            try:
-                response = self.session.request(
-                    method, url, timeout=self.timeout_s, verify=self.verify, allow_redirects=False, **kwargs
-                )
-                if response.status_code < 500:
-                    _ = response.content  # a body cut short raises here, and is retried
-                    return response
-                problem = f"HTTP {response.status_code}"
-            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
-                problem = type(exc).__name__
-            if attempt >= self.max_retries:
-                raise RunRegistryTransientError(f"{what}: {problem} after {attempt + 1} attempts ({url})")
-            delay = self.backoff_base_s * 2**attempt
-            logger.warning("%s: %s, retry %d/%d in %.2f s", what, problem, attempt + 1, self.max_retries, delay)
-            self._sleep(delay)
-            attempt += 1
+    # --- transport ----------------------------------------------------
 
     def _post_json(self, path: str, body: dict[str, Any], *, what: str) -> Any:
         url = f"{self.api_url}{path}"
-        renewed = False
-        while True:
-            headers = {"Content-type": "application/json", "Authorization": f"Bearer {self._token_for_call()}"}
-            response = self._send("POST", url, what=what, data=json.dumps(body), headers=headers)
-            if response.status_code in (401, 403) and not renewed:
-                self._token_for_call(renew=True)
-                renewed = True
-                continue
-            break
-        if response.status_code in (401, 403):
-            raise RunRegistryError(
-                f"{what}: HTTP {response.status_code} even with a fresh token; "
-                f"is client {self.client_id} authorised for the Run Registry?"
-            )
-        if 300 <= response.status_code < 400:
-            raise RunRegistryError(f"{what}: redirected (HTTP {response.status_code}), which means the SSO login page")
-        if response.status_code != 200:
-            raise RunRegistryError(f"{what}: HTTP {response.status_code}: {response.text[:200]}")
-        try:
-            answer = response.json()
-        except (ValueError, RecursionError):
-            raise RunRegistryError(f"{what}: the answer is not JSON ({len(response.content)} bytes)") from None
+        headers = {"Content-type": "application/json"}
+        response = self.authorised.send("POST", url, what=what, headers=headers, data=json.dumps(body))
+        require_200(response, what=what, error=RunRegistryError)
+        answer = json_of(response, what=what, error=RunRegistryError)
         if isinstance(answer, dict) and "err" in answer:
             raise RunRegistryError(f"{what}: the Run Registry says {str(answer['err'])[:200]}")
         return answer

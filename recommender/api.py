@@ -3,6 +3,7 @@ selectors and services. Certhelper (or a script) can call it with a token to
 pre-fill its reference field."""
 
 from dataclasses import asdict
+from typing import Any
 
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -30,6 +31,13 @@ from .exceptions import (
 )
 from .models import Decision, Reconstruction
 from .throttles import FeedbackWriteThrottle
+
+
+def _input(api: APIView, request) -> dict[str, Any]:
+    """The body of a write, as the API's InputSerializer validates it (else a 400)."""
+    payload = api.InputSerializer(data=request.data)
+    payload.is_valid(raise_exception=True)
+    return payload.validated_data
 
 
 class ReasonSerializer(serializers.Serializer):
@@ -260,10 +268,9 @@ class FeedbackCreateApi(APIView):
         },
     )
     def post(self, request):
-        payload = self.InputSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
+        payload = _input(self, request)
         try:
-            feedback = services.feedback_record(user=request.user, **payload.validated_data)
+            feedback = services.feedback_record(user=request.user, **payload)
         except DecisionClosed as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         except InvalidFeedback as exc:
@@ -358,10 +365,9 @@ class ReferenceListApi(APIView):
 
     @extend_schema(request=InputSerializer, responses={201: DeclaredReferenceSerializer})
     def post(self, request):
-        payload = self.InputSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
+        payload = _input(self, request)
         try:
-            declared = services.declared_reference_declare(user=request.user, **payload.validated_data)
+            declared = services.declared_reference_declare(user=request.user, **payload)
         except InvalidDeclaration as exc:
             raise ValidationError({"detail": str(exc)}) from None
         return Response(DeclaredReferenceSerializer(declared).data, status=status.HTTP_201_CREATED)
@@ -378,13 +384,12 @@ class ReferenceEndApi(APIView):
 
     @extend_schema(request=InputSerializer, responses={200: DeclaredReferenceSerializer})
     def post(self, request, pk: int):
-        payload = self.InputSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
+        payload = _input(self, request)
         if selectors.declared_reference_get(pk=pk) is None:
             raise NotFound("no declared reference with that id")
         try:
             declared = services.declared_reference_end(
-                user=request.user, declaration_id=pk, until_run=payload.validated_data["until_run"]
+                user=request.user, declaration_id=pk, until_run=payload["until_run"]
             )
         except InvalidDeclaration as exc:
             raise ValidationError({"detail": str(exc)}) from None

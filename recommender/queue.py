@@ -30,7 +30,7 @@ stands in for it, all of:
 """
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q, Subquery, Value
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from ingestion.models import DatasetState, RunClass
@@ -89,15 +89,22 @@ def open_for_certification(reconstruction: str) -> Q:
 
 def decided(reconstruction: str) -> Q:
     """Runs with a current decision in RefRun or a Certhelper label for `reconstruction`."""
+    feedback, certhelper = decisions_of_run([reconstruction])
+    return Q(Exists(feedback)) | Q(Exists(certhelper))
+
+
+def decisions_of_run(reconstructions: list[str]) -> tuple[QuerySet[Feedback], QuerySet[ReferencePair]]:
+    """Subqueries on the outer run (`OuterRef("pk")` of a Run queryset): its current
+    decisions in RefRun, and its Certhelper labels, for any of `reconstructions`."""
     feedback = Feedback.objects.filter(
-        run_reconstruction__run=OuterRef("pk"), run_reconstruction__reconstruction=reconstruction, is_current=True
+        run_reconstruction__run=OuterRef("pk"), run_reconstruction__reconstruction__in=reconstructions, is_current=True
     )
     certhelper = ReferencePair.objects.filter(
         run_reconstruction__run=OuterRef("pk"),
-        run_reconstruction__reconstruction=reconstruction,
+        run_reconstruction__reconstruction__in=reconstructions,
         source=LabelSource.CERTHELPER,
     )
-    return Q(Exists(feedback)) | Q(Exists(certhelper))
+    return feedback, certhelper
 
 
 def awaiting(reconstruction: str) -> Q:

@@ -1,5 +1,8 @@
 """The shifter's pages. Each view parses input, calls one page builder (recommender/pages/) or service, renders."""
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from django.contrib import messages
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -23,6 +26,8 @@ from .pages.references_page import REFERENCE_EXPORT_FIELDS, reference_export_row
 from .pages.run_page import run_page_build
 from .pages.runs_page import runs_page_build
 from .throttles import FeedbackWriteThrottle
+
+T = TypeVar("T")
 
 JOBS_SHOWN = 50
 
@@ -128,12 +133,15 @@ def feedback_submit(request: HttpRequest, run_number: int, reconstruction: str) 
 @shift_leader_required
 def run_reopen(request: HttpRequest, run_number: int, reconstruction: str) -> HttpResponse:
     """A shift leader reopens a decided run reconstruction (the shared decision policy)."""
-    try:
-        services.run_reconstruction_reopen(user=request.user, run_number=run_number, reconstruction=reconstruction)
-    except InvalidFeedback as exc:
-        messages.error(request, f"Not reopened: {exc}.")
-    else:
-        messages.success(request, f"Run {run_number} ({reconstruction}) is open for a new decision.")
+    _report(
+        request,
+        lambda: services.run_reconstruction_reopen(
+            user=request.user, run_number=run_number, reconstruction=reconstruction
+        ),
+        refused=InvalidFeedback,
+        not_done="Not reopened",
+        done=lambda _: f"Run {run_number} ({reconstruction}) is open for a new decision.",
+    )
     return redirect("recommender:run_detail", run_number=run_number, reconstruction=reconstruction)
 
 
@@ -151,16 +159,16 @@ def reference_declare(request: HttpRequest) -> HttpResponse:
         )
         messages.error(request, f"Not declared: {problems or 'check the form'}.")
     else:
-        try:
-            declared = services.declared_reference_declare(user=request.user, **form.declaration())
-        except InvalidDeclaration as exc:
-            messages.error(request, f"Not declared: {exc}.")
-        else:
-            messages.success(
-                request,
+        _report(
+            request,
+            lambda: services.declared_reference_declare(user=request.user, **form.declaration()),
+            refused=InvalidDeclaration,
+            not_done="Not declared",
+            done=lambda declared: (
                 f"Run {declared.run_reconstruction.run.run_number} ({declared.run_reconstruction.reconstruction}) "
-                f"is the declared reference from run {declared.from_run} on.",
-            )
+                f"is the declared reference from run {declared.from_run} on."
+            ),
+        )
     run_number = form.cleaned_data.get("run_number") if form.is_valid() else None
     if back_to_run and run_number:
         return redirect(
@@ -178,13 +186,32 @@ def reference_end(request: HttpRequest, pk: int) -> HttpResponse:
     except ValueError:
         messages.error(request, "Not ended: give the last run the declaration applies to, as a number.")
         return redirect("recommender:reference_list")
-    try:
-        services.declared_reference_end(user=request.user, declaration_id=pk, until_run=until_run)
-    except InvalidDeclaration as exc:
-        messages.error(request, f"Not ended: {exc}.")
-    else:
-        messages.success(request, f"The declaration ends with run {until_run}.")
+    _report(
+        request,
+        lambda: services.declared_reference_end(user=request.user, declaration_id=pk, until_run=until_run),
+        refused=InvalidDeclaration,
+        not_done="Not ended",
+        done=lambda _: f"The declaration ends with run {until_run}.",
+    )
     return redirect("recommender:reference_list")
+
+
+def _report(
+    request: HttpRequest,
+    action: Callable[[], T],
+    *,
+    refused: type[Exception],
+    not_done: str,
+    done: Callable[[T], str],
+) -> None:
+    """Call a shift leader's service and tell them what came of it: `<not_done>: <why>.`
+    when the service refuses, else `done(<its result>)`."""
+    try:
+        result = action()
+    except refused as exc:
+        messages.error(request, f"{not_done}: {exc}.")
+    else:
+        messages.success(request, done(result))
 
 
 def _months(request: HttpRequest) -> int:

@@ -256,7 +256,9 @@ def lumisection_data(attrs: dict[str, Any], units: dict[str, str]) -> dict[str, 
 # --- Readers: one per dump format ------------------------------------------------
 
 
-def _csv_records(path: Path, *, required: tuple[str, ...], convert: Callable[[dict[str, str]], list[Record]]):
+def _csv_records(
+    path: Path, *, required: tuple[str, ...], convert: Callable[[dict[str, str], int], list[Record]]
+) -> RecordStream:
     for line, row in iter_csv(path, required=required):
         if isinstance(row, RowError):
             yield row
@@ -390,32 +392,30 @@ read_brilcalc_run_lumisections = _run_file_reader(
 _PV_STREAM_RANK = {"promptreco/zerobias": 0, "streamexpress": 1}
 
 
+def _pv_mean_row(row: dict[str, str], line: int) -> list[Record]:
+    run_number = to_required_int(row.get("run_number"), "run_number")
+    pv_mean = to_float(row.get("pv_mean"), "pv_mean")
+    stream = to_str(row.get("stream"), "stream").lower()
+    if stream not in _PV_STREAM_RANK:
+        raise RowInvalid(f"stream: unknown stream {row.get('stream')!r}")
+    if pv_mean is None:
+        return []
+    return [Record(RUN, line, {"run_number": run_number, "pv_mean": pv_mean, "stream": stream})]
+
+
 def read_pv_mean(path: Path) -> RecordStream:
     """Several rows per run (streams, years, commits): keep one per run, the best
     stream, and within it the last row in the file, so the choice is deterministic."""
     best: dict[int, tuple[tuple[int, int], Record]] = {}
-    for line, row in iter_csv(path, required=("run_number", "stream", "pv_mean")):
-        if isinstance(row, RowError):
-            yield row
+    for item in _csv_records(path, required=("run_number", "stream", "pv_mean"), convert=_pv_mean_row):
+        if isinstance(item, RowError):
+            yield item
             continue
-        try:
-            run_number = to_required_int(row.get("run_number"), "run_number")
-            pv_mean = to_float(row.get("pv_mean"), "pv_mean")
-            stream = to_str(row.get("stream"), "stream").lower()
-            if stream not in _PV_STREAM_RANK:
-                raise RowInvalid(f"stream: unknown stream {row.get('stream')!r}")
-        except RowInvalid as exc:
-            yield RowError(path.name, line, str(exc))
-            continue
-        except UNFORESEEN_CELL_ERRORS as exc:
-            yield RowError(path.name, line, unforeseen_reason(exc))
-            continue
-        if pv_mean is None:
-            continue
-        key = (-_PV_STREAM_RANK[stream], line)
+        run_number, pv_mean = item.data["run_number"], item.data["pv_mean"]
+        key = (-_PV_STREAM_RANK[item.data["stream"]], item.line)
         current = best.get(run_number)
         if current is None or key > current[0]:
-            best[run_number] = (key, Record(RUN, line, {"run_number": run_number, "pv_mean": pv_mean}))
+            best[run_number] = (key, Record(RUN, item.line, {"run_number": run_number, "pv_mean": pv_mean}))
     for _, record in sorted(best.values(), key=lambda item: item[1].line):
         yield record
 

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db.models import Max
@@ -41,6 +41,7 @@ from .runregistry_sync import TrackerCertificationSyncError, tracker_certificati
 from .upserts import runs_upsert
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Runs written per transaction while a slow source answers one run at a time.
 APV_WRITE_EVERY = 20
@@ -145,22 +146,11 @@ def pv_mean_step(*, source: Any, runs: Sequence[Run], job_id: int) -> StepOutcom
     outcome = StepOutcome(name="pv_mean")
     numbers = sorted(r.run_number for r in runs)
     known = set(numbers)
-    try:
-        for first, last in _ranges(numbers, DIALS_RANGE_RUNS):
-            outcome.asked += sum(1 for n in numbers if first <= n <= last)
-            try:
-                means = source.pv_means_in_range(first, last)
-            except (ConditionsTransientError, ConditionsRefused):
-                raise
-            except ConditionsError as exc:
-                outcome.error(first, f"runs {first}-{last}: {exc}")
-                continue
-            rows = [{"run_number": n, "pv_mean": v} for n, v in sorted(means.items()) if n in known]
-            outcome.answered += len(rows)
-            _write(rows, source=source.source_name, outcome=outcome)
-            job_progress(job_id=job_id, done=sum(1 for n in numbers if first <= n <= last))
-    except (ConditionsTransientError, ConditionsRefused) as exc:
-        outcome.stopped = str(exc)
+    for in_range, means in _range_answers(numbers, ask=source.pv_means_in_range, outcome=outcome):
+        rows = [{"run_number": n, "pv_mean": v} for n, v in sorted(means.items()) if n in known]
+        outcome.answered += len(rows)
+        _write(rows, source=source.source_name, outcome=outcome)
+        job_progress(job_id=job_id, done=len(in_range))
     outcome.requests = getattr(getattr(source, "client", None), "requests_made", 0)
     return outcome
 
@@ -173,37 +163,45 @@ def dqmio_datasets_step(*, source: Any, runs: Sequence[Run], job_id: int) -> Ste
     longer lists keeps the names it had."""
     outcome = StepOutcome(name="dqmio_datasets")
     by_number = {r.run_number: r for r in runs}
-    numbers = sorted(by_number)
-    try:
-        for first, last in _ranges(numbers, DIALS_RANGE_RUNS):
-            in_range = [n for n in numbers if first <= n <= last]
-            outcome.asked += len(in_range)
-            try:
-                names = source.datasets_in_range(first, last)
-            except (ConditionsTransientError, ConditionsRefused):
-                raise
-            except ConditionsError as exc:
-                outcome.error(first, f"runs {first}-{last}: {exc}")
+    for in_range, names in _range_answers(sorted(by_number), ask=source.datasets_in_range, outcome=outcome):
+        changed = []
+        for number in in_range:
+            found = names.get(number)
+            if not found:
                 continue
-            changed = []
-            for number in in_range:
-                found = names.get(number)
-                if not found:
-                    continue
-                outcome.answered += 1
-                run = by_number[number]
-                if run.dqmio_datasets == found:
-                    outcome.counts += Counts(unchanged=1)
-                    continue
-                run.dqmio_datasets = found
-                changed.append(run)
-            Run.objects.bulk_update(changed, ["dqmio_datasets"])
-            outcome.counts += Counts(updated=len(changed))
-            job_progress(job_id=job_id, done=len(in_range))
-    except (ConditionsTransientError, ConditionsRefused) as exc:
-        outcome.stopped = str(exc)
+            outcome.answered += 1
+            run = by_number[number]
+            if run.dqmio_datasets == found:
+                outcome.counts += Counts(unchanged=1)
+                continue
+            run.dqmio_datasets = found
+            changed.append(run)
+        Run.objects.bulk_update(changed, ["dqmio_datasets"])
+        outcome.counts += Counts(updated=len(changed))
+        job_progress(job_id=job_id, done=len(in_range))
     outcome.requests = getattr(getattr(source, "client", None), "requests_made", 0)
     return outcome
+
+
+def _range_answers(
+    numbers: Sequence[int], *, ask: Callable[[int, int], T], outcome: StepOutcome
+) -> Iterator[tuple[list[int], T]]:
+    """For each range of at most DIALS_RANGE_RUNS run numbers covering `numbers`
+    (sorted), the numbers in it and what `ask(first, last)` answered, counted as asked.
+    A range DIALS answers unusably is an error of the step, and the next range is
+    asked; DIALS unreachable or refusing stops the step there."""
+    for first, last in _ranges(numbers, DIALS_RANGE_RUNS):
+        in_range = [n for n in numbers if first <= n <= last]
+        outcome.asked += len(in_range)
+        try:
+            answer = ask(first, last)
+        except (ConditionsTransientError, ConditionsRefused) as exc:
+            outcome.stopped = str(exc)
+            return
+        except ConditionsError as exc:
+            outcome.error(first, f"runs {first}-{last}: {exc}")
+            continue
+        yield in_range, answer
 
 
 def apv_mode_scope(runs: Sequence[Run]) -> list[Run]:

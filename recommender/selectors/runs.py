@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 from django.db import models
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, Q, QuerySet
 
 from ingestion import selectors as ingestion_selectors
 from ingestion.models import Run
@@ -21,7 +21,6 @@ from ..changes import changes_key
 from ..models import (
     Decision,
     Feedback,
-    LabelSource,
     ModelVersionStatus,
     Recommendation,
     Reconstruction,
@@ -57,14 +56,7 @@ def _status_filter(status: str, reconstruction: str) -> Q:
         if members is not None and len(members) <= QUEUE_IDS_IN_QUERY_MAX:
             return Q(pk__in=members)
         return _awaiting_rule(recos)
-    feedback = Feedback.objects.filter(
-        run_reconstruction__run=OuterRef("pk"), run_reconstruction__reconstruction__in=recos, is_current=True
-    )
-    certhelper = ReferencePair.objects.filter(
-        run_reconstruction__run=OuterRef("pk"),
-        run_reconstruction__reconstruction__in=recos,
-        source=LabelSource.CERTHELPER,
-    )
+    feedback, certhelper = queue.decisions_of_run(recos)
     if status == Status.ACCEPTED:
         return Q(Exists(feedback.filter(decision=Decision.ACCEPTED)))
     if status == Status.REJECTED:

@@ -4,7 +4,8 @@ import logging
 
 import pytest
 
-from ingestion.clients import OmsClient, OmsError, OmsTransientError, RateLimiter
+from ingestion.clients import OmsClient, OmsError, OmsTransientError
+from ingestion.http import RateLimiter
 from tests.ingestion.clients.fakes import CLIENT_SECRET, FIRST_RUN, oms_client
 
 
@@ -175,7 +176,7 @@ def test_it_never_logs_the_secret_or_the_token(fake_oms, caplog):
     arm(fake_oms, fault="expire_tokens")
     arm(fake_oms, fault="error_500", count=1)
     list(client.runs())
-    token = client._token
+    token = client.token.value
 
     with pytest.raises(OmsError) as excinfo:
         oms_client(fake_oms, client_id="").runs().__next__()
@@ -192,13 +193,13 @@ def test_it_builds_from_settings(settings):
     client = OmsClient.from_settings()
 
     assert client.base_url == "https://oms.example/agg/api/v1"
-    assert client.rate_limiter.min_interval == 0
+    assert client.transport.rate_limiter.min_interval == 0
 
 
 def test_it_honours_the_request_rate(fake_oms):
     client = oms_client(fake_oms, max_requests_per_s=1000)
     slept = []
-    client.rate_limiter = RateLimiter(4, clock=lambda: 0.0, sleep=slept.append)
+    client.transport.rate_limiter = RateLimiter(4, clock=lambda: 0.0, sleep=slept.append)
 
     for run in range(FIRST_RUN, FIRST_RUN + 3):
         list(client.lumisections(run))
