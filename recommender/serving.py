@@ -8,13 +8,18 @@ Below the ranking (recommender.recommending), above the artifact store
 
 from __future__ import annotations
 
+import bisect
+import pickle
 import threading
+from collections import OrderedDict
 
+import numpy as np
 import pandas as pd
 from django.conf import settings
 
 from .changes import change_counters
 from .ml.certification import with_good_lumisections
+from .ml.dataset import sort_labels
 from .ml.declarations import Conditions, Declaration
 from .ml.history import History
 from .ml.model import Ranker
@@ -40,7 +45,13 @@ class _ServingCache:
         self.runs: RunTable | None = None
         self.labels_key = _UNLOADED
         self.labels: pd.DataFrame | None = None
-        self.history: History | None = None  # of every label in `labels`, replayed when first asked
+        self.labels_fingerprint: tuple[int, ...] = ()  # selectors.labels_fingerprint of `labels`
+        self.labels_max_id = 0
+        # the first run whose labels changed since the history was replayed (None: none did)
+        self.changed_run: int | None = None
+        self.history: History | None = None
+        self.checkpoints: list[tuple[int, bytes]] = []
+        self.before: OrderedDict[int, History] = OrderedDict()  # run -> history of the labels before it
         self.declarations_key = _UNLOADED
         self.declarations: list[Declaration] = []
         self.beams: dict[int, str] = {}  # run number -> OMS fill type at run time
@@ -93,23 +104,56 @@ class _ServingCache:
         # a label's run class and dataset come from its run and run reconstruction
         key = self._key("labels", "run_reconstructions", "runs")
         if key != self.labels_key:
-            from .selectors import labels_frame
+            from .selectors import labels_read
 
-            labels = labels_frame()
-            if self.labels is not None and labels.equals(self.labels):
-                # a write to runs or run reconstructions that left every label as it was
-                # (a sync): the history replayed from them still holds
-                labels = self.labels
-            else:
-                self.history = None
+            labels = None
+            if self.labels is not None and key[1:] == self.labels_key[1:]:
+                labels = self._labels_added()
+            if labels is None:
+                labels, self.labels_fingerprint, self.labels_max_id = labels_read()
+            changed_run = _first_changed_run(self.labels, labels)
+            if changed_run is not None and (self.changed_run is None or changed_run < self.changed_run):
+                self.changed_run = changed_run
             self.labels = labels
             self.labels_key = key
         return self.labels
 
-    def label_history(self) -> tuple[pd.DataFrame, History]:
+    def _labels_added(self) -> pd.DataFrame | None:
+        """The labels held and the rows added since, when the table's fingerprint says
+        nothing else changed (the usual change, a shifter's first decision, adds one
+        row); None when a label was removed or changed, for a full read. Every web
+        worker rereads the labels after each change (BENCHMARKS.md, "Load, 2026-12-07")."""
+        from .selectors import labels_fingerprint, labels_read
+
+        added, fingerprint, max_id = labels_read(after_id=self.labels_max_id)
+        expected = tuple(held + new for held, new in zip(self.labels_fingerprint, fingerprint, strict=True))
+        if labels_fingerprint() != expected:
+            return None
+        self.labels_fingerprint, self.labels_max_id = expected, max_id
+        if added.empty:
+            return self.labels
+        merged = pd.concat([self.labels, added], ignore_index=True)
+        return sort_labels(merged.sort_values(["run_number", "label_id"], kind="stable"))
+
+    def _labels_checked(self) -> pd.DataFrame:
+        """The labels; after a change, the checkpoints past the first changed label and
+        the full history are dropped, to be replayed when a page needs them: a
+        decision on one of the newest runs, the usual change, then costs a few hundred
+        labels' replay instead of every label's, in every web worker."""
         labels = self.labels_current()
+        if self.changed_run is not None:
+            self.checkpoints = [
+                (boundary, state) for boundary, state in self.checkpoints if boundary <= self.changed_run
+            ]
+            self.before = OrderedDict((run, kept) for run, kept in self.before.items() if run <= self.changed_run)
+            self.history = None
+            self.changed_run = None
+        return labels
+
+    def label_history(self) -> tuple[pd.DataFrame, History]:
+        labels = self._labels_checked()
         if self.history is None:
-            self.history = History.from_labels(labels)
+            self.history = self._replayed(labels, before_run=None)
         return labels, self.history
 
     def declared(self) -> list[Declaration]:
@@ -128,8 +172,72 @@ class _ServingCache:
 
     def history_before(self, target_run: int) -> History:
         """The history of the labels of runs before `target_run`, for a run that
-        already has later labels (a shifter opening an older run): replayed per call."""
-        return History.from_labels(self.labels_current(), before_run=target_run)
+        already has later labels (a shifter opening an older run). The last few are
+        kept: shifters open the same runs again and again, and a change of labels
+        leaves those of the runs before it as they were."""
+        labels = self._labels_checked()
+        history = self.before.get(target_run)
+        if history is None:
+            history = self.before[target_run] = self._replayed(labels, before_run=target_run)
+            if len(self.before) > HISTORIES_KEPT:
+                self.before.popitem(last=False)
+        else:
+            self.before.move_to_end(target_run)
+        return history
+
+    def _replayed(self, labels: pd.DataFrame, *, before_run: int | None) -> History:
+        """A new history of the labels of runs before `before_run` (of every label:
+        None), copied from the nearest checkpoint (run number R, the pickled history
+        of the labels of runs before R) and replayed from there: replaying every
+        label per request was the load test's largest cost (BENCHMARKS.md, "Load, 2026-12-07"). Replaying past the last checkpoint adds
+        checkpoints every CHECKPOINT_LABELS labels, each at a run boundary, so that
+        a checkpoint never holds half of a run's labels.
+        """
+        runs = labels["run_number"].to_numpy()
+        stop = len(runs) if before_run is None else int(np.searchsorted(runs, before_run, side="left"))
+        boundaries = [boundary for boundary, _ in self.checkpoints]
+        index = len(boundaries) - 1 if before_run is None else bisect.bisect_right(boundaries, before_run) - 1
+        if index >= 0:
+            boundary, state = self.checkpoints[index]
+            history = pickle.loads(state)
+            start = int(np.searchsorted(runs, boundary, side="left"))
+        else:
+            history, start = History(), 0
+        if index == len(boundaries) - 1:
+            for position in range(start + CHECKPOINT_LABELS, stop, CHECKPOINT_LABELS):
+                cut = int(np.searchsorted(runs, runs[position], side="left"))
+                if cut <= start:
+                    continue  # one run holds more than CHECKPOINT_LABELS labels
+                history.add_many(labels.iloc[start:cut])
+                self.checkpoints.append((int(runs[position]), pickle.dumps(history, protocol=pickle.HIGHEST_PROTOCOL)))
+                start = cut
+        history.add_many(labels.iloc[start:stop])
+        return history
+
+
+def _first_changed_run(old: pd.DataFrame | None, new: pd.DataFrame) -> int | None:
+    """The run of the first label (in run order) that `new` adds, removes or changes
+    against `old`, None when both hold the same labels. Labels of earlier runs are the
+    same in both: a history of them is still valid."""
+    if old is new:
+        return None  # nothing read was added: the frame held is kept as it is
+    if old is None or list(old.columns) != list(new.columns):
+        return -1
+    common = min(len(old), len(new))
+    first = common
+    for column in new.columns:
+        differs = np.flatnonzero(old[column].to_numpy()[:common] != new[column].to_numpy()[:common])
+        if len(differs):
+            first = min(first, int(differs[0]))
+    if first == len(old) == len(new):
+        return None
+    return min(int(frame["run_number"].iloc[first]) for frame in (old, new) if first < len(frame))
+
+
+# Labels between two history checkpoints: the most a request for an older run replays.
+CHECKPOINT_LABELS = 500
+# Histories of older runs kept per process: shifters reopen the same few runs.
+HISTORIES_KEPT = 32
 
 
 cache = _ServingCache()
@@ -141,7 +249,7 @@ def serving_cache_clear() -> None:
 
 
 def history_for(target_run: int) -> History:
-    labels = cache.labels_current()
+    labels = cache._labels_checked()
     if labels.empty or int(labels["run_number"].iloc[-1]) < target_run:
         return cache.label_history()[1]  # the usual case: a new run, later than every label
     return cache.history_before(target_run)
