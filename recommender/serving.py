@@ -121,8 +121,9 @@ class _ServingCache:
     def _labels_added(self) -> pd.DataFrame | None:
         """The labels held and the rows added since, when the table's fingerprint says
         nothing else changed (the usual change, a shifter's first decision, adds one
-        row); None when a label was removed or changed, for a full read. Every web
-        worker rereads the labels after each change (BENCHMARKS.md, "Load, 2026-12-07")."""
+        row); None when a label was removed or changed, for a full read: otherwise
+        every web worker rereads all labels after each decision (BENCHMARKS.md,
+        "Quiet round: before and after issue 22")."""
         from .selectors import labels_fingerprint, labels_read
 
         added, fingerprint, max_id = labels_read(after_id=self.labels_max_id)
@@ -189,9 +190,10 @@ class _ServingCache:
         """A new history of the labels of runs before `before_run` (of every label:
         None), copied from the nearest checkpoint (run number R, the pickled history
         of the labels of runs before R) and replayed from there: replaying every
-        label per request was the load test's largest cost (BENCHMARKS.md, "Load, 2026-12-07"). Replaying past the last checkpoint adds
-        checkpoints every CHECKPOINT_LABELS labels, each at a run boundary, so that
-        a checkpoint never holds half of a run's labels.
+        label per request was the load test's largest cost (BENCHMARKS.md, "Quiet
+        round: before and after issue 22"). Replaying past the last checkpoint adds
+        checkpoints every CHECKPOINT_LABELS labels, each at a run boundary, so that a
+        checkpoint never holds half of a run's labels.
         """
         runs = labels["run_number"].to_numpy()
         stop = len(runs) if before_run is None else int(np.searchsorted(runs, before_run, side="left"))

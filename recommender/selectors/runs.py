@@ -226,7 +226,7 @@ def work_queue() -> WorkQueue:
     Registry state changes (their change counters, one small read) or the queue's
     threshold does. Evaluating the rule walks every run of the mirror: the queue is a
     few dozen of them, so the landing page, its counts and each page's statuses read
-    the members instead (BENCHMARKS.md, "Work queue from one cached read")."""
+    the members instead (BENCHMARKS.md, "Quiet round: before and after issue 22")."""
     changes = changes_key("runs", "run_reconstructions", "labels", "feedback", "tracker_certifications")
     key = f"work-queue:{settings.REFRUN_QUEUE_MIN_LUMISECTIONS}:{changes}"
     return cache.get_or_set(key, _work_queue_compute, AWAITING_CACHE_S)
