@@ -179,8 +179,10 @@ def _new_words(new: Iterable[str], conditions: Conditions, era: str) -> str:
 
 def references_needed() -> list[ReferenceNeeded]:
     """The work queue's runs that need a reference, grouped by scope, newest group first.
-    Cached until a run, label, decision or declaration changes (their change counters)."""
-    key = f"references-needed:{changes_key('runs', 'run_reconstructions', 'labels', 'feedback', 'declarations')}"
+    Cached until a run, label, decision, declaration or Run Registry state changes (their
+    change counters): it looks at the work queue, which reads all of them."""
+    counters = ("runs", "run_reconstructions", "labels", "feedback", "declarations", "tracker_certifications")
+    key = f"references-needed:{changes_key(*counters)}"
     return cache.get_or_set(key, _references_needed_compute, REFERENCES_NEEDED_CACHE_S)
 
 

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from ingestion.models import Run
+from ingestion.models import Run, TrackerCertification
 from recommender import ranking_reads, services
 from recommender.recommending import serving_cache_clear
 from tests.factories import ReferencePairFactory, RunFactory, RunReconstructionFactory
@@ -63,6 +63,17 @@ def test_it_stops_flagging_once_a_leader_declares_for_the_new_conditions(cosmics
         apv_mode="PEAK",
     )
     Run.objects.filter(run_number=377005).update(apv_mode="PEAK")  # the declared run was taken in PEAK
+    assert ranking_reads.references_needed() == []
+
+
+def test_a_run_registry_sign_off_takes_the_runs_out_of_the_overview_at_once(cosmics):
+    _new_run(377011, apv_mode="PEAK")
+    assert ranking_reads.references_needed()
+
+    TrackerCertification.objects.create(
+        run=Run.objects.get(run_number=377011), dataset=COSMICS_EXPRESS, reconstruction="express", state="SIGNOFF"
+    )
+
     assert ranking_reads.references_needed() == []
 
 
