@@ -110,8 +110,8 @@ def run_conditions(*, run_numbers) -> list[tuple[int, str, str, object]]:
 
 def run_dataset_naming(*, run_numbers) -> dict[int, tuple[str, str, list[str]]]:
     """What names a run's DQM dataset (recommender.dqm_datasets): run number -> (run class,
-    era, the DQMIO datasets DIALS lists for it) of each run
-    of `run_numbers` in the mirror; a run OMS gave no era of its own takes its fill's."""
+    era, the DQMIO datasets DIALS lists for it) of each run of `run_numbers` in the
+    mirror; a run OMS gave no era of its own takes its fill's."""
     rows = Run.objects.filter(run_number__in=list(run_numbers)).values_list(
         "run_number", "run_class", "era", "fill__era", "dqmio_datasets"
     )

@@ -135,14 +135,14 @@ def dqm_datasets_for(*, run_numbers: list[int], reconstruction: str) -> dict[int
     }
     found = {number: DqmDataset(name, "recorded") for number, name in recorded.items()}
     missing = [n for n in run_numbers if n not in found]
-    classes_eras = run_dataset_naming(run_numbers=missing)
-    for number, (run_class, _, names) in classes_eras.items():
+    naming = run_dataset_naming(run_numbers=missing)
+    for number, (run_class, _, names) in naming.items():
         name = dqm_dataset_from_dials(names=names, run_class=run_class, reconstruction=reconstruction)
         if name:
             found[number] = DqmDataset(name, "DIALS")
     missing = [n for n in missing if n not in found]
-    by_rule = {n: classes_eras[n][:2] for n in missing if n in classes_eras}
-    versions = _versions_before(run_dataset_naming=by_rule, reconstruction=reconstruction)
+    by_rule = {n: naming[n][:2] for n in missing if n in naming}
+    versions = _versions_before(run_classes_eras=by_rule, reconstruction=reconstruction)
     for number, (run_class, era) in by_rule.items():
         found[number] = dqm_dataset_by_rule(
             run_class=run_class, era=era, reconstruction=reconstruction, versions=versions.get(number, {})
@@ -153,7 +153,7 @@ def dqm_datasets_for(*, run_numbers: list[int], reconstruction: str) -> dict[int
 
 
 def _versions_before(
-    *, run_dataset_naming: dict[int, tuple[str, str]], reconstruction: str
+    *, run_classes_eras: dict[int, tuple[str, str]], reconstruction: str
 ) -> dict[int, dict[tuple[str, str, str], int]]:
     """Per run, the version of its rule's dataset: that of the newest run up to it whose
     dataset name has the same primary dataset, era and processing."""
@@ -162,7 +162,7 @@ def _versions_before(
         return {}
     named = _names_of_processing(reconstruction)
     versions: dict[int, dict[tuple[str, str, str], int]] = {}
-    for number, (run_class, era) in run_dataset_naming.items():
+    for number, (run_class, era) in run_classes_eras.items():
         primary, era = primary_dataset(run_class=run_class, reconstruction=reconstruction), era_name(era)
         newest = [version for run_number, version in named.get((primary, era), ()) if run_number <= number][-1:]
         if newest and newest[0] is not None:

@@ -11,6 +11,7 @@ A name the catalogue does not know is an error, not a guess.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from ..rule_reasons import (
     RULES,
     RUN_CLASS_WORDS,
 )
+
+logger = logging.getLogger(__name__)
 
 MAX_SENTENCES = 3
 # An effect is negligible below this (scores are probabilities) or below this share of
@@ -64,6 +67,20 @@ def kind_of(feature: str) -> str:
     if feature in RULES:
         return "rule"
     return catalogue.reason_kind(feature)
+
+
+def _kind_shown(feature: str) -> str:
+    """kind_of, but "stored" for a name the catalogue does not know: a ranking stored
+    by a newer model (a worker deployed before this web pod) keeps its page, which
+    shows the description stored with the reason. The catalogue test keeps every
+    feature this code computes described."""
+    try:
+        return kind_of(feature)
+    except catalogue.UnknownFeature:
+        logger.warning(
+            "reason feature %r is not in the model feature catalogue: its stored description is shown", feature
+        )
+        return "stored"
 
 
 # A run older than this is looked at after the fact (a re-check, the demo's past
@@ -125,7 +142,7 @@ def _field_words(value: object) -> str:
 
 def _sentence(kind: str, feature: str, description: str, effect: float, context: Context) -> str | None:
     facts = context.facts
-    if kind == "rule":
+    if kind in ("rule", "stored"):
         return description
     if kind == "group":
         if facts is None:
@@ -230,8 +247,8 @@ def sentences(*, reasons: Sequence, context: Context, model_used: bool = True) -
         text = _sentence("group", "", "", 1.0, context)
         return [Sentence(text, True)] if text else []
     # The rule that holds rank 1 comes first whatever its effect: it, not the score, placed the row.
-    rules = [Sentence(r.description, True, rule=True) for r in reasons if kind_of(r.feature) == "rule"]
-    reasons = [r for r in reasons if kind_of(r.feature) != "rule"]
+    rules = [Sentence(r.description, True, rule=True) for r in reasons if _kind_shown(r.feature) == "rule"]
+    reasons = [r for r in reasons if _kind_shown(r.feature) != "rule"]
     largest = max((abs(r.effect) for r in reasons), default=0.0)
     out: list[Sentence] = []
     seen_kinds: set[str] = set()
@@ -239,7 +256,7 @@ def sentences(*, reasons: Sequence, context: Context, model_used: bool = True) -
     for reason in sorted(reasons, key=lambda r: -abs(r.effect)):
         if abs(reason.effect) < NEGLIGIBLE_EFFECT or abs(reason.effect) < NEGLIGIBLE_SHARE * largest:
             continue
-        kind = kind_of(reason.feature)
+        kind = _kind_shown(reason.feature)
         if kind in seen_kinds:
             continue
         text = _sentence(kind, reason.feature, reason.description, reason.effect, context)

@@ -97,9 +97,14 @@ def test_it_gives_at_most_three_and_drops_negligible_contributions():
     assert sentences(reasons=[_reason("group_is_last", 0.5), _reason("apv_same", 0.03)], context=context)[1:] == []
 
 
-def test_it_refuses_a_feature_the_catalogue_does_not_know():
+def test_a_feature_the_catalogue_does_not_know_is_an_error_for_the_code_and_its_description_on_the_page(caplog):
+    # kind_of is what the catalogue test and the code use: no guessing there.
     with pytest.raises(catalogue.UnknownFeature):
-        sentences(reasons=[Reason("z_new_feature_of_h9", "gain of the strip readout", -0.2)], context=_context())
+        kind_of("z_new_feature_of_h9")
+    # A ranking stored by a newer model (a worker deployed before this web pod) keeps its page.
+    out = sentences(reasons=[Reason("z_new_feature_of_h9", "gain of the strip readout", -0.2)], context=_context())
+    assert [(s.text, s.supports) for s in out] == [("gain of the strip readout", False)]
+    assert "z_new_feature_of_h9" in caplog.text and "not in the model feature catalogue" in caplog.text
 
 
 def test_it_says_a_reason_stored_under_a_features_former_name_as_under_its_name():
