@@ -35,6 +35,7 @@ rule does not cover gets no name: the link then names no dataset, and the page s
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -164,24 +165,26 @@ def _versions_before(
     versions: dict[int, dict[tuple[str, str, str], int]] = {}
     for number, (run_class, era) in run_classes_eras.items():
         primary, era = primary_dataset(run_class=run_class, reconstruction=reconstruction), era_name(era)
-        newest = [version for run_number, version in named.get((primary, era), ()) if run_number <= number][-1:]
-        if newest and newest[0] is not None:
-            versions[number] = {(primary, era, processing): newest[0]}
+        runs, known = named.get((primary, era), ((), ()))
+        at = bisect.bisect_right(runs, number)
+        if at and known[at - 1] is not None:
+            versions[number] = {(primary, era, processing): known[at - 1]}
     return versions
 
 
-def _names_of_processing(reconstruction: str) -> dict[tuple[str, str], list[tuple[int, int | None]]]:
-    """The run reconstructions named /<primary>/<era>-<processing>-v…, per (primary, era),
-    in run order, with the version where the name is a DQMIO one. A name match scans
-    every run reconstruction, so it is cached until one of them changes."""
+def _names_of_processing(reconstruction: str) -> dict[tuple[str, str], tuple[list[int], list[int | None]]]:
+    """The run reconstructions named /<primary>/<era>-<processing>-v…, per (primary, era):
+    their run numbers in order, and beside them the version where the name is a DQMIO
+    one. A name match scans every run reconstruction, so it is cached until one of
+    them changes."""
     key = f"dqm-names:{reconstruction}:{changes_key('run_reconstructions')}"
     return cache.get_or_set(key, lambda: _names_of_processing_read(reconstruction), NAMES_CACHE_S)
 
 
-def _names_of_processing_read(reconstruction: str) -> dict[tuple[str, str], list[tuple[int, int | None]]]:
+def _names_of_processing_read(reconstruction: str) -> dict[tuple[str, str], tuple[list[int], list[int | None]]]:
     processing = PROCESSING[reconstruction]
     prefix = re.compile(rf"^/(?P<primary>[^/]+)/(?P<era>[^/-]+)-{processing}-v")
-    named: dict[tuple[str, str], list[tuple[int, int | None]]] = {}
+    named: dict[tuple[str, str], tuple[list[int], list[int | None]]] = {}
     rows = (
         RunReconstruction.objects.filter(reconstruction=reconstruction, dataset__contains=f"-{processing}-v")
         .order_by("run__run_number")
@@ -191,7 +194,7 @@ def _names_of_processing_read(reconstruction: str) -> dict[tuple[str, str], list
         dataset = dataset.strip()
         if match := prefix.match(dataset):
             dqmio = DQMIO_NAME.match(dataset)
-            named.setdefault((match["primary"], match["era"]), []).append(
-                (run_number, int(dqmio["version"]) if dqmio else None)
-            )
+            runs, versions = named.setdefault((match["primary"], match["era"]), ([], []))
+            runs.append(run_number)
+            versions.append(int(dqmio["version"]) if dqmio else None)
     return named
