@@ -247,16 +247,16 @@ def sentences(*, reasons: Sequence, context: Context, model_used: bool = True) -
         text = _sentence("group", "", "", 1.0, context)
         return [Sentence(text, True)] if text else []
     # The rule that holds rank 1 comes first whatever its effect: it, not the score, placed the row.
-    rules = [Sentence(r.description, True, rule=True) for r in reasons if _kind_shown(r.feature) == "rule"]
-    reasons = [r for r in reasons if _kind_shown(r.feature) != "rule"]
-    largest = max((abs(r.effect) for r in reasons), default=0.0)
+    kinds = [(reason, _kind_shown(reason.feature)) for reason in reasons]
+    rules = [Sentence(r.description, True, rule=True) for r, kind in kinds if kind == "rule"]
+    scored = [(r, kind) for r, kind in kinds if kind != "rule"]
+    largest = max((abs(r.effect) for r, _ in scored), default=0.0)
     out: list[Sentence] = []
     seen_kinds: set[str] = set()
     seen_text: set[str] = set()
-    for reason in sorted(reasons, key=lambda r: -abs(r.effect)):
+    for reason, kind in sorted(scored, key=lambda pair: -abs(pair[0].effect)):
         if abs(reason.effect) < NEGLIGIBLE_EFFECT or abs(reason.effect) < NEGLIGIBLE_SHARE * largest:
             continue
-        kind = _kind_shown(reason.feature)
         if kind in seen_kinds:
             continue
         text = _sentence(kind, reason.feature, reason.description, reason.effect, context)
