@@ -21,9 +21,9 @@ from ingestion.models import Run
 from .changes import changes_key
 from .ml.declarations import Conditions, Declaration
 from .models import DeclaredReference, ModelVersion, RunReconstruction
+from .recommending import NeedsReference, recommendations_for, reference_proposals, runs_needing_reference
 from .recommending import declaration_covering as covering
 from .recommending import declarations_stale as stale
-from .recommending import recommendations_for, reference_proposals, runs_needing_reference
 from .results import RecommendationResult
 from .selectors import CERTIFIED_ON_ARRIVAL, model_version_active, recommendations_stored, runs_awaiting
 from .serving import labels_in_use
@@ -158,7 +158,7 @@ class ReferenceNeeded:
     newest_run: int
     runs_waiting: int
     conditions: Conditions  # the newest run's: what a declaration for them names
-    proposals: list[int]  # the model's best candidates taken under these conditions
+    newest: NeedsReference  # the newest run's need, which the proposals are ranked for
 
 
 REFERENCES_NEEDED_CACHE_S = 3600
@@ -177,13 +177,36 @@ def _new_words(new: Iterable[str], conditions: Conditions, era: str) -> str:
     return ", ".join(f"{name} {values[name]}" for name in new)
 
 
+_REFERENCES_NEEDED_COUNTERS = (
+    "runs",
+    "run_reconstructions",
+    "labels",
+    "feedback",
+    "declarations",
+    "tracker_certifications",
+)
+
+
 def references_needed() -> list[ReferenceNeeded]:
     """The work queue's runs that need a reference, grouped by scope, newest group first.
     Cached until a run, label, decision, declaration or Run Registry state changes (their
     change counters): it looks at the work queue, which reads all of them."""
-    counters = ("runs", "run_reconstructions", "labels", "feedback", "declarations", "tracker_certifications")
-    key = f"references-needed:{changes_key(*counters)}"
+    key = f"references-needed:{changes_key(*_REFERENCES_NEEDED_COUNTERS)}"
     return cache.get_or_set(key, _references_needed_compute, REFERENCES_NEEDED_CACHE_S)
+
+
+def references_needed_proposed() -> list[tuple[ReferenceNeeded, list[int]]]:
+    """Each group of `references_needed` with the model's best candidates taken under its
+    newest run's conditions: what a leader may declare. Only the references page shows
+    them. The runs page, where every decision sends a shifter back, shows the groups
+    alone: a decision changes the key, and ranking the candidates again there was the
+    load test's largest cost (BENCHMARKS.md, "Load: the landing page ranks nothing")."""
+    key = f"references-needed-proposed:{changes_key(*_REFERENCES_NEEDED_COUNTERS, 'models')}"
+    return cache.get_or_set(
+        key,
+        lambda: [(group, reference_proposals(need=group.newest)) for group in references_needed()],
+        REFERENCES_NEEDED_CACHE_S,
+    )
 
 
 def _references_needed_compute() -> list[ReferenceNeeded]:
@@ -216,7 +239,7 @@ def _references_needed_compute() -> list[ReferenceNeeded]:
                 newest_run=newest.run_number,
                 runs_waiting=len(needs),
                 conditions=newest.conditions,
-                proposals=reference_proposals(need=newest),
+                newest=newest,
             )
         )
     return sorted(out, key=lambda g: -g.newest_run)

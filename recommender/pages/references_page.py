@@ -72,9 +72,15 @@ class ReferencesPage:
         return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
 
 
-def needed_rows() -> list[NeededRow]:
+def needed_rows(*, with_proposals: bool) -> list[NeededRow]:
+    """The groups of runs that need a reference; their proposals only `with_proposals`
+    (the references page: the runs page does not show them, and they cost a ranking each)."""
+    if with_proposals:
+        groups = ranking_reads.references_needed_proposed()
+    else:
+        groups = [(g, []) for g in ranking_reads.references_needed()]
     rows = []
-    for g in ranking_reads.references_needed():
+    for g, proposals in groups:
         c = g.conditions
         fields = [("note", f"declared for {g.new}")]
         if c.b_field == c.b_field:  # known
@@ -92,7 +98,7 @@ def needed_rows() -> list[NeededRow]:
                 g.new,
                 g.since_run,
                 g.runs_waiting,
-                g.proposals,
+                proposals,
                 fields,
             )
         )
@@ -139,7 +145,7 @@ def references_page_build(*, months: int, is_leader: bool) -> ReferencesPage:
         reconstructions=recos,
         is_leader=is_leader,
         declarations=_declaration_rows(),
-        needed=needed_rows(),
+        needed=needed_rows(with_proposals=True),
         declaration_form=DeclarationForm() if is_leader else None,
     )
 

@@ -77,7 +77,7 @@ def runs_page_build(*, filters: dict, page_number: str | None) -> RunsPage:
         page=page,
         rows_html=run_list_rows.rows_html(rows),
         awaiting=counts.awaiting,
-        needed=needed_rows(),
+        needed=needed_rows(with_proposals=False),
         showing_awaiting=filters.get("status") == selectors.Status.AWAITING,
         reconstruction=filters.get("reconstruction") or "",
     )

@@ -85,3 +85,19 @@ def test_it_shows_the_flag_on_the_runs_page_and_the_references_page(client, cosm
     references_page = client.get(reverse("recommender:reference_list")).content.decode()
     section = references_page.split('id="needs-reference"')[1].split("</section>")[0]
     assert "APV mode PEAK" in section and ">377000<" in section
+
+
+def test_the_proposals_are_references_taken_under_the_new_conditions(cosmics):
+    RunFactory(run_number=376990, run_class="cosmics", apv_mode="PEAK", l1_hlt_mode="cosmics2024", energy=0.0)
+    ReferencePairFactory(
+        run_reconstruction=RunReconstructionFactory(
+            run__run_number=376995, run__run_class="cosmics", reconstruction="express", dataset=COSMICS_EXPRESS
+        ),
+        reference=RunReconstructionFactory(run__run_number=376990, reconstruction="express"),
+    )
+    _new_run(377011, apv_mode="PEAK")
+
+    ((group, proposals),) = ranking_reads.references_needed_proposed()
+
+    assert group == ranking_reads.references_needed()[0]
+    assert proposals == [376990]  # 377000, the reference in use, was taken in DECO
