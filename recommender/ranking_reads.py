@@ -155,10 +155,17 @@ class ReferenceNeeded:
     reference_in_use: int
     new: str  # what is new, in words: "APV mode PEAK, B field 0 T"
     since_run: int
-    newest_run: int
     runs_waiting: int
-    conditions: Conditions  # the newest run's: what a declaration for them names
     newest: NeedsReference  # the newest run's need, which the proposals are ranked for
+
+    @property
+    def newest_run(self) -> int:
+        return self.newest.run_number
+
+    @property
+    def conditions(self) -> Conditions:
+        """The newest run's: what a declaration for them names."""
+        return self.newest.conditions
 
 
 REFERENCES_NEEDED_CACHE_S = 3600
@@ -236,9 +243,7 @@ def _references_needed_compute() -> list[ReferenceNeeded]:
                 reference_in_use=reference,
                 new=words,
                 since_run=min(n.run_number for n in needs),
-                newest_run=newest.run_number,
                 runs_waiting=len(needs),
-                conditions=newest.conditions,
                 newest=newest,
             )
         )
