@@ -100,6 +100,12 @@ def machine_busy() -> tuple[float, float]:
     return (total - idle) / tick, total / tick
 
 
+def postgres_pids() -> list[int]:
+    """Every PostgreSQL process on this machine: the server and its backends."""
+    out = subprocess.run(["pgrep", "-x", "postgres"], capture_output=True, text=True).stdout.split()
+    return [int(p) for p in out]
+
+
 def total_cpu(pids: list[int]) -> float:
     total = 0.0
     for pid in pids:
@@ -390,12 +396,16 @@ def main() -> None:
             login_errors = results.errors.pop("login", [])
             results.requests = 0
         cpu_app, (busy0, _) = total_cpu(workers), machine_busy()
+        cpu_db, cpu_clients = total_cpu(postgres_pids()), time.process_time()
         began = time.perf_counter()
         stop_at[0] = time.monotonic() + args.duration
         for c in clients:
             c.join(timeout=args.duration + 60)
         wall = time.perf_counter() - began
         cpu_app, cpu_all = total_cpu(workers) - cpu_app, machine_busy()[0] - busy0
+        # Backends that ended during the browsing are not counted: Django keeps its
+        # connections (DB_CONN_MAX_AGE), so the workers' backends live through the run.
+        cpu_db, cpu_clients = total_cpu(postgres_pids()) - cpu_db, time.process_time() - cpu_clients
     finally:
         if server:
             server.send_signal(signal.SIGTERM)
@@ -427,8 +437,10 @@ def main() -> None:
         f"**{errors} errors**" + (f" (+{len(login_errors)} at login)" if login_errors else ""),
         f"- Feedback: {results.feedback_2xx} posts answered 201, {written} Feedback rows written: "
         + ("**equal**" if written == results.feedback_2xx else "**DIFFERENT**"),
-        f"- CPU during the browsing (2 cores): gunicorn workers {cpu_app / wall:.2f} cores; everything else "
-        f"(PostgreSQL, the 50 client threads, other engineers' jobs) {(cpu_all - cpu_app) / wall:.2f} cores",
+        f"- CPU during the browsing (2 cores): gunicorn workers {cpu_app / wall:.2f} cores "
+        f"({1000 * cpu_app / max(total, 1):.0f} ms per request); PostgreSQL {cpu_db / wall:.2f} cores; the "
+        f"{args.clients} client threads {cpu_clients / wall:.2f} cores; everything else "
+        f"{(cpu_all - cpu_app - cpu_db - cpu_clients) / wall:.2f} cores",
     ]
     print("\n".join([*table, "", *lines]))
     for kind, errs in results.errors.items():

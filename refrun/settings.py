@@ -174,6 +174,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # requests that both read-then-write (a double-clicked decision, two failed
     # logins) queue up instead of one failing with "database is locked".
     DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # No JIT compilation: the work queue's rule over every run is estimated costly
+    # enough to be compiled, which took 35 of its 89 ms, on every change, and no
+    # query of a web page runs long enough to gain from it (BENCHMARKS.md, "Load").
+    options = DATABASES["default"].setdefault("OPTIONS", {})
+    options["options"] = f"{options.get('options', '')} -c jit=off".strip()
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

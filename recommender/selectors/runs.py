@@ -234,7 +234,8 @@ def work_queue() -> WorkQueue:
 
 def _work_queue_compute() -> WorkQueue:
     members = {
-        reco: frozenset(runs_filtered().filter(_awaiting_rule([reco])).values_list("id", flat=True))
+        # a set: unordered, PostgreSQL scans the table instead of walking the run-number index
+        reco: frozenset(Run.objects.filter(_awaiting_rule([reco])).order_by().values_list("id", flat=True))
         for reco in CERTIFIED_ON_ARRIVAL
     }
     members[""] = frozenset().union(*members.values())
