@@ -35,10 +35,9 @@ from typing import Any
 import requests
 from django.conf import settings
 
-from .http import Authorised, ServiceClient, Transport, json_of, require_200, service_settings
+from .http import TokenClient, TokenService, Transport, json_of, require_200, split_account
 from .parsers.common import RowInvalid, to_required_int
 from .quantities import FILL, LUMISECTION, RUN, oms_fields
-from .sso_tokens import BearerToken, SsoAccount
 
 logger = logging.getLogger(__name__)
 
@@ -98,56 +97,56 @@ def _units_of(item: dict[str, Any]) -> dict[str, str]:
     return units
 
 
-class OmsClient(ServiceClient):
+class OmsClient(TokenClient):
     """The OMS aggregation API. One instance per process; not shared across threads
     for paging (the rate limiter and token cache are thread-safe)."""
+
+    service = TokenService(
+        name="OMS",
+        settings_prefix="OMS",
+        audience_setting="OMS_API_AUDIENCE",
+        error=OmsError,
+        refused_statuses=(401,),
+        token_margin_s=TOKEN_EXPIRY_MARGIN_S,
+        token_what="OMS token",
+    )
 
     def __init__(
         self,
         *,
-        api_url: str,
-        token_url: str,
-        client_id: str,
-        client_secret: str,
-        audience: str,
         api_version: str = "v1",
         max_requests_per_s: float | None = 2.0,
         max_retries: int = 4,
         clock: Callable[[], float] = time.monotonic,
-        **transport_options: Any,
+        **options: Any,
     ) -> None:
-        """`transport_options` go to ingestion.http.Transport (timeout_s, verify,
+        """`options`: the account (api_url, token_url, client_id, client_secret, audience,
+        all required) and what goes to ingestion.http.Transport (timeout_s, verify,
         backoff_base_s, backoff_cap_s, session, sleep)."""
-        self.base_url = f"{api_url.rstrip('/')}/{api_version.strip('/')}"
-        self.client_id = client_id
+        account, transport_options = split_account(options)
         # Only OMS's client ever waited for what a 429/5xx's Retry-After asks; it still does.
-        transport_options.update(max_requests_per_s=max_requests_per_s, max_retries=max_retries, clock=clock)
-        self.transport = Transport(
-            service="OMS", transient_error=OmsTransientError, honour_retry_after=True, **transport_options
-        )
-        self.token = BearerToken(
-            SsoAccount("OMS", "OMS", "OMS_API_AUDIENCE", token_url, client_id, client_secret, audience),
-            post=lambda form: self.transport.send("POST", token_url, what="OMS token", data=form),
-            error=OmsError,
-            margin_s=TOKEN_EXPIRY_MARGIN_S,
+        transport = Transport(
+            service="OMS",
+            transient_error=OmsTransientError,
+            honour_retry_after=True,
+            max_requests_per_s=max_requests_per_s,
+            max_retries=max_retries,
             clock=clock,
+            **transport_options,
         )
-        refused_hint = f"is client {client_id} authorised for OMS?"
-        self.authorised = Authorised(self.transport, self.token, (401,), OmsError, refused_hint)
+        super().__init__(**account, transport=transport, clock=clock)
+        self.base_url = f"{self.api_url}/{api_version.strip('/')}"
 
     def __repr__(self) -> str:  # never show the secret or the token
         return f"OmsClient(base_url={self.base_url!r}, client_id={self.client_id!r})"
 
     @classmethod
-    def from_settings(cls, **overrides: Any) -> OmsClient:
-        options: dict[str, Any] = {
-            **service_settings("OMS", audience_setting="OMS_API_AUDIENCE"),
+    def own_settings(cls) -> dict[str, Any]:
+        return {
             "api_version": settings.OMS_API_VERSION,
             "max_requests_per_s": settings.OMS_MAX_REQUESTS_PER_S or None,
             "max_retries": settings.OMS_MAX_RETRIES,
         }
-        options.update(overrides)
-        return cls(**options)
 
     # --- transport ----------------------------------------------------
 

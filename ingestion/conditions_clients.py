@@ -33,8 +33,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
 
-from .http import Authorised, ServiceClient, Transport, json_of, service_settings
-from .sso_tokens import BearerToken, SsoAccount
+from .http import ServiceClient, TokenClient, TokenService, Transport, json_of, split_account
 
 logger = logging.getLogger(__name__)
 
@@ -152,51 +151,38 @@ def _histogram(item: Any) -> Histogram1D:
     return histogram
 
 
-# What of DialsClient.from_settings's options is the client's own; the rest is its transport's.
-DIALS_ACCOUNT_OPTIONS = ("api_url", "token_url", "client_id", "client_secret", "audience", "workspace")
-
-
-class DialsClient(ServiceClient):
+class DialsClient(TokenClient):
     """The DIALS API: client-credentials token, then paged lists."""
 
-    def __init__(
-        self,
-        *,
-        api_url: str,
-        token_url: str,
-        client_id: str,
-        client_secret: str,
-        audience: str,
-        workspace: str,
-        transport: Transport,
-    ) -> None:
-        self.api_url = api_url.rstrip("/")
-        self.client_id = client_id
-        self.workspace = workspace
-        self.transport = transport
-        self.token = BearerToken(
-            SsoAccount("DIALS", "DIALS", "DIALS_AUDIENCE", token_url, client_id, client_secret, audience),
-            post=lambda form: transport.send("POST", token_url, data=form, headers={"Accept": "application/json"}),
-            error=ConditionsError,
-            refused=ConditionsRefused,
-            margin_s=TOKEN_EXPIRY_MARGIN_S,
-        )
-        refused_hint = f"is client {client_id} granted API access in workspace {workspace!r}?"
-        self.authorised = Authorised(transport, self.token, (401, 403), ConditionsRefused, refused_hint)
+    service = TokenService(
+        name="DIALS",
+        settings_prefix="DIALS",
+        audience_setting="DIALS_AUDIENCE",
+        error=ConditionsError,
+        refused=ConditionsRefused,
+        token_margin_s=TOKEN_EXPIRY_MARGIN_S,
+        token_headers={"Accept": "application/json"},
+    )
 
-    def __repr__(self) -> str:  # never the secret or the token
-        return f"DialsClient(api_url={self.api_url!r}, client_id={self.client_id!r})"
+    def __init__(self, *, workspace: str, transport: Transport, **account: str) -> None:
+        """`account`: api_url, token_url, client_id, client_secret, audience."""
+        self.workspace = workspace
+        super().__init__(**account, transport=transport)
+
+    def refused_hint(self) -> str:
+        return f"is client {self.client_id} granted API access in workspace {self.workspace!r}?"
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> DialsClient:
         options: dict[str, Any] = {
-            **service_settings("DIALS", audience_setting="DIALS_AUDIENCE"),
+            **cls.service.settings(),
             "workspace": settings.DIALS_WORKSPACE,
             "max_requests_per_s": settings.DIALS_MAX_REQUESTS_PER_S,
             **overrides,
         }
-        account = {key: options.pop(key) for key in DIALS_ACCOUNT_OPTIONS}
-        return cls(**account, transport=_transport("DIALS", options))
+        account, options = split_account(options)
+        workspace = options.pop("workspace")
+        return cls(**account, workspace=workspace, transport=_transport("DIALS", options))
 
     def _get_page(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
         what = f"DIALS {path}"

@@ -21,12 +21,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import InitVar, dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Self
 
 import requests
 from django.conf import settings
 
-from .sso_tokens import BearerToken
+from .sso_tokens import BearerToken, SsoAccount
 
 logger = logging.getLogger(__name__)
 
@@ -187,6 +187,102 @@ class ServiceClient:
     @property
     def requests_made(self) -> int:  # for job records, logs and benchmarks
         return self.transport.requests_made
+
+
+@dataclass(frozen=True, kw_only=True)
+class TokenService:
+    """What a client signing in with a CERN SSO client-credentials token declares of its
+    service: the name its messages give, where its settings are, its errors, which
+    statuses refuse a call (and so renew the token once), and how early the token is
+    renewed. `refused` is what missing or refused credentials raise (default `error`)."""
+
+    name: str
+    settings_prefix: str
+    audience_setting: str
+    error: type[Exception]
+    refused: type[Exception] | None = None
+    refused_statuses: tuple[int, ...] = (401, 403)
+    token_margin_s: float
+    # The token request's retries are named by this (None: by the service); its headers.
+    token_what: str | None = None
+    token_headers: dict[str, str] | None = None
+
+    def settings(self) -> dict[str, Any]:
+        return service_settings(self.settings_prefix, audience_setting=self.audience_setting)
+
+
+# The keywords of a token client's constructor that are its account; the rest of what
+# OMS's and the Run Registry's clients take goes to their Transport.
+ACCOUNT_OPTIONS = ("api_url", "token_url", "client_id", "client_secret", "audience")
+
+
+def split_account(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the account's keywords, everything else) of a token client's keywords."""
+    account = {key: options[key] for key in ACCOUNT_OPTIONS if key in options}
+    return account, {key: value for key, value in options.items() if key not in ACCOUNT_OPTIONS}
+
+
+class TokenClient(ServiceClient):
+    """A client of a service that wants a CERN SSO bearer token: `self.token`, and
+    `self.authorised`, its requests with that token. Each client declares its `service`
+    and the hint a refused call's error gives."""
+
+    service: ClassVar[TokenService]
+
+    def __init__(
+        self,
+        *,
+        api_url: str,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        audience: str,
+        transport: Transport,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        service = self.service
+        self.api_url = api_url.rstrip("/")
+        self.client_id = client_id
+        self.transport = transport
+        account = SsoAccount(
+            service.name,
+            service.settings_prefix,
+            service.audience_setting,
+            token_url,
+            client_id,
+            client_secret,
+            audience,
+        )
+        # Only DIALS's token request has ever sent headers; the others send none at all.
+        token_headers = {"headers": dict(service.token_headers)} if service.token_headers else {}
+        self.token = BearerToken(
+            account,
+            post=lambda form: transport.send("POST", token_url, what=service.token_what, data=form, **token_headers),
+            error=service.error,
+            refused=service.refused,
+            margin_s=service.token_margin_s,
+            clock=clock,
+        )
+        refused_error = service.refused or service.error
+        self.authorised = Authorised(
+            transport, self.token, service.refused_statuses, refused_error, self.refused_hint()
+        )
+
+    def refused_hint(self) -> str:
+        """What to check when a call is refused even with a fresh token."""
+        return f"is client {self.client_id} authorised for {self.service.name}?"
+
+    def __repr__(self) -> str:  # never show the secret or the token
+        return f"{type(self).__name__}(api_url={self.api_url!r}, client_id={self.client_id!r})"
+
+    @classmethod
+    def from_settings(cls, **overrides: Any) -> Self:
+        return cls(**{**cls.service.settings(), **cls.own_settings(), **overrides})
+
+    @classmethod
+    def own_settings(cls) -> dict[str, Any]:
+        """The options this client reads from settings beyond its account's."""
+        return {}
 
 
 def service_settings(prefix: str, *, audience_setting: str) -> dict[str, Any]:

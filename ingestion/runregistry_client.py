@@ -29,8 +29,7 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-from .http import Authorised, ServiceClient, Transport, json_of, require_200, service_settings
-from .sso_tokens import BearerToken, SsoAccount
+from .http import TokenClient, TokenService, Transport, json_of, require_200, split_account
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +37,9 @@ DATASETS_PATH = "/datasets_filtered_ordered"
 RANGES_PATH = "/lumisections/rr_lumisection_ranges_by_component"
 PAGE_SIZE = 50
 TOKEN_EXPIRY_MARGIN_S = 30.0
+# Defaults, so a client built without credentials fails at its first call with a
+# message naming the settings to set, rather than at its construction.
+ACCOUNT_DEFAULTS = {"token_url": "", "client_id": "", "client_secret": "", "audience": "cmsrunregistry-sso-proxy"}
 
 
 class RunRegistryError(Exception):
@@ -48,26 +50,29 @@ class RunRegistryTransientError(RunRegistryError):
     """Down, timing out or answering 5xx after the client's retries."""
 
 
-class RunRegistryClient(ServiceClient):
+class RunRegistryClient(TokenClient):
+    service = TokenService(
+        name="Run Registry",
+        settings_prefix="RUNREGISTRY",
+        audience_setting="RUNREGISTRY_AUDIENCE",
+        error=RunRegistryError,
+        token_margin_s=TOKEN_EXPIRY_MARGIN_S,
+        token_what="Run Registry token",
+    )
+
     def __init__(
         self,
         *,
-        api_url: str,
-        token_url: str = "",
-        client_id: str = "",
-        client_secret: str = "",
-        audience: str = "cmsrunregistry-sso-proxy",
         max_retries: int = 3,
         page_size: int = PAGE_SIZE,
-        **transport_options: Any,
+        **options: Any,
     ) -> None:
-        """`transport_options` go to ingestion.http.Transport (timeout_s, verify,
-        backoff_base_s, session, sleep)."""
-        self.api_url = api_url.rstrip("/")
-        self.client_id = client_id
-        self.page_size = page_size
+        """`options`: the account (api_url, required; token_url, client_id,
+        client_secret and audience, defaults in ACCOUNT_DEFAULTS) and what goes to
+        ingestion.http.Transport (timeout_s, verify, backoff_base_s, session, sleep)."""
+        account, transport_options = split_account(options)
         # As the Run Registry's own client: 5xx retried (a 429 is not), after 0.5, 1, 2 ... s.
-        self.transport = Transport(
+        transport = Transport(
             service="Run Registry",
             transient_error=RunRegistryTransientError,
             max_retries=max_retries,
@@ -75,30 +80,17 @@ class RunRegistryClient(ServiceClient):
             jitter=False,
             **transport_options,
         )
-        self.token = BearerToken(
-            SsoAccount(
-                "Run Registry", "RUNREGISTRY", "RUNREGISTRY_AUDIENCE", token_url, client_id, client_secret, audience
-            ),
-            post=lambda form: self.transport.send("POST", token_url, what="Run Registry token", data=form),
-            error=RunRegistryError,
-            margin_s=TOKEN_EXPIRY_MARGIN_S,
-        )
-        refused_hint = f"is client {client_id} authorised for the Run Registry?"
-        self.authorised = Authorised(self.transport, self.token, (401, 403), RunRegistryError, refused_hint)
+        super().__init__(**{**ACCOUNT_DEFAULTS, **account}, transport=transport)
+        self.page_size = page_size
 
-    def __repr__(self) -> str:  # never show the secret or the token
-        return f"RunRegistryClient(api_url={self.api_url!r}, client_id={self.client_id!r})"
+    def refused_hint(self) -> str:
+        return f"is client {self.client_id} authorised for the Run Registry?"
 
     @classmethod
-    def from_settings(cls, **overrides: Any) -> RunRegistryClient:
+    def own_settings(cls) -> dict[str, Any]:
         from django.conf import settings
 
-        options: dict[str, Any] = {
-            **service_settings("RUNREGISTRY", audience_setting="RUNREGISTRY_AUDIENCE"),
-            "max_retries": settings.RUNREGISTRY_MAX_RETRIES,
-        }
-        options.update(overrides)
-        return cls(**options)
+        return {"max_retries": settings.RUNREGISTRY_MAX_RETRIES}
 
     # --- transport ----------------------------------------------------
 

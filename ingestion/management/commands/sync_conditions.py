@@ -6,6 +6,7 @@ manage.py sync_conditions --from 315000 --to 315500    a backfill of the runs th
 
 from django.core.management.base import BaseCommand, CommandError
 
+from ingestion.management.run_range import add_run_range_arguments
 from ingestion.services import conditions_sync
 from jobs.models import JobStatus
 from jobs.services import JobAlreadyRunning
@@ -15,8 +16,7 @@ class Command(BaseCommand):
     help = "Sync APV modes and PV means (APV_MODE_URL, DIALS_API_URL) into the runs RefRun has."
 
     def add_arguments(self, parser):
-        parser.add_argument("--from", dest="run_from", type=int, help="first run number")
-        parser.add_argument("--to", dest="run_to", type=int, help="last run number")
+        add_run_range_arguments(parser)
 
     def handle(self, *args, run_from, run_to, **options):
         if (run_from is None) != (run_to is None):

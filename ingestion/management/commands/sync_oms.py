@@ -10,6 +10,7 @@ from django.db import transaction
 from tqdm import tqdm
 
 from ingestion.clients import OmsError
+from ingestion.management.run_range import add_run_range_arguments
 from ingestion.services import SyncRefused, runs_backfill_plan, runs_sync
 from jobs.services import JobAlreadyRunning
 
@@ -18,8 +19,9 @@ class Command(BaseCommand):
     help = "Sync OMS runs (with their fills and lumisections) into RefRun."
 
     def add_arguments(self, parser):
-        parser.add_argument("--from", dest="run_from", type=int, help="first run number of a backfill")
-        parser.add_argument("--to", dest="run_to", type=int, help="last run number (default: the newest in OMS)")
+        add_run_range_arguments(
+            parser, from_help="first run number of a backfill", to_help="last run number (default: the newest in OMS)"
+        )
         parser.add_argument("--async", dest="use_workers", action="store_true", help="queue chunks to Celery workers")
         parser.add_argument("--chunk-runs", type=int, default=None, help="run numbers per chunk (OMS_SYNC_CHUNK_RUNS)")
 

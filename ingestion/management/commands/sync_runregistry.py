@@ -6,6 +6,7 @@ manage.py sync_runregistry --from 315000 --to 315500
 
 from django.core.management.base import BaseCommand, CommandError
 
+from ingestion.management.run_range import add_run_range_arguments
 from ingestion.models import Run
 from ingestion.services.runregistry_sync import TrackerCertificationSyncError, tracker_certification_sync
 
@@ -14,8 +15,11 @@ class Command(BaseCommand):
     help = "Store the Run Registry's tracker flags, run class and dataset states for a range of runs."
 
     def add_arguments(self, parser):
-        parser.add_argument("--from", dest="run_from", type=int, help="first run number (default: the oldest mirrored)")
-        parser.add_argument("--to", dest="run_to", type=int, help="last run number (default: the newest mirrored)")
+        add_run_range_arguments(
+            parser,
+            from_help="first run number (default: the oldest mirrored)",
+            to_help="last run number (default: the newest mirrored)",
+        )
 
     def handle(self, *args, run_from, run_to, **options):
         run_from = (
