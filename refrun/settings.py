@@ -176,8 +176,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # No JIT compilation: the work queue's rule over every run is estimated costly
-    # enough to be compiled, which took 35 of its 89 ms, on every change, and no
-    # query of a web page runs long enough to gain from it (BENCHMARKS.md, "Load").
+    # enough to be compiled on every change, and compiling cost more than it saved; no
+    # query of a web page runs long enough to gain from it (BENCHMARKS.md, "Load:
+    # where the CPU goes").
     options = DATABASES["default"].setdefault("OPTIONS", {})
     options["options"] = f"{options.get('options', '')} -c jit=off".strip()
 
