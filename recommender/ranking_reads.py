@@ -150,13 +150,24 @@ class ReferenceNeeded:
     """Runs of one group in the work queue that no declaration covers and whose conditions
     differ from those of the reference in use in the same way: a leader should declare one."""
 
-    run_class: str
-    reconstruction: str
-    reference_in_use: int
     new: str  # what is new, in words: "APV mode PEAK, B field 0 T"
     since_run: int
     runs_waiting: int
-    newest: NeedsReference  # the newest run's need, which the proposals are ranked for
+    # The newest run's need, which the proposals are ranked for; its run class,
+    # reconstruction and reference in use are the whole group's (they group it).
+    newest: NeedsReference
+
+    @property
+    def run_class(self) -> str:
+        return self.newest.run_class
+
+    @property
+    def reconstruction(self) -> str:
+        return self.newest.reconstruction
+
+    @property
+    def reference_in_use(self) -> int:
+        return self.newest.reference_in_use
 
     @property
     def newest_run(self) -> int:
@@ -198,7 +209,9 @@ def references_needed() -> list[ReferenceNeeded]:
     """The work queue's runs that need a reference, grouped by scope, newest group first.
     Cached until a run, label, decision, declaration or Run Registry state changes (their
     change counters): it looks at the work queue, which reads all of them."""
-    key = f"references-needed:{changes_key(*_REFERENCES_NEEDED_COUNTERS)}"
+    # "groups": the key a442158 and earlier wrote held groups of another shape (with
+    # their proposals), which a rolling deploy would read back from a shared cache.
+    key = f"references-needed-groups:{changes_key(*_REFERENCES_NEEDED_COUNTERS)}"
     return cache.get_or_set(key, _references_needed_compute, REFERENCES_NEEDED_CACHE_S)
 
 
@@ -234,13 +247,10 @@ def _references_needed_compute() -> list[ReferenceNeeded]:
             words = _new_words(need.new, need.conditions, eras.get(need.run_number) or "")
             groups[(need.run_class, need.reconstruction, need.reference_in_use, words)].append(need)
     out = []
-    for (run_class, reconstruction, reference, words), needs in groups.items():
+    for (_, _, _, words), needs in groups.items():
         newest = max(needs, key=lambda n: n.run_number)
         out.append(
             ReferenceNeeded(
-                run_class=run_class,
-                reconstruction=reconstruction,
-                reference_in_use=reference,
                 new=words,
                 since_run=min(n.run_number for n in needs),
                 runs_waiting=len(needs),
